@@ -1,0 +1,126 @@
+//! GetShardIterator (0x0012).
+
+use bytes::Bytes;
+
+use crate::codec::{Reader, WireDecode, WireEncode, Writer};
+use crate::error::{EncodeError, ValidationError, WireError};
+use crate::validate;
+
+wire_enum! {
+    /// Where in a shard an iterator starts.
+    pub enum ShardIteratorType {
+        /// The oldest record not yet trimmed.
+        TrimHorizon = 1 => "TRIM_HORIZON",
+        /// Just after the newest record when the iterator is issued.
+        Latest = 2 => "LATEST",
+        /// At `starting_sequence_number` (required).
+        AtSequenceNumber = 3 => "AT_SEQUENCE_NUMBER",
+        /// Just after `starting_sequence_number` (required).
+        AfterSequenceNumber = 4 => "AFTER_SEQUENCE_NUMBER",
+        /// The first record that arrived at or after `timestamp_ms` (required).
+        AtTimestamp = 5 => "AT_TIMESTAMP",
+    }
+}
+
+/// Asks for an iterator into one shard.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GetShardIterator {
+    pub stream_name: String,
+    pub shard: u32,
+    pub iterator_type: ShardIteratorType,
+    pub starting_sequence_number: Option<u128>,
+    pub timestamp_ms: Option<u64>,
+}
+
+/// GetShardIterator's response: an opaque iterator, valid for 300 s.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GetShardIteratorOutput {
+    pub iterator: Bytes,
+}
+
+impl GetShardIterator {
+    /// Checks the fields that each iterator type requires, with Kinesis' messages.
+    pub fn validate(&self) -> Result<(), ValidationError> {
+        validate::stream_name("streamName", &self.stream_name)?;
+        let name = self.iterator_type.name();
+        let wants_sequence_number = matches!(
+            self.iterator_type,
+            ShardIteratorType::AtSequenceNumber | ShardIteratorType::AfterSequenceNumber
+        );
+        let combination = |what: &str| {
+            validate::invalid_argument(format!(
+                "Must either specify (1) AT_SEQUENCE_NUMBER or AFTER_SEQUENCE_NUMBER and \
+                 StartingSequenceNumber or (2) TRIM_HORIZON or LATEST and no StartingSequenceNumber. \
+                 Request specified {name} and {what}."
+            ))
+        };
+        match (wants_sequence_number, self.starting_sequence_number.is_some()) {
+            (true, false) => return Err(combination("no StartingSequenceNumber")),
+            (false, true) => return Err(combination("also a StartingSequenceNumber")),
+            _ => {}
+        }
+        match (
+            self.iterator_type == ShardIteratorType::AtTimestamp,
+            self.timestamp_ms.is_some(),
+        ) {
+            (true, false) => Err(validate::invalid_argument(
+                "Must specify timestampInMillis parameter for iterator of type AT_TIMESTAMP. \
+                 Current request has no timestamp parameter.",
+            )),
+            (false, true) => Err(validate::invalid_argument(format!(
+                "The timestampInMillis parameter may only be specified for iterator of type \
+                 AT_TIMESTAMP. Request specified {name} and also a timestamp."
+            ))),
+            _ => Ok(()),
+        }
+    }
+
+    /// An AT_TIMESTAMP iterator may not start in the future (needs the server's clock).
+    pub fn validate_timestamp(&self, now_ms: u64) -> Result<(), ValidationError> {
+        match self.timestamp_ms {
+            Some(timestamp_ms) if timestamp_ms > now_ms => Err(validate::invalid_argument(format!(
+                "The timestampInMillis parameter cannot be greater than the \
+                 currentTimestampInMillis. timestampInMillis: {timestamp_ms}, \
+                 currentTimestampInMillis: {now_ms}"
+            ))),
+            _ => Ok(()),
+        }
+    }
+}
+
+impl WireEncode for GetShardIterator {
+    fn encode(&self, w: &mut Writer<'_>) -> Result<(), EncodeError> {
+        w.string("stream_name", &self.stream_name)?;
+        w.u32("shard", self.shard);
+        self.iterator_type.encode(w)?;
+        w.opt_u128("starting_sequence_number", self.starting_sequence_number);
+        w.opt_u64("timestamp_ms", self.timestamp_ms);
+        Ok(())
+    }
+}
+
+impl WireDecode for GetShardIterator {
+    fn decode(r: &mut Reader<'_>) -> Result<Self, WireError> {
+        Ok(GetShardIterator {
+            stream_name: r.string("stream_name")?,
+            shard: r.u32("shard")?,
+            iterator_type: ShardIteratorType::decode(r)?,
+            starting_sequence_number: r.opt_u128("starting_sequence_number")?,
+            timestamp_ms: r.opt_u64("timestamp_ms")?,
+        })
+    }
+}
+
+impl WireEncode for GetShardIteratorOutput {
+    fn encode(&self, w: &mut Writer<'_>) -> Result<(), EncodeError> {
+        w.blob("iterator", &self.iterator)
+    }
+}
+
+impl WireDecode for GetShardIteratorOutput {
+    fn decode(r: &mut Reader<'_>) -> Result<Self, WireError> {
+        Ok(GetShardIteratorOutput {
+            iterator: r.blob("iterator")?,
+        })
+    }
+}

@@ -1,0 +1,413 @@
+//! The operations: the opcode table, and the request and response of each operation.
+//!
+//! Opcodes are grouped with room to grow: control plane from 0x0001, data plane from 0x0010,
+//! resharding from 0x0020 and enhanced fan-out from 0x0030. Reserved opcodes are listed so that
+//! their numbers are never given away, but their bodies are not defined yet: a frame using one
+//! is answered `UnsupportedOperation`, like an unknown opcode. [`Opcode::from_u16`] and
+//! [`Request::decode`] are the single exhaustive matches that tie numbers to messages.
+
+/// Declares a one-byte wire enum: the Rust enum, its wire values and its Kinesis names.
+/// Value 0 is never used, so a zeroed buffer does not read as a meaningful value.
+macro_rules! wire_enum {
+    (
+        $(#[$meta:meta])*
+        pub enum $name:ident {
+            $( $(#[$vmeta:meta])* $variant:ident = $value:literal => $text:literal, )+
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum $name {
+            $( $(#[$vmeta])* $variant = $value, )+
+        }
+
+        impl $name {
+            /// Every value, in wire order.
+            pub const ALL: &'static [$name] = &[$( $name::$variant, )+];
+
+            pub fn from_u8(value: u8) -> Option<$name> {
+                match value {
+                    $( $value => Some($name::$variant), )+
+                    _ => None,
+                }
+            }
+
+            /// The name Kinesis uses for this value.
+            pub fn name(self) -> &'static str {
+                match self {
+                    $( $name::$variant => $text, )+
+                }
+            }
+        }
+
+        impl $crate::codec::WireEncode for $name {
+            fn encode(&self, w: &mut $crate::codec::Writer<'_>) -> Result<(), $crate::error::EncodeError> {
+                w.u8(stringify!($name), *self as u8);
+                Ok(())
+            }
+        }
+
+        impl $crate::codec::WireDecode for $name {
+            fn decode(r: &mut $crate::codec::Reader<'_>) -> Result<$name, $crate::error::WireError> {
+                r.tag(stringify!($name), $name::from_u8)
+            }
+        }
+    };
+}
+
+mod create_stream;
+mod describe_stream;
+mod get_records;
+mod get_shard_iterator;
+mod list_shards;
+mod list_streams;
+mod put_record;
+mod put_records;
+mod stream_admin;
+mod types;
+
+pub use create_stream::{CreateStream, ShardLimits};
+pub use describe_stream::{DescribeStream, DescribeStreamSummary, StreamDescription, StreamDescriptionSummary};
+pub use get_records::{GetRecords, GetRecordsOutput, Record};
+pub use get_shard_iterator::{GetShardIterator, GetShardIteratorOutput, ShardIteratorType};
+pub use list_shards::{ListShards, ListShardsOutput, ShardFilter, ShardFilterType};
+pub use list_streams::{ListStreams, ListStreamsOutput};
+pub use put_record::{PutRecord, PutRecordOutput};
+pub use put_records::{PutRecords, PutRecordsEntry, PutRecordsOutput, PutRecordsResult};
+pub use stream_admin::{DeleteStream, RetentionPeriodChange};
+pub use types::{parse_shard_id, shard_id, ChildShard, Durability, HashKeyRange, Shard, StreamStatus};
+
+use crate::codec::{Reader, WireDecode, WireEncode, Writer};
+use crate::error::{EncodeError, ValidationError, WireError};
+
+/// Every opcode, served or reserved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Opcode {
+    CreateStream = 0x0001,
+    DeleteStream = 0x0002,
+    DescribeStream = 0x0003,
+    DescribeStreamSummary = 0x0004,
+    ListStreams = 0x0005,
+    ListShards = 0x0006,
+    IncreaseStreamRetentionPeriod = 0x0007,
+    DecreaseStreamRetentionPeriod = 0x0008,
+    PutRecord = 0x0010,
+    PutRecords = 0x0011,
+    GetShardIterator = 0x0012,
+    GetRecords = 0x0013,
+    /// Reserved: resharding.
+    SplitShard = 0x0020,
+    MergeShards = 0x0021,
+    UpdateShardCount = 0x0022,
+    /// Reserved: enhanced fan-out.
+    RegisterStreamConsumer = 0x0030,
+    DeregisterStreamConsumer = 0x0031,
+    DescribeStreamConsumer = 0x0032,
+    ListStreamConsumers = 0x0033,
+    SubscribeToShard = 0x0034,
+    /// Reserved: the opcode of push frames that carry a subscription's events.
+    SubscribeToShardEvent = 0x0035,
+}
+
+impl Opcode {
+    /// Every opcode, in number order.
+    pub const ALL: [Opcode; 21] = [
+        Opcode::CreateStream,
+        Opcode::DeleteStream,
+        Opcode::DescribeStream,
+        Opcode::DescribeStreamSummary,
+        Opcode::ListStreams,
+        Opcode::ListShards,
+        Opcode::IncreaseStreamRetentionPeriod,
+        Opcode::DecreaseStreamRetentionPeriod,
+        Opcode::PutRecord,
+        Opcode::PutRecords,
+        Opcode::GetShardIterator,
+        Opcode::GetRecords,
+        Opcode::SplitShard,
+        Opcode::MergeShards,
+        Opcode::UpdateShardCount,
+        Opcode::RegisterStreamConsumer,
+        Opcode::DeregisterStreamConsumer,
+        Opcode::DescribeStreamConsumer,
+        Opcode::ListStreamConsumers,
+        Opcode::SubscribeToShard,
+        Opcode::SubscribeToShardEvent,
+    ];
+
+    pub fn from_u16(value: u16) -> Option<Opcode> {
+        Some(match value {
+            0x0001 => Opcode::CreateStream,
+            0x0002 => Opcode::DeleteStream,
+            0x0003 => Opcode::DescribeStream,
+            0x0004 => Opcode::DescribeStreamSummary,
+            0x0005 => Opcode::ListStreams,
+            0x0006 => Opcode::ListShards,
+            0x0007 => Opcode::IncreaseStreamRetentionPeriod,
+            0x0008 => Opcode::DecreaseStreamRetentionPeriod,
+            0x0010 => Opcode::PutRecord,
+            0x0011 => Opcode::PutRecords,
+            0x0012 => Opcode::GetShardIterator,
+            0x0013 => Opcode::GetRecords,
+            0x0020 => Opcode::SplitShard,
+            0x0021 => Opcode::MergeShards,
+            0x0022 => Opcode::UpdateShardCount,
+            0x0030 => Opcode::RegisterStreamConsumer,
+            0x0031 => Opcode::DeregisterStreamConsumer,
+            0x0032 => Opcode::DescribeStreamConsumer,
+            0x0033 => Opcode::ListStreamConsumers,
+            0x0034 => Opcode::SubscribeToShard,
+            0x0035 => Opcode::SubscribeToShardEvent,
+            _ => return None,
+        })
+    }
+
+    /// The Kinesis operation name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Opcode::CreateStream => "CreateStream",
+            Opcode::DeleteStream => "DeleteStream",
+            Opcode::DescribeStream => "DescribeStream",
+            Opcode::DescribeStreamSummary => "DescribeStreamSummary",
+            Opcode::ListStreams => "ListStreams",
+            Opcode::ListShards => "ListShards",
+            Opcode::IncreaseStreamRetentionPeriod => "IncreaseStreamRetentionPeriod",
+            Opcode::DecreaseStreamRetentionPeriod => "DecreaseStreamRetentionPeriod",
+            Opcode::PutRecord => "PutRecord",
+            Opcode::PutRecords => "PutRecords",
+            Opcode::GetShardIterator => "GetShardIterator",
+            Opcode::GetRecords => "GetRecords",
+            Opcode::SplitShard => "SplitShard",
+            Opcode::MergeShards => "MergeShards",
+            Opcode::UpdateShardCount => "UpdateShardCount",
+            Opcode::RegisterStreamConsumer => "RegisterStreamConsumer",
+            Opcode::DeregisterStreamConsumer => "DeregisterStreamConsumer",
+            Opcode::DescribeStreamConsumer => "DescribeStreamConsumer",
+            Opcode::ListStreamConsumers => "ListStreamConsumers",
+            Opcode::SubscribeToShard => "SubscribeToShard",
+            Opcode::SubscribeToShardEvent => "SubscribeToShardEvent",
+        }
+    }
+
+    /// Whether this version defines the opcode's bodies.
+    pub fn is_served(self) -> bool {
+        self.not_served().is_none()
+    }
+
+    fn not_served(self) -> Option<WireError> {
+        match self {
+            Opcode::CreateStream
+            | Opcode::DeleteStream
+            | Opcode::DescribeStream
+            | Opcode::DescribeStreamSummary
+            | Opcode::ListStreams
+            | Opcode::ListShards
+            | Opcode::IncreaseStreamRetentionPeriod
+            | Opcode::DecreaseStreamRetentionPeriod
+            | Opcode::PutRecord
+            | Opcode::PutRecords
+            | Opcode::GetShardIterator
+            | Opcode::GetRecords => None,
+            Opcode::SplitShard
+            | Opcode::MergeShards
+            | Opcode::UpdateShardCount
+            | Opcode::RegisterStreamConsumer
+            | Opcode::DeregisterStreamConsumer
+            | Opcode::DescribeStreamConsumer
+            | Opcode::ListStreamConsumers
+            | Opcode::SubscribeToShard
+            | Opcode::SubscribeToShardEvent => Some(WireError::OpcodeNotServed {
+                opcode: self as u16,
+                name: self.name(),
+            }),
+        }
+    }
+}
+
+/// A request: what a client asks. Each variant's body is defined in its operation's file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Request {
+    CreateStream(CreateStream),
+    DeleteStream(DeleteStream),
+    DescribeStream(DescribeStream),
+    DescribeStreamSummary(DescribeStreamSummary),
+    ListStreams(ListStreams),
+    ListShards(ListShards),
+    IncreaseStreamRetentionPeriod(RetentionPeriodChange),
+    DecreaseStreamRetentionPeriod(RetentionPeriodChange),
+    PutRecord(PutRecord),
+    PutRecords(PutRecords),
+    GetShardIterator(GetShardIterator),
+    GetRecords(GetRecords),
+}
+
+/// A successful response. Operations that return nothing in Kinesis have an empty body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Response {
+    CreateStream,
+    DeleteStream,
+    DescribeStream(StreamDescription),
+    DescribeStreamSummary(StreamDescriptionSummary),
+    ListStreams(ListStreamsOutput),
+    ListShards(ListShardsOutput),
+    IncreaseStreamRetentionPeriod,
+    DecreaseStreamRetentionPeriod,
+    PutRecord(PutRecordOutput),
+    PutRecords(PutRecordsOutput),
+    GetShardIterator(GetShardIteratorOutput),
+    GetRecords(GetRecordsOutput),
+}
+
+impl Request {
+    pub fn opcode(&self) -> Opcode {
+        match self {
+            Request::CreateStream(_) => Opcode::CreateStream,
+            Request::DeleteStream(_) => Opcode::DeleteStream,
+            Request::DescribeStream(_) => Opcode::DescribeStream,
+            Request::DescribeStreamSummary(_) => Opcode::DescribeStreamSummary,
+            Request::ListStreams(_) => Opcode::ListStreams,
+            Request::ListShards(_) => Opcode::ListShards,
+            Request::IncreaseStreamRetentionPeriod(_) => Opcode::IncreaseStreamRetentionPeriod,
+            Request::DecreaseStreamRetentionPeriod(_) => Opcode::DecreaseStreamRetentionPeriod,
+            Request::PutRecord(_) => Opcode::PutRecord,
+            Request::PutRecords(_) => Opcode::PutRecords,
+            Request::GetShardIterator(_) => Opcode::GetShardIterator,
+            Request::GetRecords(_) => Opcode::GetRecords,
+        }
+    }
+
+    pub fn decode(opcode: Opcode, r: &mut Reader<'_>) -> Result<Request, WireError> {
+        Ok(match opcode {
+            Opcode::CreateStream => Request::CreateStream(WireDecode::decode(r)?),
+            Opcode::DeleteStream => Request::DeleteStream(WireDecode::decode(r)?),
+            Opcode::DescribeStream => Request::DescribeStream(WireDecode::decode(r)?),
+            Opcode::DescribeStreamSummary => Request::DescribeStreamSummary(WireDecode::decode(r)?),
+            Opcode::ListStreams => Request::ListStreams(WireDecode::decode(r)?),
+            Opcode::ListShards => Request::ListShards(WireDecode::decode(r)?),
+            Opcode::IncreaseStreamRetentionPeriod => Request::IncreaseStreamRetentionPeriod(WireDecode::decode(r)?),
+            Opcode::DecreaseStreamRetentionPeriod => Request::DecreaseStreamRetentionPeriod(WireDecode::decode(r)?),
+            Opcode::PutRecord => Request::PutRecord(WireDecode::decode(r)?),
+            Opcode::PutRecords => Request::PutRecords(WireDecode::decode(r)?),
+            Opcode::GetShardIterator => Request::GetShardIterator(WireDecode::decode(r)?),
+            Opcode::GetRecords => Request::GetRecords(WireDecode::decode(r)?),
+            Opcode::SplitShard
+            | Opcode::MergeShards
+            | Opcode::UpdateShardCount
+            | Opcode::RegisterStreamConsumer
+            | Opcode::DeregisterStreamConsumer
+            | Opcode::DescribeStreamConsumer
+            | Opcode::ListStreamConsumers
+            | Opcode::SubscribeToShard
+            | Opcode::SubscribeToShardEvent => {
+                return Err(WireError::OpcodeNotServed {
+                    opcode: opcode as u16,
+                    name: opcode.name(),
+                })
+            }
+        })
+    }
+
+    pub fn encode(&self, w: &mut Writer<'_>) -> Result<(), EncodeError> {
+        match self {
+            Request::CreateStream(body) => body.encode(w),
+            Request::DeleteStream(body) => body.encode(w),
+            Request::DescribeStream(body) => body.encode(w),
+            Request::DescribeStreamSummary(body) => body.encode(w),
+            Request::ListStreams(body) => body.encode(w),
+            Request::ListShards(body) => body.encode(w),
+            Request::IncreaseStreamRetentionPeriod(body) => body.encode(w),
+            Request::DecreaseStreamRetentionPeriod(body) => body.encode(w),
+            Request::PutRecord(body) => body.encode(w),
+            Request::PutRecords(body) => body.encode(w),
+            Request::GetShardIterator(body) => body.encode(w),
+            Request::GetRecords(body) => body.encode(w),
+        }
+    }
+
+    /// Checks the Kinesis rules that the wire format itself does not enforce (lengths, patterns,
+    /// ranges, field combinations). A server calls this after decoding and answers a failure with
+    /// [`ValidationError::error_frame`].
+    pub fn validate(&self) -> Result<(), ValidationError> {
+        match self {
+            Request::CreateStream(body) => body.validate(),
+            Request::DeleteStream(body) => body.validate(),
+            Request::DescribeStream(body) => body.validate(),
+            Request::DescribeStreamSummary(body) => body.validate(),
+            Request::ListStreams(body) => body.validate(),
+            Request::ListShards(body) => body.validate(),
+            Request::IncreaseStreamRetentionPeriod(body) => body.validate(),
+            Request::DecreaseStreamRetentionPeriod(body) => body.validate(),
+            Request::PutRecord(body) => body.validate(),
+            Request::PutRecords(body) => body.validate(),
+            Request::GetShardIterator(body) => body.validate(),
+            Request::GetRecords(body) => body.validate(),
+        }
+    }
+}
+
+impl Response {
+    pub fn opcode(&self) -> Opcode {
+        match self {
+            Response::CreateStream => Opcode::CreateStream,
+            Response::DeleteStream => Opcode::DeleteStream,
+            Response::DescribeStream(_) => Opcode::DescribeStream,
+            Response::DescribeStreamSummary(_) => Opcode::DescribeStreamSummary,
+            Response::ListStreams(_) => Opcode::ListStreams,
+            Response::ListShards(_) => Opcode::ListShards,
+            Response::IncreaseStreamRetentionPeriod => Opcode::IncreaseStreamRetentionPeriod,
+            Response::DecreaseStreamRetentionPeriod => Opcode::DecreaseStreamRetentionPeriod,
+            Response::PutRecord(_) => Opcode::PutRecord,
+            Response::PutRecords(_) => Opcode::PutRecords,
+            Response::GetShardIterator(_) => Opcode::GetShardIterator,
+            Response::GetRecords(_) => Opcode::GetRecords,
+        }
+    }
+
+    pub fn decode(opcode: Opcode, r: &mut Reader<'_>) -> Result<Response, WireError> {
+        Ok(match opcode {
+            Opcode::CreateStream => Response::CreateStream,
+            Opcode::DeleteStream => Response::DeleteStream,
+            Opcode::DescribeStream => Response::DescribeStream(WireDecode::decode(r)?),
+            Opcode::DescribeStreamSummary => Response::DescribeStreamSummary(WireDecode::decode(r)?),
+            Opcode::ListStreams => Response::ListStreams(WireDecode::decode(r)?),
+            Opcode::ListShards => Response::ListShards(WireDecode::decode(r)?),
+            Opcode::IncreaseStreamRetentionPeriod => Response::IncreaseStreamRetentionPeriod,
+            Opcode::DecreaseStreamRetentionPeriod => Response::DecreaseStreamRetentionPeriod,
+            Opcode::PutRecord => Response::PutRecord(WireDecode::decode(r)?),
+            Opcode::PutRecords => Response::PutRecords(WireDecode::decode(r)?),
+            Opcode::GetShardIterator => Response::GetShardIterator(WireDecode::decode(r)?),
+            Opcode::GetRecords => Response::GetRecords(WireDecode::decode(r)?),
+            Opcode::SplitShard
+            | Opcode::MergeShards
+            | Opcode::UpdateShardCount
+            | Opcode::RegisterStreamConsumer
+            | Opcode::DeregisterStreamConsumer
+            | Opcode::DescribeStreamConsumer
+            | Opcode::ListStreamConsumers
+            | Opcode::SubscribeToShard
+            | Opcode::SubscribeToShardEvent => {
+                return Err(WireError::OpcodeNotServed {
+                    opcode: opcode as u16,
+                    name: opcode.name(),
+                })
+            }
+        })
+    }
+
+    pub fn encode(&self, w: &mut Writer<'_>) -> Result<(), EncodeError> {
+        match self {
+            Response::CreateStream
+            | Response::DeleteStream
+            | Response::IncreaseStreamRetentionPeriod
+            | Response::DecreaseStreamRetentionPeriod => Ok(()),
+            Response::DescribeStream(body) => body.encode(w),
+            Response::DescribeStreamSummary(body) => body.encode(w),
+            Response::ListStreams(body) => body.encode(w),
+            Response::ListShards(body) => body.encode(w),
+            Response::PutRecord(body) => body.encode(w),
+            Response::PutRecords(body) => body.encode(w),
+            Response::GetShardIterator(body) => body.encode(w),
+            Response::GetRecords(body) => body.encode(w),
+        }
+    }
+}
