@@ -1,0 +1,395 @@
+//! The shards owned by one core, and the request-level logic every engine
+//! front end shares: validating and routing puts, resolving starting
+//! positions, and shaping reads.
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::rc::Rc;
+
+use crate::catalog::{ShardMeta, StreamMeta};
+use crate::clock::Clock;
+use crate::config::{Durability, LogConfig};
+use crate::error::{EngineError, Result};
+use crate::limits::{APPEND_BYTES_MAX, APPEND_RECORDS_MAX, READ_BYTES_MAX, READ_RECORDS_MAX};
+use crate::model::{shard_id, Record, RecordInput, ShardDescription};
+use crate::routing::partition_key_hash;
+use crate::sequence::SequenceNumber;
+use crate::shard::{AppendAck, RecoveryReport, ShardIdent, ShardLog};
+use crate::storage::Storage;
+use crate::tail_cache::CacheBudget;
+
+/// Where a reader starts in a shard (Kinesis' ShardIteratorType).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StartingPosition {
+    /// The oldest retained record.
+    TrimHorizon,
+    /// Just after the newest record at the time of the call.
+    Latest,
+    AtSequenceNumber(SequenceNumber),
+    AfterSequenceNumber(SequenceNumber),
+    /// The first record that arrived at or after this time (ms); the tip
+    /// if the time is past the newest record.
+    AtTimestamp(u64),
+}
+
+/// A successfully stored record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PutResult {
+    pub shard_index: u32,
+    pub sequence_number: SequenceNumber,
+}
+
+/// Why one record of a PutRecords call failed (the call itself succeeded).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RecordFailure {
+    pub kind: RecordFailureKind,
+    pub message: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RecordFailureKind {
+    ProvisionedThroughputExceeded,
+    InternalFailure,
+}
+
+/// Outcome of a PutRecords call: one entry per record, in request order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PutRecordsOutcome {
+    pub results: Vec<std::result::Result<PutResult, RecordFailure>>,
+    pub durability: Durability,
+}
+
+impl PutRecordsOutcome {
+    pub fn failed_record_count(&self) -> usize {
+        self.results.iter().filter(|r| r.is_err()).count()
+    }
+}
+
+/// Records read from a shard, shaped as GetRecords returns them.
+#[derive(Clone, Debug, Default)]
+pub struct ReadOutcome {
+    pub records: Vec<Record>,
+    /// Where to continue; `None` once a closed shard is read to its end.
+    pub next_counter: Option<u64>,
+    pub millis_behind: u64,
+    /// The shard's children, only at the end of a closed shard.
+    pub child_shards: Vec<ShardDescription>,
+}
+
+/// Checks a whole PutRecords request: 1..=500 records, ≤ 5 MiB, each
+/// record valid.
+pub fn validate_put(records: &[RecordInput]) -> Result<()> {
+    if records.is_empty() || records.len() > APPEND_RECORDS_MAX {
+        return Err(EngineError::InvalidArgument(format!(
+            "a put carries 1 to {APPEND_RECORDS_MAX} records, got {}",
+            records.len()
+        )));
+    }
+    let total: usize = records.iter().map(RecordInput::size_bytes).sum();
+    if total > APPEND_BYTES_MAX {
+        return Err(EngineError::InvalidArgument(format!(
+            "a put carries at most {APPEND_BYTES_MAX} bytes of keys and data, got {total}"
+        )));
+    }
+    records.iter().try_for_each(RecordInput::validate)
+}
+
+/// The hash key that routes a record.
+pub fn record_hash_key(r: &RecordInput) -> u128 {
+    r.explicit_hash_key
+        .unwrap_or_else(|| partition_key_hash(&r.partition_key))
+}
+
+/// Splits a validated put by shard, keeping request order within each
+/// shard: shard index → [(position in request, record)].
+pub fn route_put(stream: &StreamMeta, records: Vec<RecordInput>) -> Result<BTreeMap<u32, Vec<(usize, RecordInput)>>> {
+    let mut groups: BTreeMap<u32, Vec<(usize, RecordInput)>> = BTreeMap::new();
+    for (i, r) in records.into_iter().enumerate() {
+        let shard = stream.route(record_hash_key(&r)).ok_or_else(|| {
+            EngineError::InvalidArgument(format!(
+                "stream {} has no open shard for the record's hash key",
+                stream.name
+            ))
+        })?;
+        groups.entry(shard.index).or_default().push((i, r));
+    }
+    Ok(groups)
+}
+
+/// The minimum counter implied by SequenceNumberForOrdering.
+pub fn ordering_min_counter(stream: &StreamMeta, ordering: Option<SequenceNumber>) -> Result<u64> {
+    match ordering {
+        None => Ok(0),
+        Some(seq) if seq.stream_tag() == stream.tag() => Ok(seq.counter().saturating_add(1)),
+        Some(seq) => Err(EngineError::InvalidArgument(format!(
+            "ExclusiveMinimumSequenceNumber {seq} used in PutRecord on stream {} is invalid.",
+            stream.name
+        ))),
+    }
+}
+
+/// Checks read limits.
+pub fn validate_read_limit(limit: usize) -> Result<()> {
+    if !(1..=READ_RECORDS_MAX).contains(&limit) {
+        return Err(EngineError::InvalidArgument(format!(
+            "read limit {limit} must be within 1..={READ_RECORDS_MAX}"
+        )));
+    }
+    Ok(())
+}
+
+pub fn shard_not_found(stream: &StreamMeta, index: u32) -> EngineError {
+    EngineError::NotFound(format!(
+        "Shard {} in stream {} does not exist",
+        shard_id(index),
+        stream.name
+    ))
+}
+
+/// The shards that a closed shard's records continue in.
+pub fn child_shards(stream: &StreamMeta, index: u32) -> Vec<ShardDescription> {
+    let desc = stream.describe();
+    desc.shards
+        .into_iter()
+        .filter(|s| s.parent == Some(index) || s.adjacent_parent == Some(index))
+        .collect()
+}
+
+/// (stream incarnation, shard index).
+type ShardKey = (u64, u32);
+
+/// The shards of this core.
+pub struct CoreShards<S: Storage, C: Clock> {
+    storage: S,
+    clock: C,
+    data_dir: PathBuf,
+    log_config: LogConfig,
+    budget: Rc<CacheBudget>,
+    shards: RefCell<HashMap<ShardKey, Rc<ShardLog<S, C>>>>,
+}
+
+impl<S: Storage, C: Clock> CoreShards<S, C> {
+    pub fn new(storage: S, clock: C, data_dir: PathBuf, log_config: LogConfig, tail_cache_bytes: usize) -> Self {
+        Self {
+            storage,
+            clock,
+            data_dir,
+            log_config,
+            budget: CacheBudget::new(tail_cache_bytes),
+            shards: RefCell::new(HashMap::new()),
+        }
+    }
+
+    pub fn clock(&self) -> &C {
+        &self.clock
+    }
+
+    pub fn storage(&self) -> &S {
+        &self.storage
+    }
+
+    pub fn log_config(&self) -> &LogConfig {
+        &self.log_config
+    }
+
+    pub fn cache_used_bytes(&self) -> usize {
+        self.budget.used_bytes()
+    }
+
+    /// Opens (recovering) the given shards of a stream, unless already open.
+    pub async fn open_shards(
+        &self,
+        stream: &StreamMeta,
+        shards: impl Iterator<Item = &ShardMeta>,
+    ) -> Result<Vec<(u32, RecoveryReport)>> {
+        let mut reports = Vec::new();
+        for meta in shards {
+            let key = (stream.incarnation, meta.index);
+            if self.shards.borrow().contains_key(&key) {
+                continue;
+            }
+            let ident = ShardIdent {
+                stream: stream.name.clone(),
+                stream_tag: stream.tag(),
+                shard_index: meta.index,
+            };
+            let (log, report) = ShardLog::open(
+                ident,
+                stream.shard_dir(&self.data_dir, meta.index),
+                self.storage.clone(),
+                self.clock.clone(),
+                self.log_config.clone(),
+                self.budget.clone(),
+                meta.starting_counter,
+                meta.ending_counter,
+            )
+            .await?;
+            self.shards.borrow_mut().insert(key, Rc::new(log));
+            reports.push((meta.index, report));
+        }
+        Ok(reports)
+    }
+
+    /// Forgets a stream's shards on this core and, if `remove_files`,
+    /// deletes its directory.
+    pub async fn drop_stream(&self, stream: &StreamMeta, remove_files: bool) -> Result<()> {
+        self.shards
+            .borrow_mut()
+            .retain(|(inc, _), _| *inc != stream.incarnation);
+        if remove_files {
+            self.storage.remove_dir_all(&stream.dir(&self.data_dir)).await?;
+        }
+        Ok(())
+    }
+
+    pub fn shard(&self, stream: &StreamMeta, index: u32) -> Result<Rc<ShardLog<S, C>>> {
+        self.shards
+            .borrow()
+            .get(&(stream.incarnation, index))
+            .cloned()
+            .ok_or_else(|| shard_not_found(stream, index))
+    }
+
+    pub async fn append(
+        &self,
+        stream: &StreamMeta,
+        index: u32,
+        records: &[RecordInput],
+        min_counter: u64,
+    ) -> Result<AppendAck> {
+        self.shard(stream, index)?.append(records, min_counter).await
+    }
+
+    /// Resolves a starting position to a counter, with Kinesis' checks.
+    pub async fn resolve(&self, stream: &StreamMeta, index: u32, position: StartingPosition) -> Result<u64> {
+        let shard = self.shard(stream, index)?;
+        let tip = shard.ending_counter().unwrap_or_else(|| shard.durable_next());
+        let check = |seq: SequenceNumber| -> Result<u64> {
+            if seq.shard_index() != index {
+                return Err(EngineError::InvalidArgument(format!(
+                    "Invalid StartingSequenceNumber. It encodes {}, while it was used in a call to a shard with {}",
+                    shard_id(seq.shard_index()),
+                    shard_id(index)
+                )));
+            }
+            if seq.stream_tag() != stream.tag() {
+                return Err(EngineError::InvalidArgument(format!(
+                    "StartingSequenceNumber {seq} used in GetShardIterator on shard {} in stream {} is invalid \
+                     because it did not come from this stream.",
+                    shard_id(index),
+                    stream.name
+                )));
+            }
+            Ok(seq.counter())
+        };
+        let beyond = |seq: SequenceNumber| {
+            EngineError::InvalidArgument(format!(
+                "StartingSequenceNumber {seq} used in GetShardIterator on shard {} in stream {} is beyond the \
+                 newest record of the shard.",
+                shard_id(index),
+                stream.name
+            ))
+        };
+        match position {
+            StartingPosition::TrimHorizon => Ok(shard.trim_counter()),
+            StartingPosition::Latest => Ok(tip),
+            StartingPosition::AtSequenceNumber(seq) => {
+                let c = check(seq)?;
+                if c >= tip {
+                    return Err(beyond(seq));
+                }
+                Ok(c.max(shard.trim_counter()))
+            }
+            StartingPosition::AfterSequenceNumber(seq) => {
+                let c = check(seq)?;
+                if c >= tip {
+                    return Err(beyond(seq));
+                }
+                Ok((c + 1).max(shard.trim_counter()))
+            }
+            StartingPosition::AtTimestamp(ms) => shard.counter_at_time(ms).await,
+        }
+    }
+
+    /// Reads up to `limit` records (and [`READ_BYTES_MAX`]) from `from`.
+    pub async fn read(&self, stream: &StreamMeta, index: u32, from: u64, limit: usize) -> Result<ReadOutcome> {
+        validate_read_limit(limit)?;
+        let shard = self.shard(stream, index)?;
+        let batch = shard.read(from, limit, READ_BYTES_MAX).await?;
+        let (next_counter, child_shards) = if batch.at_shard_end {
+            (None, child_shards(stream, index))
+        } else {
+            (Some(batch.next_counter), Vec::new())
+        };
+        Ok(ReadOutcome {
+            records: batch.records,
+            next_counter,
+            millis_behind: batch.millis_behind,
+            child_shards,
+        })
+    }
+
+    /// Runs retention (and interval syncs) on every shard of this core.
+    /// `retention_ms` gives each stream incarnation's retention.
+    pub async fn maintenance(&self, retention_ms: impl Fn(u64) -> Option<u64>) -> Result<usize> {
+        let now = self.clock.now_ms();
+        let shards: Vec<(ShardKey, Rc<ShardLog<S, C>>)> =
+            self.shards.borrow().iter().map(|(k, v)| (*k, v.clone())).collect();
+        let mut removed = 0;
+        for ((incarnation, _), shard) in shards {
+            shard.sync_if_dirty().await?;
+            if let Some(ms) = retention_ms(incarnation) {
+                removed += shard.enforce_retention(now, ms).await?;
+            }
+        }
+        Ok(removed)
+    }
+
+    /// Waits for in-flight appends and syncs every shard.
+    pub async fn shutdown(&self) -> Result<()> {
+        let shards: Vec<Rc<ShardLog<S, C>>> = self.shards.borrow().values().cloned().collect();
+        for s in shards {
+            s.shutdown().await?;
+        }
+        Ok(())
+    }
+
+    pub fn shard_count(&self) -> usize {
+        self.shards.borrow().len()
+    }
+}
+
+/// Stores one shard's group of a put and returns each record's result
+/// (request position, result).
+pub async fn append_group<S: Storage, C: Clock>(
+    core: &CoreShards<S, C>,
+    stream: &StreamMeta,
+    shard_index: u32,
+    group: Vec<(usize, RecordInput)>,
+) -> Vec<(usize, std::result::Result<PutResult, RecordFailure>)> {
+    let (positions, records): (Vec<usize>, Vec<RecordInput>) = group.into_iter().unzip();
+    match core.append(stream, shard_index, &records, 0).await {
+        Ok(ack) => positions
+            .into_iter()
+            .enumerate()
+            .map(|(i, pos)| {
+                let seq = SequenceNumber::new(ack.first_counter + i as u64, stream.tag(), shard_index);
+                (
+                    pos,
+                    Ok(PutResult {
+                        shard_index,
+                        sequence_number: seq,
+                    }),
+                )
+            })
+            .collect(),
+        Err(e) => {
+            let failure = RecordFailure {
+                kind: RecordFailureKind::InternalFailure,
+                message: format!("Internal Service Failure: {e}"),
+            };
+            positions.into_iter().map(|pos| (pos, Err(failure.clone()))).collect()
+        }
+    }
+}

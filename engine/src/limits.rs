@@ -1,0 +1,76 @@
+//! Every limit the engine enforces, in one place, with the reason next to it.
+//!
+//! Kinesis values come from `../shared/kinesis-reference.md` §2.
+
+/// Direct I/O alignment for every file position and length. The virtio disk
+/// reports 512 B logical blocks, but its physical block is 4 KiB and partial
+/// physical-block writes cost a read-modify-write, so we align to 4 KiB.
+pub const DMA_ALIGNMENT: usize = 4096;
+
+/// Largest data blob of one record (Kinesis classic limit: 1 MiB).
+pub const RECORD_DATA_BYTES_MAX: usize = 1024 * 1024;
+
+/// Partition keys are 1..=256 Unicode scalar values (not bytes).
+pub const PARTITION_KEY_CHARS_MAX: usize = 256;
+
+/// Upper bound on a partition key's UTF-8 size (256 chars × 4 bytes).
+pub const PARTITION_KEY_BYTES_MAX: usize = PARTITION_KEY_CHARS_MAX * 4;
+
+/// Records accepted by one append (PutRecords: 500).
+pub const APPEND_RECORDS_MAX: usize = 500;
+
+/// Bytes (keys + data) accepted by one append (PutRecords: 5 MiB).
+pub const APPEND_BYTES_MAX: usize = 5 * 1024 * 1024;
+
+/// Records returned by one read (GetRecords: 10,000).
+pub const READ_RECORDS_MAX: usize = 10_000;
+
+/// Bytes (keys + data) returned by one read (GetRecords: 10 MiB).
+pub const READ_BYTES_MAX: usize = 10 * 1024 * 1024;
+
+/// Stream names: 1..=128 chars of `[a-zA-Z0-9_.-]`.
+pub const STREAM_NAME_CHARS_MAX: usize = 128;
+
+/// Retention bounds in hours (Kinesis: 24 default, 24..=8760).
+pub const RETENTION_HOURS_DEFAULT: u32 = 24;
+pub const RETENTION_HOURS_MIN: u32 = 24;
+pub const RETENTION_HOURS_MAX: u32 = 8760;
+
+/// Shards per stream accepted at creation. Kinesis' quota is per account
+/// (≤ 20,000 in the largest regions); one stream here may use all of it.
+pub const STREAM_SHARDS_MAX: u32 = 20_000;
+
+/// Segment size bounds. The minimum keeps tests able to roll often; the
+/// maximum keeps one file's sparse index and recovery scan bounded.
+pub const SEGMENT_BYTES_MIN: u64 = 16 * DMA_ALIGNMENT as u64;
+pub const SEGMENT_BYTES_MAX: u64 = 4 * 1024 * 1024 * 1024;
+pub const SEGMENT_BYTES_DEFAULT: u64 = 128 * 1024 * 1024;
+
+/// One sparse index entry per this many bytes of segment (plus the first
+/// frame). A lookup then reads at most this much before the wanted record.
+pub const INDEX_INTERVAL_BYTES: u64 = 64 * 1024;
+
+/// Disk reads are issued in chunks of this size: large enough to stream at
+/// device speed, small enough to bound a reader's memory.
+pub const READ_CHUNK_BYTES: usize = 256 * 1024;
+
+/// Default per-core bound on the in-memory tail cache.
+pub const TAIL_CACHE_BYTES_DEFAULT: usize = 64 * 1024 * 1024;
+
+const _: () = assert!(DMA_ALIGNMENT.is_power_of_two());
+const _: () = assert!(SEGMENT_BYTES_MIN % DMA_ALIGNMENT as u64 == 0);
+const _: () = assert!(SEGMENT_BYTES_DEFAULT % DMA_ALIGNMENT as u64 == 0);
+const _: () = assert!(READ_CHUNK_BYTES % DMA_ALIGNMENT == 0);
+const _: () = assert!(RETENTION_HOURS_MIN <= RETENTION_HOURS_DEFAULT);
+const _: () = assert!(RETENTION_HOURS_DEFAULT <= RETENTION_HOURS_MAX);
+const _: () = assert!(RECORD_DATA_BYTES_MAX + PARTITION_KEY_BYTES_MAX <= APPEND_BYTES_MAX);
+
+/// Rounds `v` up to the next multiple of [`DMA_ALIGNMENT`].
+pub const fn align_up(v: u64) -> u64 {
+    (v + DMA_ALIGNMENT as u64 - 1) & !(DMA_ALIGNMENT as u64 - 1)
+}
+
+/// Rounds `v` down to a multiple of [`DMA_ALIGNMENT`].
+pub const fn align_down(v: u64) -> u64 {
+    v & !(DMA_ALIGNMENT as u64 - 1)
+}

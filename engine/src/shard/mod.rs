@@ -1,0 +1,668 @@
+//! One shard's log: group-committed appends, reads from the tail cache or
+//! disk, recovery on open, and retention.
+//!
+//! # Durability and visibility
+//! An append encodes its records as one frame into the pending list and
+//! waits. Whoever finds no flush in flight becomes the flusher: it takes
+//! every pending frame, writes them with one aligned write (rewriting the
+//! partial tail page) and one fdatasync, then wakes everyone. Appends that
+//! arrive meanwhile gather for the next flush, so the group size follows the
+//! load with no timer. Records become visible to readers only once durable
+//! (`durable_next`), so no reader ever sees a record a crash could take back.
+//!
+//! Rewriting the tail page is safe for acknowledged bytes: the new page
+//! starts with exactly the bytes already on disk, and sectors are written
+//! atomically, so any mix of old and new sectors after a crash keeps them.
+//!
+//! The log belongs to one core; it is `!Send` and uses `RefCell`, never
+//! holding a borrow across an await. Reads live in [`read`].
+
+mod read;
+
+pub use read::ReadBatch;
+
+use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::path::PathBuf;
+use std::rc::Rc;
+
+use futures::channel::oneshot;
+
+use crate::clock::Clock;
+use crate::config::{Durability, LogConfig, SyncPolicy};
+use crate::error::{EngineError, Result};
+use crate::frame::encode_frame;
+use crate::limits::{align_down, align_up};
+use crate::model::RecordInput;
+use crate::segment::{
+    index_file_name, log_path, parse_log_file_name, scan_segment, FrameReader, NextFrame, ScanStop, Segment,
+    SegmentSummary,
+};
+use crate::sequence::SequenceNumber;
+use crate::storage::{SegmentFile, Storage};
+use crate::tail_cache::{CacheBudget, CachedFrame, ShardCache};
+
+/// Names a shard in errors and logs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ShardIdent {
+    pub stream: String,
+    pub stream_tag: u32,
+    pub shard_index: u32,
+}
+
+impl std::fmt::Display for ShardIdent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.stream, crate::model::shard_id(self.shard_index))
+    }
+}
+
+/// What opening a shard found on disk.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RecoveryReport {
+    pub segments: usize,
+    /// Sealed segments whose index had to be rebuilt by scanning.
+    pub indexes_rebuilt: usize,
+    /// Records found in the tail segment.
+    pub tail_records: u64,
+    /// Bytes cut from the tail segment after its last valid frame
+    /// (excluding the zero padding a clean shutdown leaves).
+    pub bytes_truncated: u64,
+    /// Damage found: (segment file, offset, reason).
+    pub damage: Vec<(String, u64, String)>,
+}
+
+/// An acknowledged append.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AppendAck {
+    pub first_counter: u64,
+    pub record_count: u32,
+    pub durability: Durability,
+}
+
+struct PendingFrame {
+    bytes: Vec<u8>,
+    base_counter: u64,
+    record_count: u32,
+    arrival_ms: u64,
+}
+
+impl PendingFrame {
+    fn end_counter(&self) -> u64 {
+        self.base_counter + self.record_count as u64
+    }
+}
+
+struct ShardState<F> {
+    /// Oldest first; the last one is the active segment when `tail` is set.
+    segments: VecDeque<Segment<F>>,
+    /// Bytes of the active segment's last, partial page (rewritten by every
+    /// flush). `None` until an active segment exists.
+    tail: Option<Vec<u8>>,
+    /// First counter not yet removed by retention.
+    trim_counter: u64,
+    /// Next counter to assign (pending records included).
+    next_counter: u64,
+    /// Counters below this are durable and readable.
+    durable_next: u64,
+    /// Arrival times never go backwards within a shard.
+    last_arrival_ms: u64,
+    /// Arrival time of the newest durable record.
+    tip_arrival_ms: Option<u64>,
+    /// Set when the shard is closed by a reshard: one past its last record.
+    ending_counter: Option<u64>,
+    pending: Vec<PendingFrame>,
+    /// A task owns the active segment (flush, roll or sync) right now.
+    busy: bool,
+    /// Data written but not yet synced (interval mode only).
+    unsynced: bool,
+    failed: Option<String>,
+    waiters: Vec<oneshot::Sender<()>>,
+}
+
+/// One shard's log on this core.
+pub struct ShardLog<S: Storage, C: Clock> {
+    ident: ShardIdent,
+    dir: PathBuf,
+    storage: S,
+    clock: C,
+    config: LogConfig,
+    budget: Rc<CacheBudget>,
+    cache: Rc<ShardCache>,
+    st: RefCell<ShardState<S::File>>,
+}
+
+impl<S: Storage, C: Clock> ShardLog<S, C> {
+    /// Opens (or creates) the log in `dir`, recovering its tail.
+    ///
+    /// `start_counter` is the shard's first counter (from the catalog);
+    /// `ending_counter` is set if the shard is closed.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn open(
+        ident: ShardIdent,
+        dir: PathBuf,
+        storage: S,
+        clock: C,
+        config: LogConfig,
+        budget: Rc<CacheBudget>,
+        start_counter: u64,
+        ending_counter: Option<u64>,
+    ) -> Result<(Self, RecoveryReport)> {
+        storage.create_dir_all(&dir).await?;
+        let mut bases: Vec<u64> = storage
+            .list_dir(&dir)
+            .await?
+            .iter()
+            .filter_map(|n| parse_log_file_name(n))
+            .collect();
+        bases.sort_unstable();
+        let mut report = RecoveryReport {
+            segments: bases.len(),
+            ..RecoveryReport::default()
+        };
+        let mut segments = VecDeque::new();
+        let mut tail = None;
+        for (i, &base) in bases.iter().enumerate() {
+            let path = log_path(&dir, base);
+            let is_last = i + 1 == bases.len();
+            if !is_last {
+                let summary = Self::load_sealed_summary(&storage, &ident, &path, base, &mut report).await?;
+                segments.push_back(Segment {
+                    base_counter: base,
+                    path,
+                    file: None,
+                    summary,
+                });
+                continue;
+            }
+            let file = storage.open_segment(&path, false).await?;
+            let scan = scan_segment(&file, base).await?;
+            let data_len = scan.summary.data_len;
+            if let ScanStop::Damaged { offset, reason } = &scan.stop {
+                report.bytes_truncated = scan.file_size - data_len;
+                report
+                    .damage
+                    .push((path.display().to_string(), *offset, (*reason).to_string()));
+                tracing::warn!(
+                    shard = %ident, segment = %path.display(), offset, reason,
+                    bytes_truncated = report.bytes_truncated,
+                    "torn tail: truncating at the last valid frame"
+                );
+            }
+            if scan.file_size > data_len {
+                file.truncate(data_len).await?;
+            }
+            let page = align_down(data_len);
+            let tail_bytes = file.read_at(page, (data_len - page) as usize).await?;
+            if tail_bytes.len() as u64 != data_len - page {
+                return Err(EngineError::Corrupt {
+                    shard: ident.to_string(),
+                    segment: path.display().to_string(),
+                    offset: page,
+                    detail: "tail page shorter than the data scanned".into(),
+                });
+            }
+            tail = Some(tail_bytes.to_vec());
+            report.tail_records = scan.summary.end_counter - base;
+            segments.push_back(Segment {
+                base_counter: base,
+                path,
+                file: Some(Rc::new(file)),
+                summary: scan.summary,
+            });
+        }
+        let end = segments.back().map_or(start_counter, |s| s.summary.end_counter);
+        let next_counter = end.max(start_counter);
+        let trim_counter = segments.front().map_or(start_counter, |s| s.base_counter);
+        let tip_arrival_ms = segments.iter().rev().find_map(|s| s.summary.last_ms);
+        let log = Self {
+            ident,
+            dir,
+            storage,
+            clock,
+            config,
+            budget,
+            cache: Rc::default(),
+            st: RefCell::new(ShardState {
+                segments,
+                tail,
+                trim_counter,
+                next_counter,
+                durable_next: next_counter,
+                last_arrival_ms: tip_arrival_ms.unwrap_or(0),
+                tip_arrival_ms,
+                ending_counter,
+                pending: Vec::new(),
+                busy: false,
+                unsynced: false,
+                failed: None,
+                waiters: Vec::new(),
+            }),
+        };
+        Ok((log, report))
+    }
+
+    async fn load_sealed_summary(
+        storage: &S,
+        ident: &ShardIdent,
+        path: &std::path::Path,
+        base: u64,
+        report: &mut RecoveryReport,
+    ) -> Result<SegmentSummary> {
+        let idx_path = path.with_file_name(index_file_name(base));
+        if let Some(bytes) = storage.read_file(&idx_path).await? {
+            if let Some(summary) = SegmentSummary::decode(&bytes, base) {
+                return Ok(summary);
+            }
+            tracing::warn!(shard = %ident, index = %idx_path.display(), "damaged segment index; rebuilding");
+        }
+        report.indexes_rebuilt += 1;
+        let file = storage.open_segment(path, false).await?;
+        let scan = scan_segment(&file, base).await?;
+        if let ScanStop::Damaged { offset, reason } = scan.stop {
+            tracing::error!(
+                shard = %ident, segment = %path.display(), offset, reason,
+                "corrupt frame inside a sealed segment; records from here to the segment's end are unreadable"
+            );
+            report
+                .damage
+                .push((path.display().to_string(), offset, reason.to_string()));
+        }
+        storage.write_file_atomic(&idx_path, &scan.summary.encode(base)).await?;
+        Ok(scan.summary)
+    }
+
+    pub fn ident(&self) -> &ShardIdent {
+        &self.ident
+    }
+
+    /// Counter of the oldest retained record position.
+    pub fn trim_counter(&self) -> u64 {
+        self.st.borrow().trim_counter
+    }
+
+    /// Counter one past the newest durable record.
+    pub fn durable_next(&self) -> u64 {
+        self.st.borrow().durable_next
+    }
+
+    pub fn ending_counter(&self) -> Option<u64> {
+        self.st.borrow().ending_counter
+    }
+
+    pub fn tip_arrival_ms(&self) -> Option<u64> {
+        self.st.borrow().tip_arrival_ms
+    }
+
+    pub fn sequence_number(&self, counter: u64) -> SequenceNumber {
+        SequenceNumber::new(counter, self.ident.stream_tag, self.ident.shard_index)
+    }
+
+    /// Appends records as one frame and returns once they are durable (or
+    /// written, in interval mode). Records must already be validated.
+    ///
+    /// `min_counter` raises the first counter (SequenceNumberForOrdering).
+    pub async fn append(&self, records: &[RecordInput], min_counter: u64) -> Result<AppendAck> {
+        assert!(!records.is_empty(), "append of no records");
+        let (first, end) = {
+            let mut st = self.st.borrow_mut();
+            if st.failed.is_some() {
+                return Err(EngineError::ShardFailed(self.ident.to_string()));
+            }
+            if st.ending_counter.is_some() {
+                return Err(EngineError::InvalidArgument(format!("shard {} is closed", self.ident)));
+            }
+            let base = st.next_counter.max(min_counter);
+            let arrival_ms = self.clock.now_ms().max(st.last_arrival_ms);
+            st.last_arrival_ms = arrival_ms;
+            let mut bytes = Vec::new();
+            encode_frame(&mut bytes, records, base, arrival_ms);
+            let frame = PendingFrame {
+                bytes,
+                base_counter: base,
+                record_count: records.len() as u32,
+                arrival_ms,
+            };
+            let end = frame.end_counter();
+            st.next_counter = end;
+            st.pending.push(frame);
+            (base, end)
+        };
+        self.wait_durable(end).await?;
+        Ok(AppendAck {
+            first_counter: first,
+            record_count: records.len() as u32,
+            durability: self.config.sync_policy.durability(),
+        })
+    }
+
+    /// Waits until every counter below `end` is durable, flushing if no
+    /// one else is.
+    async fn wait_durable(&self, end: u64) -> Result<()> {
+        loop {
+            let wait = {
+                let mut st = self.st.borrow_mut();
+                if st.durable_next >= end {
+                    return Ok(());
+                }
+                if st.failed.is_some() {
+                    return Err(EngineError::ShardFailed(self.ident.to_string()));
+                }
+                if st.busy {
+                    let (tx, rx) = oneshot::channel();
+                    st.waiters.push(tx);
+                    Some(rx)
+                } else {
+                    None
+                }
+            };
+            match wait {
+                // A dropped sender also means "look again".
+                Some(rx) => {
+                    let _ = rx.await;
+                }
+                None => self.flush_pending().await?,
+            }
+        }
+    }
+
+    fn wake_waiters(&self) {
+        let waiters = std::mem::take(&mut self.st.borrow_mut().waiters);
+        for w in waiters {
+            let _ = w.send(());
+        }
+    }
+
+    /// Takes ownership of the active segment; `false` if someone has it.
+    fn try_begin(&self) -> bool {
+        let mut st = self.st.borrow_mut();
+        if st.busy {
+            return false;
+        }
+        st.busy = true;
+        true
+    }
+
+    fn end_busy(&self) {
+        self.st.borrow_mut().busy = false;
+        self.wake_waiters();
+    }
+
+    /// One group commit: write and sync every pending frame.
+    async fn flush_pending(&self) -> Result<()> {
+        if !self.try_begin() {
+            return Ok(());
+        }
+        let frames = std::mem::take(&mut self.st.borrow_mut().pending);
+        let result = if frames.is_empty() {
+            Ok(())
+        } else {
+            self.write_frames(&frames).await
+        };
+        match &result {
+            Ok(()) => {
+                let mut st = self.st.borrow_mut();
+                if let Some(last) = frames.last() {
+                    st.durable_next = last.end_counter();
+                    st.tip_arrival_ms = Some(last.arrival_ms);
+                }
+                drop(st);
+                for f in frames {
+                    let payload = bytes::Bytes::from(f.bytes).slice(crate::frame::FRAME_HEADER_BYTES..);
+                    self.budget.insert(
+                        &self.cache,
+                        CachedFrame {
+                            base_counter: f.base_counter,
+                            record_count: f.record_count,
+                            arrival_ms: f.arrival_ms,
+                            payload,
+                        },
+                    );
+                }
+            }
+            Err(e) => {
+                tracing::error!(shard = %self.ident, error = %e, "write failed; shard refuses appends until reopened");
+                self.st.borrow_mut().failed = Some(e.to_string());
+            }
+        }
+        self.end_busy();
+        result
+    }
+
+    /// Writes frames to the active segment(s), rolling as needed. The
+    /// caller holds `busy`.
+    async fn write_frames(&self, frames: &[PendingFrame]) -> Result<()> {
+        let mut i = 0;
+        while i < frames.len() {
+            let needs_segment = {
+                let st = self.st.borrow();
+                match (&st.tail, st.segments.back()) {
+                    (Some(_), Some(seg)) => {
+                        let len = seg.summary.data_len;
+                        len > 0 && len + frames[i].bytes.len() as u64 > self.config.segment_bytes
+                    }
+                    _ => true,
+                }
+            };
+            if needs_segment {
+                self.roll(frames[i].base_counter).await?;
+            }
+            let (file, data_len, tail) = {
+                let st = self.st.borrow();
+                let seg = st.segments.back().expect("roll leaves an active segment");
+                let file = seg.file.clone().expect("the active segment is open");
+                (file, seg.summary.data_len, st.tail.clone().unwrap_or_default())
+            };
+            let mut j = i + 1;
+            let mut len = frames[i].bytes.len() as u64;
+            while let Some(f) = frames.get(j) {
+                if data_len + len + f.bytes.len() as u64 > self.config.segment_bytes {
+                    break;
+                }
+                len += f.bytes.len() as u64;
+                j += 1;
+            }
+            let page_start = align_down(data_len);
+            assert_eq!(tail.len() as u64, data_len - page_start, "tail page out of step");
+            let used = tail.len() + len as usize;
+            let mut buf = file.alloc_buf(align_up(used as u64) as usize);
+            {
+                let b = buf.as_mut();
+                b[..tail.len()].copy_from_slice(&tail);
+                let mut at = tail.len();
+                for f in &frames[i..j] {
+                    b[at..at + f.bytes.len()].copy_from_slice(&f.bytes);
+                    at += f.bytes.len();
+                }
+                b[at..].fill(0);
+            }
+            let new_tail = buf.as_ref()[align_down(used as u64) as usize..used].to_vec();
+            file.write_at(buf, page_start).await?;
+            match self.config.sync_policy {
+                SyncPolicy::Always => file.sync_data().await?,
+                SyncPolicy::Interval { .. } => self.st.borrow_mut().unsynced = true,
+            }
+            let mut st = self.st.borrow_mut();
+            st.tail = Some(new_tail);
+            let seg = st.segments.back_mut().expect("active segment");
+            let mut offset = data_len;
+            for f in &frames[i..j] {
+                seg.summary.note_frame(
+                    offset,
+                    f.bytes.len() as u64,
+                    f.base_counter,
+                    f.end_counter(),
+                    f.arrival_ms,
+                );
+                offset += f.bytes.len() as u64;
+            }
+            i = j;
+        }
+        Ok(())
+    }
+
+    /// Seals the active segment (if any) and starts a new one whose first
+    /// counter is `base`. The caller holds `busy`.
+    async fn roll(&self, base: u64) -> Result<()> {
+        let sealing = {
+            let st = self.st.borrow();
+            match (&st.tail, st.segments.back()) {
+                (Some(_), Some(seg)) => {
+                    Some((seg.file.clone(), seg.index_path(), seg.summary.encode(seg.base_counter)))
+                }
+                _ => None,
+            }
+        };
+        if let Some((file, idx_path, idx)) = sealing {
+            if let Some(file) = file {
+                if self.st.borrow().unsynced {
+                    file.sync_data().await?;
+                    self.st.borrow_mut().unsynced = false;
+                }
+            }
+            self.storage.write_file_atomic(&idx_path, &idx).await?;
+            self.st.borrow_mut().tail = None;
+        }
+        let path = log_path(&self.dir, base);
+        let file = self.storage.open_segment(&path, true).await?;
+        let mut st = self.st.borrow_mut();
+        assert!(
+            st.segments.back().is_none_or(|s| s.base_counter < base),
+            "segments are created in counter order"
+        );
+        st.segments.push_back(Segment {
+            base_counter: base,
+            path,
+            file: Some(Rc::new(file)),
+            summary: SegmentSummary::empty(base),
+        });
+        st.tail = Some(Vec::new());
+        Ok(())
+    }
+
+    /// In interval mode, syncs data written since the last sync.
+    pub async fn sync_if_dirty(&self) -> Result<()> {
+        if !self.st.borrow().unsynced || !self.try_begin() {
+            return Ok(());
+        }
+        let file = self.st.borrow().segments.back().and_then(|s| s.file.clone());
+        let result = match file {
+            Some(f) => f.sync_data().await,
+            None => Ok(()),
+        };
+        if result.is_ok() {
+            self.st.borrow_mut().unsynced = false;
+        }
+        self.end_busy();
+        result
+    }
+
+    /// Counter of the first record that arrived at or after `ms`; the tip
+    /// if there is none.
+    pub async fn counter_at_time(&self, ms: u64) -> Result<u64> {
+        let (tip, durable_next) = {
+            let st = self.st.borrow();
+            (st.tip_arrival_ms, st.durable_next)
+        };
+        if tip.is_none_or(|t| ms > t) {
+            return Ok(durable_next);
+        }
+        {
+            let cache = self.cache.borrow();
+            if cache.front().is_some_and(|f| f.arrival_ms < ms) {
+                if let Some(f) = cache.iter().find(|f| f.arrival_ms >= ms) {
+                    return Ok(f.base_counter);
+                }
+            }
+        }
+        let count = self.st.borrow().segments.len();
+        for i in 0..count {
+            let Some((file, summary)) = self.segment_file(i).await? else {
+                break;
+            };
+            if summary.last_ms.is_none_or(|last| last < ms) {
+                continue;
+            }
+            let mut reader = FrameReader::new(&*file, summary.offset_for_time(ms), summary.data_len);
+            while let NextFrame::Frame(f) = reader.next_frame().await? {
+                if f.header.arrival_ms >= ms {
+                    return Ok(f.header.base_counter);
+                }
+            }
+        }
+        Ok(durable_next)
+    }
+
+    /// Deletes whole segments whose newest record arrived before
+    /// `now_ms - retention_ms`. Returns how many were deleted.
+    pub async fn enforce_retention(&self, now_ms: u64, retention_ms: u64) -> Result<usize> {
+        let cutoff = now_ms.saturating_sub(retention_ms);
+        let expired = |s: &SegmentSummary| s.last_ms.is_some_and(|l| l < cutoff);
+        // An expired active segment is first sealed behind a new, empty
+        // one, so the counter sequence survives on disk.
+        let active_expired = {
+            let st = self.st.borrow();
+            st.segments.len() == 1 && st.tail.is_some() && st.segments.back().is_some_and(|s| expired(&s.summary))
+        };
+        if active_expired && self.try_begin() {
+            let still = {
+                let st = self.st.borrow();
+                st.pending.is_empty() && st.segments.back().is_some_and(|s| expired(&s.summary))
+            };
+            let next = self.st.borrow().durable_next;
+            let r = if still { self.roll(next).await } else { Ok(()) };
+            self.end_busy();
+            r?;
+        }
+        let mut removed = 0;
+        loop {
+            let victim = {
+                let st = self.st.borrow();
+                match st.segments.front() {
+                    Some(s) if st.segments.len() > 1 && expired(&s.summary) => Some((s.path.clone(), s.index_path())),
+                    _ => None,
+                }
+            };
+            let Some((log, idx)) = victim else { break };
+            {
+                // Forget it first: readers then never start on a deleted file.
+                let mut st = self.st.borrow_mut();
+                st.segments.pop_front();
+                st.trim_counter = st.segments.front().map_or(st.durable_next, |s| s.base_counter);
+            }
+            self.storage.remove_file(&idx).await?;
+            self.storage.remove_file(&log).await?;
+            removed += 1;
+            tracing::info!(shard = %self.ident, segment = %log.display(), "retention removed segment");
+        }
+        if removed > 0 {
+            self.storage.sync_dir(&self.dir).await?;
+        }
+        Ok(removed)
+    }
+
+    /// Closes the shard for appends (resharding); returns its ending
+    /// counter (one past its last record). Waits for pending appends.
+    pub async fn close(&self) -> Result<u64> {
+        let end = self.st.borrow().next_counter;
+        self.wait_durable(end).await?;
+        let mut st = self.st.borrow_mut();
+        let next = st.next_counter;
+        Ok(*st.ending_counter.get_or_insert(next))
+    }
+
+    /// Waits for in-flight appends, syncs, and stops accepting appends.
+    pub async fn shutdown(&self) -> Result<()> {
+        let end = self.st.borrow().next_counter;
+        self.wait_durable(end).await?;
+        self.sync_if_dirty().await
+    }
+
+    /// Bytes of cached frames held by this shard (for tests and metrics).
+    pub fn cached_frames(&self) -> usize {
+        self.cache.borrow().len()
+    }
+
+    pub fn segment_count(&self) -> usize {
+        self.st.borrow().segments.len()
+    }
+}

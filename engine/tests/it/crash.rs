@@ -1,0 +1,218 @@
+//! Crash safety over the simulated store.
+//!
+//! Invariants checked:
+//! * every acknowledged record is returned after a crash, intact and in
+//!   order; records that were never acknowledged may or may not be;
+//! * after cutting or bit-flipping the tail segment, exactly the records of
+//!   frames wholly before the damage come back, and nothing after it;
+//! * nothing corrupt is ever returned as a record.
+
+use std::path::PathBuf;
+
+use futures::executor::block_on;
+use futures::future::join_all;
+use proptest::prelude::*;
+use shoal_engine::config::LogConfig;
+use shoal_engine::storage::sim::SimStorage;
+use shoal_engine::{ErrorKind, ManualClock, RecordInput, StartingPosition, SyncPolicy};
+
+use crate::common::*;
+
+/// Writes `batches` of records with several puts in flight at once, so
+/// flushes carry groups. Returns the indexes of acknowledged records.
+fn write_until_crash(engine: &SimEngine, batches: usize, batch_records: usize, sizes: &[usize]) -> Vec<u64> {
+    let mut acked = Vec::new();
+    let mut next = 0u64;
+    for _ in 0..batches {
+        let puts: Vec<Vec<RecordInput>> = (0..4)
+            .map(|_| {
+                (0..batch_records)
+                    .map(|_| {
+                        let i = next;
+                        next += 1;
+                        record("k", i, sizes[i as usize % sizes.len()])
+                    })
+                    .collect()
+            })
+            .collect();
+        let expected: Vec<Vec<u64>> = puts
+            .iter()
+            .map(|p| {
+                p.iter()
+                    .map(|r| {
+                        std::str::from_utf8(&r.data[7..15])
+                            .expect("ascii")
+                            .parse()
+                            .expect("idx")
+                    })
+                    .collect()
+            })
+            .collect();
+        let results = block_on(join_all(puts.into_iter().map(|p| engine.put_records("c", p))));
+        for (res, idx) in results.into_iter().zip(expected) {
+            if let Ok(out) = res {
+                for (r, i) in out.results.iter().zip(idx) {
+                    if r.is_ok() {
+                        acked.push(i);
+                    }
+                }
+            }
+        }
+    }
+    acked
+}
+
+fn check_after_crash(engine: &SimEngine, acked: &[u64], sizes: &[usize]) {
+    let got = read_all(engine, "c", 0, StartingPosition::TrimHorizon, 500);
+    let idx: Vec<u64> = got.iter().map(record_index).collect();
+    for r in &got {
+        let want = record("k", record_index(r), sizes[record_index(r) as usize % sizes.len()]);
+        assert_eq!(r.data, want.data, "record intact");
+    }
+    assert!(idx.windows(2).all(|w| w[0] < w[1]), "in order, no duplicates: {idx:?}");
+    let mut present = idx.iter().peekable();
+    for a in acked {
+        while present.peek().is_some_and(|&&p| p < *a) {
+            present.next();
+        }
+        assert_eq!(present.peek().copied(), Some(a), "acknowledged record {a} lost");
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, .. ProptestConfig::default() })]
+
+    /// The process dies after a random number of storage operations; the
+    /// unsynced writes of that moment land as a random subset of sectors.
+    #[test]
+    fn acknowledged_records_survive_a_crash_at_any_point(seed in any::<u64>(), crash_at in 5u64..400) {
+        let sizes = [10, 700, 3000, 100, 9000];
+        let storage = SimStorage::new(seed);
+        let clock = ManualClock::new(T0);
+        let engine = open(&storage, &clock);
+        block_on(engine.create_stream("c", 1, None)).expect("create");
+        storage.crash_after_ops(crash_at);
+        let acked = write_until_crash(&engine, 12, 5, &sizes);
+        drop(engine);
+        let restarted = storage.crash();
+        let engine = open(&restarted, &clock);
+        check_after_crash(&engine, &acked, &sizes);
+        // The recovered shard accepts appends that read back after the rest.
+        let (res, _) = block_on(engine.put_record("c", record("k", 1_000_000, 10), None)).expect("put after recovery");
+        let all = read_all(&engine, "c", 0, StartingPosition::TrimHorizon, 500);
+        prop_assert_eq!(all.last().map(|r| r.sequence_number), Some(res.sequence_number));
+    }
+
+    /// Cut the tail segment at a random offset, or flip a random bit in it.
+    #[test]
+    fn damaged_tail_returns_exactly_the_frames_before_the_damage(
+        seed in any::<u64>(), cut in any::<bool>(), at in any::<prop::sample::Index>(), bit in 0u8..8,
+    ) {
+        let storage = SimStorage::new(seed);
+        let clock = ManualClock::new(T0);
+        let log = LogConfig { segment_bytes: 64 * 1024 * 1024, sync_policy: SyncPolicy::Always };
+        let engine = open_with(&storage, &clock, log.clone(), 1 << 20);
+        block_on(engine.create_stream("c", 1, None)).expect("create");
+        // One frame per put; remember where each frame ends.
+        let mut frame_ends = Vec::new();
+        let mut offset = 0usize;
+        let mut n = 0u64;
+        for p in 0..30u64 {
+            let records: Vec<_> = (0..(p % 4 + 1)).map(|_| { n += 1; record("key", n - 1, 50 + (n as usize * 131) % 2000) }).collect();
+            offset += 40 + records.iter().map(|r| 6 + r.partition_key.len() + r.data.len()).sum::<usize>();
+            frame_ends.push((offset, n));
+            block_on(engine.put_records("c", records)).expect("put");
+        }
+        drop(engine);
+        let seg: PathBuf = storage.paths().into_iter().find(|p| p.extension().is_some_and(|e| e == "log")).expect("segment");
+        let bytes = storage.file_bytes(&seg).expect("bytes");
+        let data_len = offset;
+        let pos = at.index(data_len);
+        if cut {
+            storage.set_file_bytes(&seg, bytes[..pos].to_vec());
+        } else {
+            storage.flip_bit(&seg, pos, bit);
+        }
+        let survivors = frame_ends.iter().take_while(|(end, _)| *end <= pos).last().map_or(0, |(_, n)| *n);
+        let engine = open_with(&storage, &clock, log, 1 << 20);
+        let got = read_all(&engine, "c", 0, StartingPosition::TrimHorizon, 10_000);
+        let idx: Vec<u64> = got.iter().map(record_index).collect();
+        prop_assert_eq!(idx, (0..survivors).collect::<Vec<_>>());
+        for r in &got {
+            let i = record_index(r);
+            prop_assert_eq!(&r.data, &record("key", i, 50 + ((i + 1) as usize * 131) % 2000).data);
+        }
+    }
+}
+
+#[test]
+fn a_bad_frame_in_a_sealed_segment_is_reported_never_returned() {
+    let storage = SimStorage::new(31);
+    let clock = ManualClock::new(T0);
+    let engine = open(&storage, &clock);
+    block_on(engine.create_stream("c", 1, None)).expect("create");
+    for i in 0..200 {
+        block_on(engine.put_records("c", vec![record("k", i, 1000)])).expect("put");
+    }
+    drop(engine);
+    let mut logs: Vec<PathBuf> = storage
+        .paths()
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "log"))
+        .collect();
+    logs.sort();
+    assert!(logs.len() >= 3);
+    // Damage a frame in the middle of the first (sealed) segment.
+    storage.flip_bit(&logs[0], 5000, 3);
+    let engine = open(&storage, &clock);
+    let shard_err = block_on(async {
+        let at = engine
+            .resolve("c", 0, StartingPosition::TrimHorizon)
+            .await
+            .expect("resolve");
+        let mut at = at;
+        let mut seen = Vec::new();
+        loop {
+            match engine.read("c", 0, at, 100).await {
+                Ok(r) if !r.records.is_empty() => {
+                    seen.extend(r.records.iter().map(record_index));
+                    at = r.next_counter.expect("open");
+                }
+                Ok(_) => return (seen, None),
+                Err(e) => return (seen, Some(e)),
+            }
+        }
+    });
+    let (seen, err) = shard_err;
+    let err = err.expect("the damaged frame is an error, not data");
+    assert_eq!(err.kind(), ErrorKind::InternalFailure);
+    let text = err.to_string();
+    assert!(
+        text.contains("shardId-000000000000") && text.contains(".log") && text.contains("offset"),
+        "{text}"
+    );
+    assert!(
+        seen.iter().all(|&i| (i as usize) < 5),
+        "only records before the damage: {seen:?}"
+    );
+    assert!(seen.windows(2).all(|w| w[1] == w[0] + 1));
+}
+
+#[test]
+fn a_failed_sync_is_not_acknowledged_and_the_shard_refuses_more_until_reopened() {
+    let storage = SimStorage::new(32);
+    let clock = ManualClock::new(T0);
+    let engine = open(&storage, &clock);
+    block_on(engine.create_stream("c", 1, None)).expect("create");
+    block_on(engine.put_records("c", vec![record("k", 0, 10)])).expect("put");
+    storage.fail_next_sync();
+    let out = block_on(engine.put_records("c", vec![record("k", 1, 10)])).expect("call succeeds");
+    assert_eq!(out.failed_record_count(), 1, "the record is reported failed");
+    let err = block_on(engine.put_record("c", record("k", 2, 10), None)).expect_err("shard failed");
+    assert_eq!(err.kind(), ErrorKind::InternalFailure);
+    drop(engine);
+    let engine = open(&storage.crash(), &clock);
+    let got = read_all(&engine, "c", 0, StartingPosition::TrimHorizon, 100);
+    assert_eq!(got.first().map(record_index), Some(0));
+    block_on(engine.put_record("c", record("k", 3, 10), None)).expect("reopened shard appends");
+}

@@ -1,0 +1,8 @@
+//! Engine integration tests over the simulated store (no glommio), plus the
+//! direct-I/O tests in `dma.rs`.
+
+mod common;
+mod crash;
+mod positions;
+mod retention;
+mod roundtrip;
