@@ -8,7 +8,7 @@ use crate::validate;
 
 wire_enum! {
     /// Where in a shard an iterator starts.
-    pub enum ShardIteratorType {
+    pub enum ShardIteratorType : "iterator_type" {
         /// The oldest record not yet trimmed.
         TrimHorizon = 1 => "TRIM_HORIZON",
         /// Just after the newest record when the iterator is issued.

@@ -24,7 +24,7 @@ pub struct ListShards {
 
 wire_enum! {
     /// Which shards ListShards returns (Kinesis' ShardFilterType).
-    pub enum ShardFilterType {
+    pub enum ShardFilterType : "shard_filter.type" {
         /// Shards after `shard` (required).
         AfterShardId = 1 => "AFTER_SHARD_ID",
         /// Shards open at the trim horizon.

@@ -11,7 +11,7 @@
 macro_rules! wire_enum {
     (
         $(#[$meta:meta])*
-        pub enum $name:ident {
+        pub enum $name:ident : $field:literal {
             $( $(#[$vmeta:meta])* $variant:ident = $value:literal => $text:literal, )+
         }
     ) => {
@@ -42,14 +42,14 @@ macro_rules! wire_enum {
 
         impl $crate::codec::WireEncode for $name {
             fn encode(&self, w: &mut $crate::codec::Writer<'_>) -> Result<(), $crate::error::EncodeError> {
-                w.u8(stringify!($name), *self as u8);
+                w.u8($field, *self as u8);
                 Ok(())
             }
         }
 
         impl $crate::codec::WireDecode for $name {
             fn decode(r: &mut $crate::codec::Reader<'_>) -> Result<$name, $crate::error::WireError> {
-                r.tag(stringify!($name), $name::from_u8)
+                r.tag($field, $name::from_u8)
             }
         }
     };

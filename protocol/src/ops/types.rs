@@ -5,7 +5,7 @@ use crate::error::{EncodeError, WireError};
 
 wire_enum! {
     /// A stream's lifecycle state.
-    pub enum StreamStatus {
+    pub enum StreamStatus : "status" {
         Creating = 1 => "CREATING",
         Active = 2 => "ACTIVE",
         Updating = 3 => "UPDATING",
@@ -16,7 +16,7 @@ wire_enum! {
 wire_enum! {
     /// How durable an acknowledged write is. Every write acknowledgement carries it, so no
     /// client can take a write the server has not synced for one that it has.
-    pub enum Durability {
+    pub enum Durability : "durability" {
         /// An fdatasync covering the record completed before the acknowledgement (the default).
         Synced = 1 => "SYNCED",
         /// The record was written but not synced: the server runs a faster, non-default mode,

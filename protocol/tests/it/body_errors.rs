@@ -1,0 +1,309 @@
+//! A malformed body inside intact framing is a `BodyError`: typed, carrying the correlation id,
+//! answerable with an error frame, and the next frame on the connection still decodes.
+
+use bytes::{BufMut, Bytes, BytesMut};
+use proptest::prelude::*;
+use shoal_protocol::ops::Durability;
+use shoal_protocol::ops::{DescribeStreamSummary, PutRecord, PutRecordsOutput, PutRecordsResult};
+use shoal_protocol::{
+    decode, decode_from, BodyError, Decoded, EncodeError, Frame, FrameBody, FrameHeader, FrameKind, Opcode, Request,
+    Response, Status, WireError, HEADER_SIZE_BYTES,
+};
+
+use crate::encode;
+use crate::strategies::frame;
+
+/// A frame with a valid header around an arbitrary body.
+fn framed(kind: FrameKind, opcode: u16, correlation_id: u64, body: &[u8]) -> BytesMut {
+    let header = FrameHeader {
+        body_size_bytes: body.len() as u32,
+        kind,
+        opcode,
+        correlation_id,
+    };
+    let mut out = BytesMut::from(&header.to_bytes()[..]);
+    out.extend_from_slice(body);
+    out
+}
+
+fn body_error(bytes: &[u8]) -> BodyError {
+    match decode(bytes) {
+        Decoded::Complete(Err(e), consumed) => {
+            assert_eq!(consumed, bytes.len());
+            e
+        }
+        other => panic!("expected a body error, got {other:?}"),
+    }
+}
+
+fn summary_request(correlation_id: u64) -> Frame {
+    Frame {
+        correlation_id,
+        body: FrameBody::Request(Request::DescribeStreamSummary(DescribeStreamSummary {
+            stream_name: "s".into(),
+        })),
+    }
+}
+
+#[test]
+fn unknown_opcode_keeps_the_correlation_id_and_the_connection() {
+    let mut buf = framed(FrameKind::Request, 0x0999, 4242, b"whatever");
+    summary_request(4243).encode(&mut buf).unwrap();
+
+    let Decoded::Complete(Err(e), _) = decode_from(&mut buf) else {
+        panic!("body error expected")
+    };
+    assert_eq!(e.correlation_id, 4242);
+    assert_eq!(e.opcode, 0x0999);
+    assert_eq!(e.source, WireError::UnknownOpcode { opcode: 0x0999 });
+    assert_eq!(e.status(), Status::UnsupportedOperation);
+    let reply = e.error_frame();
+    assert_eq!(reply.correlation_id, 4242);
+    let FrameBody::Error(err) = &reply.body else {
+        panic!("an error frame")
+    };
+    assert_eq!(err.opcode, 0x0999);
+    assert_eq!(err.status, Status::UnsupportedOperation);
+    // The error frame itself encodes and decodes.
+    assert!(matches!(decode(&encode(&reply)), Decoded::Complete(Ok(ref f), _) if *f == reply));
+
+    // The connection goes on: the next frame decodes normally.
+    assert!(matches!(decode_from(&mut buf), Decoded::Complete(Ok(ref f), _) if *f == summary_request(4243)));
+    assert!(buf.is_empty());
+}
+
+#[test]
+fn reserved_opcodes_are_typed_as_not_served() {
+    for op in Opcode::ALL.into_iter().filter(|op| !op.is_served()) {
+        for kind in [FrameKind::Request, FrameKind::Response] {
+            let e = body_error(&framed(kind, op as u16, 7, b""));
+            assert_eq!(
+                e.source,
+                WireError::OpcodeNotServed {
+                    opcode: op as u16,
+                    name: op.name()
+                }
+            );
+            assert_eq!(e.status(), Status::UnsupportedOperation);
+            assert_eq!(e.correlation_id, 7);
+        }
+    }
+    assert_eq!(Opcode::ALL.iter().filter(|op| op.is_served()).count(), 12);
+    for op in Opcode::ALL {
+        assert_eq!(Opcode::from_u16(op as u16), Some(op));
+    }
+}
+
+#[test]
+fn push_frames_are_not_served_yet() {
+    let e = body_error(&framed(
+        FrameKind::Push,
+        Opcode::SubscribeToShardEvent as u16,
+        3,
+        b"event",
+    ));
+    assert_eq!(e.source, WireError::PushNotServed { opcode: 0x0035 });
+    assert_eq!(e.kind, FrameKind::Push);
+}
+
+proptest! {
+    /// Every truncation of every body is refused with a contextful error, never a panic.
+    #[test]
+    fn truncated_bodies_are_refused(f in frame()) {
+        let bytes = encode(&f);
+        let header = FrameHeader::parse(bytes[..HEADER_SIZE_BYTES].try_into().unwrap()).unwrap();
+        let body = &bytes[HEADER_SIZE_BYTES..];
+        for len in 0..body.len() {
+            let e = body_error(&framed(header.kind, header.opcode, f.correlation_id, &body[..len]));
+            prop_assert_eq!(e.correlation_id, f.correlation_id);
+            prop_assert!(
+                matches!(e.source, WireError::UnexpectedEof { .. } | WireError::CountTooLarge { .. }),
+                "{:?}", e.source
+            );
+            prop_assert_eq!(e.status(), Status::MalformedFrame);
+        }
+    }
+
+    /// A byte past the last field is refused: one value has exactly one encoding.
+    #[test]
+    fn trailing_bytes_are_refused(f in frame(), extra in 1usize..4) {
+        let bytes = encode(&f);
+        let header = FrameHeader::parse(bytes[..HEADER_SIZE_BYTES].try_into().unwrap()).unwrap();
+        let mut body = bytes[HEADER_SIZE_BYTES..].to_vec();
+        let at = body.len();
+        body.extend(std::iter::repeat_n(0u8, extra));
+        let e = body_error(&framed(header.kind, header.opcode, f.correlation_id, &body));
+        prop_assert_eq!(e.source, WireError::TrailingBytes { offset: at, extra });
+    }
+}
+
+#[test]
+fn unexpected_eof_names_field_offset_need_and_have() {
+    // DescribeStreamSummary: a string whose length prefix says 10 with 3 bytes behind it.
+    let e = body_error(&framed(FrameKind::Request, 0x0004, 1, &[10, 0, b'a', b'b', b'c']));
+    assert_eq!(
+        e.source,
+        WireError::UnexpectedEof {
+            field: "stream_name",
+            offset: 2,
+            need: 10,
+            have: 3
+        }
+    );
+    assert!(
+        e.to_string().contains("stream_name at offset 2: need 10 bytes, have 3"),
+        "{e}"
+    );
+}
+
+fn put_record_body(presence: u8, key: &[u8]) -> Vec<u8> {
+    let mut b = Vec::new();
+    b.put_u16_le(1);
+    b.put_u8(b's');
+    b.put_u16_le(key.len() as u16);
+    b.put_slice(key);
+    b.put_u8(presence); // explicit_hash_key presence
+    b.put_u8(0); // sequence_number_for_ordering presence
+    b.put_u32_le(0); // empty data
+    b
+}
+
+#[test]
+fn presence_bytes_other_than_0_and_1_are_refused() {
+    assert!(matches!(
+        decode(&framed(FrameKind::Request, 0x0010, 1, &put_record_body(0, b"k"))),
+        Decoded::Complete(Ok(_), _)
+    ));
+    let e = body_error(&framed(FrameKind::Request, 0x0010, 1, &put_record_body(2, b"k")));
+    assert_eq!(
+        e.source,
+        WireError::InvalidValue {
+            field: "explicit_hash_key",
+            offset: 6,
+            value: 2
+        }
+    );
+}
+
+#[test]
+fn invalid_utf8_is_refused() {
+    let e = body_error(&framed(
+        FrameKind::Request,
+        0x0010,
+        1,
+        &put_record_body(0, &[0xff, 0xfe]),
+    ));
+    assert_eq!(
+        e.source,
+        WireError::InvalidUtf8 {
+            field: "partition_key",
+            offset: 5
+        }
+    );
+}
+
+#[test]
+fn undefined_enum_values_are_refused() {
+    // PutRecord response: shard, sequence number, durability 0 (undefined).
+    let mut b = Vec::new();
+    b.put_u32_le(1);
+    b.put_u128_le(2);
+    b.put_u8(0);
+    let e = body_error(&framed(FrameKind::Response, 0x0010, 1, &b));
+    assert_eq!(
+        e.source,
+        WireError::InvalidValue {
+            field: "durability",
+            offset: 20,
+            value: 0
+        }
+    );
+}
+
+#[test]
+fn a_count_larger_than_the_body_is_refused_before_allocating() {
+    // PutRecords: stream "s", then a record count of u32::MAX with no records behind it.
+    let mut b = Vec::new();
+    b.put_u16_le(1);
+    b.put_u8(b's');
+    b.put_u32_le(u32::MAX);
+    let e = body_error(&framed(FrameKind::Request, 0x0011, 1, &b));
+    assert_eq!(
+        e.source,
+        WireError::CountTooLarge {
+            field: "records",
+            offset: 3,
+            count: u32::MAX,
+            have: 0
+        }
+    );
+}
+
+#[test]
+fn an_inconsistent_failed_record_count_is_refused() {
+    let output = PutRecordsOutput {
+        records: vec![
+            PutRecordsResult::Success {
+                shard: 0,
+                sequence_number: 1,
+            },
+            PutRecordsResult::Failure {
+                status: Status::ProvisionedThroughputExceeded,
+                message: "slow".into(),
+            },
+        ],
+        durability: Durability::Synced,
+    };
+    assert_eq!(output.failed_record_count(), 1);
+    let bytes = encode(&Frame {
+        correlation_id: 1,
+        body: FrameBody::Response(Response::PutRecords(output)),
+    });
+    let mut body = bytes[HEADER_SIZE_BYTES..].to_vec();
+    body[0] = 2;
+    let e = body_error(&framed(FrameKind::Response, 0x0011, 1, &body));
+    assert_eq!(e.source, WireError::FailedCountMismatch { declared: 2, actual: 1 });
+}
+
+#[test]
+fn unencodable_values_fail_and_leave_the_buffer_as_it_was() {
+    let long_key = Frame {
+        correlation_id: 1,
+        body: FrameBody::Request(Request::PutRecord(PutRecord {
+            stream_name: "s".into(),
+            partition_key: "k".repeat(70_000),
+            explicit_hash_key: None,
+            sequence_number_for_ordering: None,
+            data: Bytes::new(),
+        })),
+    };
+    let mut dst = BytesMut::from(&b"kept"[..]);
+    assert_eq!(
+        long_key.encode(&mut dst),
+        Err(EncodeError::TooLong {
+            field: "partition_key",
+            size_bytes: 70_000,
+            max_bytes: 65_535
+        })
+    );
+    assert_eq!(&dst[..], b"kept");
+
+    let huge = Frame {
+        correlation_id: 1,
+        body: FrameBody::Request(Request::PutRecord(PutRecord {
+            stream_name: "s".into(),
+            partition_key: "k".into(),
+            explicit_hash_key: None,
+            sequence_number_for_ordering: None,
+            data: Bytes::from(vec![0u8; 16 * 1024 * 1024]),
+        })),
+    };
+    assert!(matches!(
+        huge.encode(&mut dst),
+        Err(EncodeError::FrameTooLarge {
+            max_bytes: 16_777_216,
+            ..
+        })
+    ));
+    assert_eq!(&dst[..], b"kept");
+}
