@@ -35,6 +35,7 @@ pub mod limits;
 pub mod local;
 pub mod model;
 pub mod routing;
+pub mod runtime;
 pub mod segment;
 pub mod sequence;
 pub mod shard;
@@ -47,4 +48,5 @@ pub use crate::core::{PutRecordsOutcome, PutResult, ReadOutcome, RecordFailure, 
 pub use crate::error::{EngineError, ErrorKind, Result};
 pub use crate::local::LocalEngine;
 pub use crate::model::{Record, RecordInput, ShardDescription, StreamDescription, StreamStatus};
+pub use crate::runtime::Engine;
 pub use crate::sequence::SequenceNumber;

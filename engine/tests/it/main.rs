@@ -3,6 +3,8 @@
 
 mod common;
 mod crash;
+mod dma;
+mod kill;
 mod positions;
 mod retention;
 mod roundtrip;
