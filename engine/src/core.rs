@@ -101,10 +101,13 @@ pub fn record_hash_key(r: &RecordInput) -> u128 {
         .unwrap_or_else(|| partition_key_hash(&r.partition_key))
 }
 
+/// One shard's part of a put: (position in the request, record).
+pub type ShardGroup = Vec<(usize, RecordInput)>;
+
 /// Splits a validated put by shard, keeping request order within each
-/// shard: shard index → [(position in request, record)].
-pub fn route_put(stream: &StreamMeta, records: Vec<RecordInput>) -> Result<BTreeMap<u32, Vec<(usize, RecordInput)>>> {
-    let mut groups: BTreeMap<u32, Vec<(usize, RecordInput)>> = BTreeMap::new();
+/// shard.
+pub fn route_put(stream: &StreamMeta, records: Vec<RecordInput>) -> Result<BTreeMap<u32, ShardGroup>> {
+    let mut groups: BTreeMap<u32, ShardGroup> = BTreeMap::new();
     for (i, r) in records.into_iter().enumerate() {
         let shard = stream.route(record_hash_key(&r)).ok_or_else(|| {
             EngineError::InvalidArgument(format!(
@@ -366,7 +369,7 @@ pub async fn append_group<S: Storage, C: Clock>(
     core: &CoreShards<S, C>,
     stream: &StreamMeta,
     shard_index: u32,
-    group: Vec<(usize, RecordInput)>,
+    group: ShardGroup,
 ) -> Vec<(usize, std::result::Result<PutResult, RecordFailure>)> {
     let (positions, records): (Vec<usize>, Vec<RecordInput>) = group.into_iter().unzip();
     match core.append(stream, shard_index, &records, 0).await {

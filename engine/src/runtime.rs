@@ -27,7 +27,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::{Durability, EngineConfig};
 use crate::core::{
     append_group, ordering_min_counter, route_put, validate_put, CoreShards, PutRecordsOutcome, PutResult, ReadOutcome,
-    RecordFailure, StartingPosition,
+    RecordFailure, ShardGroup, StartingPosition,
 };
 use crate::error::{EngineError, Result};
 use crate::model::{RecordInput, StreamDescription};
@@ -69,7 +69,7 @@ enum Command {
     Append {
         snapshot: Arc<CatalogData>,
         stream: usize,
-        groups: Vec<(u32, Vec<(usize, RecordInput)>)>,
+        groups: Vec<(u32, ShardGroup)>,
         reply: oneshot::Sender<GroupResults>,
     },
     AppendOne {
@@ -313,7 +313,7 @@ impl Engine {
         validate_put(&records)?;
         let n = records.len();
         let meta = &snapshot.streams[i];
-        let mut per_core: Vec<Vec<(u32, Vec<(usize, RecordInput)>)>> = vec![Vec::new(); self.cores()];
+        let mut per_core: Vec<Vec<(u32, ShardGroup)>> = vec![Vec::new(); self.cores()];
         for (shard, group) in route_put(meta, records)? {
             per_core[self.core_of(meta, shard)].push((shard, group));
         }
