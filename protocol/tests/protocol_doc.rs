@@ -1,0 +1,549 @@
+//! PROTOCOL.md's byte-by-byte examples are checked against the code.
+//!
+//! Every fenced ```hex block in PROTOCOL.md must directly follow a line `Example: NAME`, where
+//! NAME is a key of [`examples`]. Inside a block, `#` starts a comment; the rest is hex byte
+//! pairs. The test decodes each block, compares the frame with the described value, and
+//! re-encodes the value to the same bytes. It also checks that every example here appears in
+//! the document and that every served operation has a request and a response example.
+//!
+//! To regenerate the annotated blocks after a deliberate format change:
+//! `cargo test -p shoal-protocol --test protocol_doc -- --ignored --nocapture print_examples`
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use bytes::{Bytes, BytesMut};
+use shoal_protocol::ops::*;
+use shoal_protocol::{decode, Decoded, ErrorFrame, Frame, FrameBody, FrameKind, Opcode, Request, Response, Status};
+
+const FULL_RANGE: HashKeyRange = HashKeyRange {
+    start: 0,
+    end: u128::MAX,
+};
+
+fn request(correlation_id: u64, r: Request) -> Frame {
+    Frame {
+        correlation_id,
+        body: FrameBody::Request(r),
+    }
+}
+
+fn response(correlation_id: u64, r: Response) -> Frame {
+    Frame {
+        correlation_id,
+        body: FrameBody::Response(r),
+    }
+}
+
+/// The documented examples, by the name PROTOCOL.md gives them.
+fn examples() -> Vec<(&'static str, Frame)> {
+    let shard0 = Shard {
+        index: 0,
+        parent: None,
+        adjacent_parent: None,
+        hash_key_range: HashKeyRange {
+            start: 0,
+            end: (1 << 127) - 1,
+        },
+        starting_sequence_number: 1,
+        ending_sequence_number: None,
+    };
+    vec![
+        (
+            "CreateStream request",
+            request(
+                1,
+                Request::CreateStream(CreateStream {
+                    stream_name: "orders".into(),
+                    shard_count: 2,
+                    retention_hours: Some(48),
+                    shard_limits: None,
+                }),
+            ),
+        ),
+        (
+            "CreateStream request with shard limits",
+            request(
+                2,
+                Request::CreateStream(CreateStream {
+                    stream_name: "logs".into(),
+                    shard_count: 1,
+                    retention_hours: None,
+                    shard_limits: Some(ShardLimits {
+                        write_bytes_per_second: 1_048_576,
+                        write_records_per_second: 1000,
+                        read_bytes_per_second: 2_097_152,
+                        read_calls_per_second: 5,
+                    }),
+                }),
+            ),
+        ),
+        ("CreateStream response", response(1, Response::CreateStream)),
+        (
+            "DeleteStream request",
+            request(
+                3,
+                Request::DeleteStream(DeleteStream {
+                    stream_name: "orders".into(),
+                    enforce_consumer_deletion: false,
+                }),
+            ),
+        ),
+        ("DeleteStream response", response(3, Response::DeleteStream)),
+        (
+            "DescribeStream request",
+            request(
+                4,
+                Request::DescribeStream(DescribeStream {
+                    stream_name: "orders".into(),
+                    limit: Some(100),
+                    exclusive_start_shard: None,
+                }),
+            ),
+        ),
+        (
+            "DescribeStream response",
+            response(
+                4,
+                Response::DescribeStream(StreamDescription {
+                    stream_name: "orders".into(),
+                    status: StreamStatus::Active,
+                    retention_hours: 24,
+                    creation_timestamp_ms: 1_700_000_000_000,
+                    shards: vec![shard0.clone()],
+                    has_more_shards: true,
+                }),
+            ),
+        ),
+        (
+            "DescribeStreamSummary request",
+            request(
+                5,
+                Request::DescribeStreamSummary(DescribeStreamSummary {
+                    stream_name: "orders".into(),
+                }),
+            ),
+        ),
+        (
+            "DescribeStreamSummary response",
+            response(
+                5,
+                Response::DescribeStreamSummary(StreamDescriptionSummary {
+                    stream_name: "orders".into(),
+                    status: StreamStatus::Active,
+                    retention_hours: 24,
+                    creation_timestamp_ms: 1_700_000_000_000,
+                    open_shard_count: 2,
+                    consumer_count: 0,
+                }),
+            ),
+        ),
+        (
+            "ListStreams request",
+            request(
+                6,
+                Request::ListStreams(ListStreams {
+                    limit: Some(10),
+                    exclusive_start_stream_name: Some("logs".into()),
+                }),
+            ),
+        ),
+        (
+            "ListStreams response",
+            response(
+                6,
+                Response::ListStreams(ListStreamsOutput {
+                    stream_names: vec!["orders".into(), "users".into()],
+                    has_more_streams: false,
+                }),
+            ),
+        ),
+        (
+            "ListShards request",
+            request(
+                7,
+                Request::ListShards(ListShards {
+                    stream_name: Some("orders".into()),
+                    next_token: None,
+                    exclusive_start_shard: None,
+                    max_results: Some(1),
+                    shard_filter: Some(ShardFilter {
+                        filter_type: ShardFilterType::AtLatest,
+                        shard: None,
+                        timestamp_ms: None,
+                    }),
+                }),
+            ),
+        ),
+        (
+            "ListShards response",
+            response(
+                7,
+                Response::ListShards(ListShardsOutput {
+                    shards: vec![shard0],
+                    next_token: Some(Bytes::from_static(&[0x6e, 0x74, 0x01, 0x02])),
+                }),
+            ),
+        ),
+        (
+            "IncreaseStreamRetentionPeriod request",
+            request(
+                8,
+                Request::IncreaseStreamRetentionPeriod(RetentionPeriodChange {
+                    stream_name: "orders".into(),
+                    retention_hours: 168,
+                }),
+            ),
+        ),
+        (
+            "IncreaseStreamRetentionPeriod response",
+            response(8, Response::IncreaseStreamRetentionPeriod),
+        ),
+        (
+            "DecreaseStreamRetentionPeriod request",
+            request(
+                9,
+                Request::DecreaseStreamRetentionPeriod(RetentionPeriodChange {
+                    stream_name: "orders".into(),
+                    retention_hours: 24,
+                }),
+            ),
+        ),
+        (
+            "DecreaseStreamRetentionPeriod response",
+            response(9, Response::DecreaseStreamRetentionPeriod),
+        ),
+        (
+            "PutRecord request",
+            request(
+                10,
+                Request::PutRecord(PutRecord {
+                    stream_name: "orders".into(),
+                    partition_key: "user-1".into(),
+                    explicit_hash_key: None,
+                    sequence_number_for_ordering: None,
+                    data: Bytes::from_static(b"hi"),
+                }),
+            ),
+        ),
+        (
+            "PutRecord response",
+            response(
+                10,
+                Response::PutRecord(PutRecordOutput {
+                    shard: 1,
+                    sequence_number: 4_294_967_296,
+                    durability: Durability::Synced,
+                }),
+            ),
+        ),
+        (
+            "PutRecords request",
+            request(
+                11,
+                Request::PutRecords(PutRecords {
+                    stream_name: "orders".into(),
+                    records: vec![
+                        PutRecordsEntry {
+                            partition_key: "a".into(),
+                            explicit_hash_key: None,
+                            data: Bytes::from_static(b"x"),
+                        },
+                        PutRecordsEntry {
+                            partition_key: "b".into(),
+                            explicit_hash_key: Some(1 << 127),
+                            data: Bytes::from_static(b"yz"),
+                        },
+                    ],
+                }),
+            ),
+        ),
+        (
+            "PutRecords response",
+            response(
+                11,
+                Response::PutRecords(PutRecordsOutput {
+                    records: vec![
+                        PutRecordsResult::Success {
+                            shard: 0,
+                            sequence_number: 7,
+                        },
+                        PutRecordsResult::Failure {
+                            status: Status::ProvisionedThroughputExceeded,
+                            message: "Rate exceeded for shard shardId-000000000001 in stream orders.".into(),
+                        },
+                    ],
+                    durability: Durability::Synced,
+                }),
+            ),
+        ),
+        (
+            "GetShardIterator request",
+            request(
+                12,
+                Request::GetShardIterator(GetShardIterator {
+                    stream_name: "orders".into(),
+                    shard: 1,
+                    iterator_type: ShardIteratorType::AfterSequenceNumber,
+                    starting_sequence_number: Some(4_294_967_296),
+                    timestamp_ms: None,
+                }),
+            ),
+        ),
+        (
+            "GetShardIterator request AT_TIMESTAMP",
+            request(
+                13,
+                Request::GetShardIterator(GetShardIterator {
+                    stream_name: "orders".into(),
+                    shard: 0,
+                    iterator_type: ShardIteratorType::AtTimestamp,
+                    starting_sequence_number: None,
+                    timestamp_ms: Some(1_700_000_000_000),
+                }),
+            ),
+        ),
+        (
+            "GetShardIterator response",
+            response(
+                12,
+                Response::GetShardIterator(GetShardIteratorOutput {
+                    iterator: Bytes::from_static(&[0x01, 0xa1, 0xb2, 0xc3, 0xd4, 0xe5, 0xf6, 0x07]),
+                }),
+            ),
+        ),
+        (
+            "GetRecords request",
+            request(
+                14,
+                Request::GetRecords(GetRecords {
+                    iterator: Bytes::from_static(&[0x01, 0xa1, 0xb2, 0xc3, 0xd4, 0xe5, 0xf6, 0x07]),
+                    limit: Some(100),
+                }),
+            ),
+        ),
+        (
+            "GetRecords response",
+            response(
+                14,
+                Response::GetRecords(GetRecordsOutput {
+                    records: vec![Record {
+                        sequence_number: 4_294_967_297,
+                        arrival_timestamp_ms: 1_700_000_000_123,
+                        partition_key: "user-1".into(),
+                        data: Bytes::from_static(b"hi"),
+                    }],
+                    next_iterator: Some(Bytes::from_static(&[0x01, 0x02, 0x03, 0x04])),
+                    millis_behind_latest: 0,
+                    child_shards: vec![],
+                }),
+            ),
+        ),
+        (
+            "GetRecords response at the end of a closed shard",
+            response(
+                15,
+                Response::GetRecords(GetRecordsOutput {
+                    records: vec![],
+                    next_iterator: None,
+                    millis_behind_latest: 0,
+                    child_shards: vec![ChildShard {
+                        index: 2,
+                        parents: vec![0, 1],
+                        hash_key_range: FULL_RANGE,
+                    }],
+                }),
+            ),
+        ),
+        (
+            "Error frame",
+            Frame {
+                correlation_id: 4,
+                body: FrameBody::Error(ErrorFrame {
+                    opcode: Opcode::DescribeStream as u16,
+                    status: Status::ResourceNotFound,
+                    message: "Stream orders not found.".into(),
+                }),
+            },
+        ),
+        (
+            "Error frame for an unknown opcode",
+            Frame {
+                correlation_id: 16,
+                body: FrameBody::Error(ErrorFrame {
+                    opcode: 0x0999,
+                    status: Status::UnsupportedOperation,
+                    message: "unknown opcode 0x0999".into(),
+                }),
+            },
+        ),
+    ]
+}
+
+fn protocol_md() -> String {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../PROTOCOL.md");
+    std::fs::read_to_string(path).expect("PROTOCOL.md at the repository root")
+}
+
+/// Example name -> bytes, for every ```hex block in the document.
+fn doc_examples(doc: &str) -> BTreeMap<String, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    let mut lines = doc.lines().peekable();
+    let mut previous = "";
+    while let Some(line) = lines.next() {
+        if line.trim() == "```hex" {
+            let name = previous
+                .trim()
+                .strip_prefix("Example: ")
+                .unwrap_or_else(|| panic!("a ```hex block must follow an `Example: NAME` line, not {previous:?}"))
+                .to_owned();
+            let mut bytes = Vec::new();
+            for hex_line in lines.by_ref() {
+                if hex_line.trim() == "```" {
+                    break;
+                }
+                let data = hex_line.split('#').next().unwrap_or("");
+                for pair in data.split_whitespace() {
+                    let byte = u8::from_str_radix(pair, 16)
+                        .unwrap_or_else(|_| panic!("example {name:?}: {pair:?} is not a hex byte"));
+                    assert_eq!(
+                        pair.len(),
+                        2,
+                        "example {name:?}: write bytes as two hex digits, not {pair:?}"
+                    );
+                    bytes.push(byte);
+                }
+            }
+            assert!(
+                out.insert(name.clone(), bytes).is_none(),
+                "example {name:?} appears twice"
+            );
+        }
+        if !line.trim().is_empty() {
+            previous = line;
+        }
+    }
+    out
+}
+
+#[test]
+fn protocol_md_examples_decode_to_their_values_and_reencode_identically() {
+    let doc = doc_examples(&protocol_md());
+    let expected: BTreeMap<_, _> = examples().into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
+    let doc_names: BTreeSet<_> = doc.keys().cloned().collect();
+    let code_names: BTreeSet<_> = expected.keys().cloned().collect();
+    assert_eq!(
+        doc_names, code_names,
+        "PROTOCOL.md examples and this test's table differ"
+    );
+    for (name, bytes) in &doc {
+        let value = &expected[name];
+        match decode(bytes) {
+            Decoded::Complete(Ok(frame), consumed) => {
+                assert_eq!(consumed, bytes.len(), "example {name:?} has bytes after its frame");
+                assert_eq!(&frame, value, "example {name:?} decodes to another value");
+            }
+            other => panic!("example {name:?} does not decode: {other:?}"),
+        }
+        let mut encoded = BytesMut::new();
+        value.encode(&mut encoded).unwrap();
+        assert_eq!(&encoded[..], &bytes[..], "example {name:?} re-encodes differently");
+    }
+}
+
+#[test]
+fn every_served_operation_and_the_error_frame_have_examples() {
+    let mut covered = BTreeSet::new();
+    for (_, frame) in examples() {
+        covered.insert((frame.kind() as u8, frame.opcode()));
+    }
+    for op in Opcode::ALL.into_iter().filter(|op| op.is_served()) {
+        for kind in [FrameKind::Request, FrameKind::Response] {
+            assert!(
+                covered.contains(&(kind as u8, op as u16)),
+                "no {kind:?} example for {}",
+                op.name()
+            );
+        }
+    }
+    assert!(
+        covered.iter().any(|(kind, _)| *kind == FrameKind::Error as u8),
+        "no error frame example"
+    );
+}
+
+/// Prints every example as an annotated ```hex block, ready to paste into PROTOCOL.md.
+#[test]
+#[ignore = "generator: run by hand after a deliberate format change"]
+fn print_examples() {
+    for (name, frame) in examples() {
+        let (bytes, notes) = frame.encode_annotated().unwrap();
+        println!("Example: {name}\n\n```hex");
+        for note in notes {
+            let span = &bytes[note.offset..note.offset + note.len];
+            let comment = describe(note.field, note.role, span);
+            for (i, chunk) in span.chunks(16).enumerate() {
+                let hex: Vec<String> = chunk.iter().map(|b| format!("{b:02x}")).collect();
+                let hex = hex.join(" ");
+                if i == 0 {
+                    println!("{hex:<48}# {comment}");
+                } else {
+                    println!("{hex}");
+                }
+            }
+        }
+        println!("```\n");
+    }
+}
+
+fn describe(field: &str, role: &str, span: &[u8]) -> String {
+    let uint = || {
+        let mut v = [0u8; 16];
+        v[..span.len()].copy_from_slice(span);
+        u128::from_le_bytes(v)
+    };
+    match role {
+        "present" => format!("{field}: {}", if span == [1] { "present" } else { "absent" }),
+        "length" => format!("{field}: length {}", uint()),
+        "count" => format!("{field}: count {}", uint()),
+        "UTF-8" => format!("{field}: {:?}", String::from_utf8_lossy(span)),
+        "bytes" => format!("{field}: {} bytes", span.len()),
+        _ => match field {
+            "header_crc32" | "flags" => format!("{field} = 0x{:08x}", uint()),
+            "opcode" => format!("{field} = 0x{:04x}", uint()),
+            "kind" => format!(
+                "{field} = {} ({})",
+                uint(),
+                ["?", "request", "response", "error", "push"][span[0] as usize]
+            ),
+            "status" if span.len() == 1 => named(field, span, StreamStatus::from_u8(span[0]).map(StreamStatus::name)),
+            "status" | "records[].status" => {
+                format!(
+                    "{field} = 0x{:04x} ({})",
+                    uint(),
+                    Status::from_code(uint() as u16).name()
+                )
+            }
+            "durability" => named(field, span, Durability::from_u8(span[0]).map(Durability::name)),
+            "iterator_type" => named(
+                field,
+                span,
+                ShardIteratorType::from_u8(span[0]).map(ShardIteratorType::name),
+            ),
+            "shard_filter.type" => named(
+                field,
+                span,
+                ShardFilterType::from_u8(span[0]).map(ShardFilterType::name),
+            ),
+            "records[].result" => named(field, span, Some(if span[0] == 1 { "success" } else { "failure" })),
+            "enforce_consumer_deletion" | "has_more_shards" | "has_more_streams" => {
+                named(field, span, Some(if span[0] == 1 { "true" } else { "false" }))
+            }
+            _ => format!("{field} = {}", uint()),
+        },
+    }
+}
+
+fn named(field: &str, span: &[u8], name: Option<&str>) -> String {
+    format!("{field} = {} ({})", span[0], name.unwrap_or("?"))
+}
