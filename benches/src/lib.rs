@@ -1,14 +1,75 @@
-pub fn add(left: u64, right: u64) -> u64 {
-    left + right
+//! Shared helpers for Shoal's benchmarks: a pinned glommio executor, a data
+//! directory on the same disk as the build, and the raw O_DIRECT baseline
+//! every storage figure is compared against.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use glommio::io::{DmaFile, OpenOptions};
+use glommio::{LocalExecutor, LocalExecutorBuilder, Placement};
+
+/// Where benchmark data goes: `SHOAL_BENCH_DIR`, else `target/bench-data`
+/// (same disk as the build, which on these machines is the data disk).
+pub fn bench_dir() -> PathBuf {
+    let dir = std::env::var_os("SHOAL_BENCH_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/bench-data"));
+    std::fs::create_dir_all(&dir).expect("bench dir");
+    dir
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// One executor pinned to CPU 0, driven from the calling thread.
+pub fn executor() -> LocalExecutor {
+    LocalExecutorBuilder::new(Placement::Fixed(0))
+        .io_memory(8 << 20)
+        .make()
+        .expect("glommio executor")
+}
 
-    #[test]
-    fn it_works() {
-        let result = add(2, 2);
-        assert_eq!(result, 4);
+/// Writes `total` bytes sequentially with O_DIRECT in 1 MiB writes, 4 in
+/// flight, then one fdatasync: the device ceiling for a log that is only
+/// written. Must run inside a glommio executor.
+pub async fn raw_odirect_write(dir: &Path, total: u64) -> Duration {
+    const CHUNK: usize = 1 << 20;
+    // Prime glommio's iopoll probe with a non-empty file (see glommio-notes).
+    let primer = dir.join(".primer");
+    std::fs::write(&primer, vec![0u8; 4096]).expect("primer");
+    DmaFile::open(&primer)
+        .await
+        .expect("open primer")
+        .close()
+        .await
+        .expect("close");
+    let path = dir.join("raw-odirect.bin");
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .dma_open(&path)
+        .await
+        .expect("open raw file");
+    let file = std::rc::Rc::new(file);
+    let chunks = total.div_ceil(CHUNK as u64);
+    let start = Instant::now();
+    let mut next = 0u64;
+    while next < chunks {
+        let inflight: Vec<_> = (next..(next + 4).min(chunks))
+            .map(|i| {
+                let file = file.clone();
+                async move {
+                    let mut buf = file.alloc_dma_buffer(CHUNK);
+                    buf.as_bytes_mut().fill(0xab);
+                    file.write_at(buf, i * CHUNK as u64).await.expect("write");
+                }
+            })
+            .collect();
+        next += inflight.len() as u64;
+        futures::future::join_all(inflight).await;
     }
+    file.fdatasync().await.expect("fdatasync");
+    let elapsed = start.elapsed();
+    drop(file);
+    let _ = std::fs::remove_file(&path);
+    elapsed
 }

@@ -342,6 +342,9 @@ impl<S: Storage, C: Clock> CoreShards<S, C> {
         let mut removed = 0;
         for ((incarnation, _), shard) in shards {
             shard.sync_if_dirty().await?;
+            if shard.checkpoint_due() {
+                shard.checkpoint().await?;
+            }
             if let Some(ms) = retention_ms(incarnation) {
                 removed += shard.enforce_retention(now, ms).await?;
             }

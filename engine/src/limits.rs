@@ -54,6 +54,11 @@ pub const INDEX_INTERVAL_BYTES: u64 = 64 * 1024;
 /// device speed, small enough to bound a reader's memory.
 pub const READ_CHUNK_BYTES: usize = 256 * 1024;
 
+/// Maintenance checkpoints a tail segment's index once this much was
+/// appended since the last checkpoint: after a crash, recovery re-verifies
+/// at most about this much per shard (plus what arrived since).
+pub const CHECKPOINT_INTERVAL_BYTES: u64 = 16 * 1024 * 1024;
+
 /// Default per-core bound on the in-memory tail cache.
 pub const TAIL_CACHE_BYTES_DEFAULT: usize = 64 * 1024 * 1024;
 

@@ -179,9 +179,15 @@ impl<'a, F: SegmentFile> FrameReader<'a, F> {
 /// Scans a whole segment from offset 0, verifying every frame and that
 /// counters never go backwards. Used for recovery and index rebuilds.
 pub async fn scan_segment<F: SegmentFile>(file: &F, base_counter: u64) -> Result<ScanOutcome> {
+    scan_segment_from(file, SegmentSummary::empty(base_counter)).await
+}
+
+/// Scans a segment from the end of a known-good prefix (`known`, e.g. a
+/// checkpointed index), verifying every frame after it.
+pub async fn scan_segment_from<F: SegmentFile>(file: &F, known: SegmentSummary) -> Result<ScanOutcome> {
     let file_size = file.size().await?;
-    let mut summary = SegmentSummary::empty(base_counter);
-    let mut reader = FrameReader::new(file, 0, file_size);
+    let mut summary = known;
+    let mut reader = FrameReader::new(file, summary.data_len, file_size);
     let stop = loop {
         match reader.next_frame().await? {
             NextFrame::End => break ScanStop::Clean,

@@ -35,8 +35,8 @@ use crate::frame::encode_frame;
 use crate::limits::{align_down, align_up};
 use crate::model::RecordInput;
 use crate::segment::{
-    index_file_name, log_path, parse_log_file_name, scan_segment, FrameReader, NextFrame, ScanStop, Segment,
-    SegmentSummary,
+    index_file_name, log_path, parse_log_file_name, scan_segment, scan_segment_from, FrameReader, NextFrame,
+    ScanOutcome, ScanStop, Segment, SegmentSummary,
 };
 use crate::sequence::SequenceNumber;
 use crate::storage::{SegmentFile, Storage};
@@ -115,6 +115,8 @@ struct ShardState<F> {
     busy: bool,
     /// Data written but not yet synced (interval mode only).
     unsynced: bool,
+    /// Tail-segment bytes covered by the last index checkpoint.
+    checkpointed_len: u64,
     failed: Option<String>,
     waiters: Vec<oneshot::Sender<()>>,
 }
@@ -175,7 +177,7 @@ impl<S: Storage, C: Clock> ShardLog<S, C> {
                 continue;
             }
             let file = storage.open_segment(&path, false).await?;
-            let scan = scan_segment(&file, base).await?;
+            let scan = Self::scan_tail(&storage, &file, &path, base).await?;
             let data_len = scan.summary.data_len;
             if let ScanStop::Damaged { offset, reason } = &scan.stop {
                 report.bytes_truncated = scan.file_size - data_len;
@@ -234,11 +236,27 @@ impl<S: Storage, C: Clock> ShardLog<S, C> {
                 pending: Vec::new(),
                 busy: false,
                 unsynced: false,
+                checkpointed_len: 0,
                 failed: None,
                 waiters: Vec::new(),
             }),
         };
         Ok((log, report))
+    }
+
+    /// Scans the tail segment from its last checkpoint (an index written
+    /// at a clean shutdown or by maintenance after a sync), or from offset 0
+    /// when there is none or it does not fit the file.
+    async fn scan_tail(storage: &S, file: &S::File, path: &std::path::Path, base: u64) -> Result<ScanOutcome> {
+        let idx_path = path.with_file_name(index_file_name(base));
+        if let Some(bytes) = storage.read_file(&idx_path).await? {
+            if let Some(known) = SegmentSummary::decode(&bytes, base) {
+                if known.data_len <= file.size().await? {
+                    return scan_segment_from(file, known).await;
+                }
+            }
+        }
+        scan_segment(file, base).await
     }
 
     async fn load_sealed_summary(
@@ -536,6 +554,7 @@ impl<S: Storage, C: Clock> ShardLog<S, C> {
             summary: SegmentSummary::empty(base),
         });
         st.tail = Some(Vec::new());
+        st.checkpointed_len = 0;
         Ok(())
     }
 
@@ -650,11 +669,56 @@ impl<S: Storage, C: Clock> ShardLog<S, C> {
         Ok(*st.ending_counter.get_or_insert(next))
     }
 
-    /// Waits for in-flight appends, syncs, and stops accepting appends.
+    /// Waits for in-flight appends, syncs, and checkpoints the tail
+    /// segment's index so the next open scans nothing.
     pub async fn shutdown(&self) -> Result<()> {
         let end = self.st.borrow().next_counter;
         self.wait_durable(end).await?;
-        self.sync_if_dirty().await
+        self.sync_if_dirty().await?;
+        self.checkpoint().await
+    }
+
+    /// Saves the active segment's index covering its synced data, as the
+    /// known-good point the next recovery scan starts from. Data before it
+    /// never changes (appends only add; the tail-page rewrite keeps existing
+    /// bytes), so even an old checkpoint stays a valid starting point.
+    pub async fn checkpoint(&self) -> Result<()> {
+        if !self.try_begin() {
+            return Ok(());
+        }
+        let job = {
+            let st = self.st.borrow();
+            match (st.unsynced, &st.tail, st.segments.back()) {
+                (false, Some(_), Some(seg)) if seg.summary.data_len > 0 => Some((
+                    seg.index_path(),
+                    seg.summary.encode(seg.base_counter),
+                    seg.summary.data_len,
+                )),
+                _ => None,
+            }
+        };
+        let result = match job {
+            Some((path, bytes, len)) => {
+                let r = self.storage.write_file_atomic(&path, &bytes).await;
+                if r.is_ok() {
+                    self.st.borrow_mut().checkpointed_len = len;
+                }
+                r
+            }
+            None => Ok(()),
+        };
+        self.end_busy();
+        result
+    }
+
+    /// Whether enough was appended since the last checkpoint to write one.
+    pub fn checkpoint_due(&self) -> bool {
+        let st = self.st.borrow();
+        st.tail.is_some()
+            && st
+                .segments
+                .back()
+                .is_some_and(|s| s.summary.data_len >= st.checkpointed_len + crate::limits::CHECKPOINT_INTERVAL_BYTES)
     }
 
     /// Bytes of cached frames held by this shard (for tests and metrics).

@@ -159,6 +159,11 @@ impl SimStorage {
         f.pending.clear();
     }
 
+    /// Deletes a file at once, outside any simulated process.
+    pub fn remove_file_now(&self, path: &Path) {
+        self.0.borrow_mut().files.remove(path);
+    }
+
     /// Flips one bit of a file, durably (media corruption).
     pub fn flip_bit(&self, path: &Path, byte: usize, bit: u8) {
         let mut s = self.0.borrow_mut();

@@ -21,8 +21,18 @@ use crate::common::*;
 /// Writes `batches` of records with several puts in flight at once, so
 /// flushes carry groups. Returns the indexes of acknowledged records.
 fn write_until_crash(engine: &SimEngine, batches: usize, batch_records: usize, sizes: &[usize]) -> Vec<u64> {
+    write_until_crash_from(engine, 0, batches, batch_records, sizes)
+}
+
+fn write_until_crash_from(
+    engine: &SimEngine,
+    first: u64,
+    batches: usize,
+    batch_records: usize,
+    sizes: &[usize],
+) -> Vec<u64> {
     let mut acked = Vec::new();
-    let mut next = 0u64;
+    let mut next = first;
     for _ in 0..batches {
         let puts: Vec<Vec<RecordInput>> = (0..4)
             .map(|_| {
@@ -91,8 +101,14 @@ proptest! {
         let clock = ManualClock::new(T0);
         let engine = open(&storage, &clock);
         block_on(engine.create_stream("c", 1, None)).expect("create");
+        // A first life ends cleanly, leaving a checkpoint that the next
+        // recovery starts from; the second life crashes.
+        let mut acked = write_until_crash(&engine, 3, 5, &sizes);
+        block_on(engine.shutdown()).expect("clean shutdown");
+        drop(engine);
+        let engine = open(&storage, &clock);
         storage.crash_after_ops(crash_at);
-        let acked = write_until_crash(&engine, 12, 5, &sizes);
+        acked.extend(write_until_crash_from(&engine, acked.len() as u64, 12, 5, &sizes));
         drop(engine);
         let restarted = storage.crash();
         let engine = open(&restarted, &clock);
@@ -215,4 +231,88 @@ fn a_failed_sync_is_not_acknowledged_and_the_shard_refuses_more_until_reopened()
     let got = read_all(&engine, "c", 0, StartingPosition::TrimHorizon, 100);
     assert_eq!(got.first().map(record_index), Some(0));
     block_on(engine.put_record("c", record("k", 3, 10), None)).expect("reopened shard appends");
+}
+
+#[test]
+fn missing_or_damaged_indexes_are_rebuilt_by_scanning() {
+    let storage = SimStorage::new(33);
+    let clock = ManualClock::new(T0);
+    let engine = open(&storage, &clock);
+    block_on(engine.create_stream("c", 1, None)).expect("create");
+    for i in 0..300 {
+        block_on(engine.put_records("c", vec![record("k", i, 1000)])).expect("put");
+        clock.advance(1);
+    }
+    block_on(engine.shutdown()).expect("shutdown");
+    drop(engine);
+    let mut idx: Vec<PathBuf> = storage
+        .paths()
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "idx"))
+        .collect();
+    idx.sort();
+    assert!(idx.len() >= 4, "sealed indexes and the tail checkpoint exist");
+    let first = idx[0].clone();
+    let bytes = storage.file_bytes(&first).expect("idx");
+    storage.remove_file_now(&first);
+    let second = &idx[1];
+    storage.flip_bit(second, 20, 1);
+    let tail = idx.last().expect("tail checkpoint");
+    storage.flip_bit(tail, 9, 0);
+
+    let (engine, reports) = block_on(shoal_engine::LocalEngine::open(
+        storage.clone(),
+        clock.clone(),
+        data_dir(),
+        small_segments(),
+        1 << 20,
+    ))
+    .expect("open");
+    assert_eq!(reports[0].2.indexes_rebuilt, 2);
+    assert_eq!(
+        storage.file_bytes(&first),
+        Some(bytes),
+        "the rebuilt index equals the original"
+    );
+    let got = read_all(&engine, "c", 0, StartingPosition::TrimHorizon, 77);
+    assert_eq!(
+        got.iter().map(record_index).collect::<Vec<_>>(),
+        (0..300).collect::<Vec<_>>()
+    );
+    let at = block_on(engine.resolve("c", 0, StartingPosition::AtTimestamp(T0 + 150))).expect("resolve");
+    let r = block_on(engine.read("c", 0, at, 1)).expect("read");
+    assert_eq!(r.records.first().map(record_index), Some(150));
+}
+
+#[test]
+fn damage_before_the_tail_checkpoint_is_an_error_on_read_never_data() {
+    let storage = SimStorage::new(34);
+    let clock = ManualClock::new(T0);
+    let log = LogConfig {
+        segment_bytes: 64 * 1024 * 1024,
+        sync_policy: SyncPolicy::Always,
+    };
+    let engine = open_with(&storage, &clock, log.clone(), 1 << 20);
+    block_on(engine.create_stream("c", 1, None)).expect("create");
+    for i in 0..50 {
+        block_on(engine.put_records("c", vec![record("k", i, 500)])).expect("put");
+    }
+    block_on(engine.shutdown()).expect("shutdown writes a checkpoint");
+    drop(engine);
+    let seg = storage
+        .paths()
+        .into_iter()
+        .find(|p| p.extension().is_some_and(|e| e == "log"))
+        .expect("segment");
+    // Frames here are 40 + 6 + 1 + 500 = 547 bytes: this is inside frame 10.
+    storage.flip_bit(&seg, 10 * 547 + 100, 5);
+    let engine = open_with(&storage, &clock, log, 1 << 20);
+    let at = block_on(engine.resolve("c", 0, StartingPosition::TrimHorizon)).expect("resolve");
+    let first = block_on(engine.read("c", 0, at, 10)).expect("records before the damage");
+    assert_eq!(
+        first.records.iter().map(record_index).collect::<Vec<_>>(),
+        (0..10).collect::<Vec<_>>()
+    );
+    let err = block_on(engine.read("c", 0, first.next_counter.expect("open"), 10)).expect_err("damaged frame");
+    assert_eq!(err.kind(), ErrorKind::InternalFailure);
 }
