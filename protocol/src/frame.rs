@@ -153,6 +153,25 @@ impl Frame {
         }
     }
 
+    /// For a server: the request this frame carries, or else the error frame that answers a
+    /// frame a client must not send (a response or an error), per PROTOCOL.md §3.2.
+    pub fn into_request(self) -> Result<(u64, Request), Box<Frame>> {
+        let correlation_id = self.correlation_id;
+        let opcode = self.opcode();
+        let kind = self.kind();
+        match self.body {
+            FrameBody::Request(request) => Ok((correlation_id, request)),
+            FrameBody::Response(_) | FrameBody::Error(_) => Err(Box::new(Frame {
+                correlation_id,
+                body: FrameBody::Error(ErrorFrame {
+                    opcode,
+                    status: Status::MalformedFrame,
+                    message: format!("a client may send only request frames, not {kind:?} frames"),
+                }),
+            })),
+        }
+    }
+
     /// Decodes a body whose header has already been checked by [`decode_raw`].
     pub fn decode_body(header: &FrameHeader, body: Bytes) -> Result<Frame, BodyError> {
         let mut r = Reader::new(&body);

@@ -61,6 +61,7 @@ mod get_records;
 mod get_shard_iterator;
 mod list_shards;
 mod list_streams;
+mod opcode;
 mod put_record;
 mod put_records;
 mod stream_admin;
@@ -72,6 +73,7 @@ pub use get_records::{GetRecords, GetRecordsOutput, Record};
 pub use get_shard_iterator::{GetShardIterator, GetShardIteratorOutput, ShardIteratorType};
 pub use list_shards::{ListShards, ListShardsOutput, ShardFilter, ShardFilterType};
 pub use list_streams::{ListStreams, ListStreamsOutput};
+pub use opcode::Opcode;
 pub use put_record::{PutRecord, PutRecordOutput};
 pub use put_records::{PutRecords, PutRecordsEntry, PutRecordsOutput, PutRecordsResult};
 pub use stream_admin::{DeleteStream, RetentionPeriodChange};
@@ -79,150 +81,6 @@ pub use types::{parse_shard_id, shard_id, ChildShard, Durability, HashKeyRange, 
 
 use crate::codec::{Reader, WireDecode, WireEncode, Writer};
 use crate::error::{EncodeError, ValidationError, WireError};
-
-/// Every opcode, served or reserved.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Opcode {
-    CreateStream = 0x0001,
-    DeleteStream = 0x0002,
-    DescribeStream = 0x0003,
-    DescribeStreamSummary = 0x0004,
-    ListStreams = 0x0005,
-    ListShards = 0x0006,
-    IncreaseStreamRetentionPeriod = 0x0007,
-    DecreaseStreamRetentionPeriod = 0x0008,
-    PutRecord = 0x0010,
-    PutRecords = 0x0011,
-    GetShardIterator = 0x0012,
-    GetRecords = 0x0013,
-    /// Reserved: resharding.
-    SplitShard = 0x0020,
-    MergeShards = 0x0021,
-    UpdateShardCount = 0x0022,
-    /// Reserved: enhanced fan-out.
-    RegisterStreamConsumer = 0x0030,
-    DeregisterStreamConsumer = 0x0031,
-    DescribeStreamConsumer = 0x0032,
-    ListStreamConsumers = 0x0033,
-    SubscribeToShard = 0x0034,
-    /// Reserved: the opcode of push frames that carry a subscription's events.
-    SubscribeToShardEvent = 0x0035,
-}
-
-impl Opcode {
-    /// Every opcode, in number order.
-    pub const ALL: [Opcode; 21] = [
-        Opcode::CreateStream,
-        Opcode::DeleteStream,
-        Opcode::DescribeStream,
-        Opcode::DescribeStreamSummary,
-        Opcode::ListStreams,
-        Opcode::ListShards,
-        Opcode::IncreaseStreamRetentionPeriod,
-        Opcode::DecreaseStreamRetentionPeriod,
-        Opcode::PutRecord,
-        Opcode::PutRecords,
-        Opcode::GetShardIterator,
-        Opcode::GetRecords,
-        Opcode::SplitShard,
-        Opcode::MergeShards,
-        Opcode::UpdateShardCount,
-        Opcode::RegisterStreamConsumer,
-        Opcode::DeregisterStreamConsumer,
-        Opcode::DescribeStreamConsumer,
-        Opcode::ListStreamConsumers,
-        Opcode::SubscribeToShard,
-        Opcode::SubscribeToShardEvent,
-    ];
-
-    pub fn from_u16(value: u16) -> Option<Opcode> {
-        Some(match value {
-            0x0001 => Opcode::CreateStream,
-            0x0002 => Opcode::DeleteStream,
-            0x0003 => Opcode::DescribeStream,
-            0x0004 => Opcode::DescribeStreamSummary,
-            0x0005 => Opcode::ListStreams,
-            0x0006 => Opcode::ListShards,
-            0x0007 => Opcode::IncreaseStreamRetentionPeriod,
-            0x0008 => Opcode::DecreaseStreamRetentionPeriod,
-            0x0010 => Opcode::PutRecord,
-            0x0011 => Opcode::PutRecords,
-            0x0012 => Opcode::GetShardIterator,
-            0x0013 => Opcode::GetRecords,
-            0x0020 => Opcode::SplitShard,
-            0x0021 => Opcode::MergeShards,
-            0x0022 => Opcode::UpdateShardCount,
-            0x0030 => Opcode::RegisterStreamConsumer,
-            0x0031 => Opcode::DeregisterStreamConsumer,
-            0x0032 => Opcode::DescribeStreamConsumer,
-            0x0033 => Opcode::ListStreamConsumers,
-            0x0034 => Opcode::SubscribeToShard,
-            0x0035 => Opcode::SubscribeToShardEvent,
-            _ => return None,
-        })
-    }
-
-    /// The Kinesis operation name.
-    pub fn name(self) -> &'static str {
-        match self {
-            Opcode::CreateStream => "CreateStream",
-            Opcode::DeleteStream => "DeleteStream",
-            Opcode::DescribeStream => "DescribeStream",
-            Opcode::DescribeStreamSummary => "DescribeStreamSummary",
-            Opcode::ListStreams => "ListStreams",
-            Opcode::ListShards => "ListShards",
-            Opcode::IncreaseStreamRetentionPeriod => "IncreaseStreamRetentionPeriod",
-            Opcode::DecreaseStreamRetentionPeriod => "DecreaseStreamRetentionPeriod",
-            Opcode::PutRecord => "PutRecord",
-            Opcode::PutRecords => "PutRecords",
-            Opcode::GetShardIterator => "GetShardIterator",
-            Opcode::GetRecords => "GetRecords",
-            Opcode::SplitShard => "SplitShard",
-            Opcode::MergeShards => "MergeShards",
-            Opcode::UpdateShardCount => "UpdateShardCount",
-            Opcode::RegisterStreamConsumer => "RegisterStreamConsumer",
-            Opcode::DeregisterStreamConsumer => "DeregisterStreamConsumer",
-            Opcode::DescribeStreamConsumer => "DescribeStreamConsumer",
-            Opcode::ListStreamConsumers => "ListStreamConsumers",
-            Opcode::SubscribeToShard => "SubscribeToShard",
-            Opcode::SubscribeToShardEvent => "SubscribeToShardEvent",
-        }
-    }
-
-    /// Whether this version defines the opcode's bodies.
-    pub fn is_served(self) -> bool {
-        self.not_served().is_none()
-    }
-
-    fn not_served(self) -> Option<WireError> {
-        match self {
-            Opcode::CreateStream
-            | Opcode::DeleteStream
-            | Opcode::DescribeStream
-            | Opcode::DescribeStreamSummary
-            | Opcode::ListStreams
-            | Opcode::ListShards
-            | Opcode::IncreaseStreamRetentionPeriod
-            | Opcode::DecreaseStreamRetentionPeriod
-            | Opcode::PutRecord
-            | Opcode::PutRecords
-            | Opcode::GetShardIterator
-            | Opcode::GetRecords => None,
-            Opcode::SplitShard
-            | Opcode::MergeShards
-            | Opcode::UpdateShardCount
-            | Opcode::RegisterStreamConsumer
-            | Opcode::DeregisterStreamConsumer
-            | Opcode::DescribeStreamConsumer
-            | Opcode::ListStreamConsumers
-            | Opcode::SubscribeToShard
-            | Opcode::SubscribeToShardEvent => Some(WireError::OpcodeNotServed {
-                opcode: self as u16,
-                name: self.name(),
-            }),
-        }
-    }
-}
 
 /// A request: what a client asks. Each variant's body is defined in its operation's file.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -307,3 +307,23 @@ fn unencodable_values_fail_and_leave_the_buffer_as_it_was() {
     ));
     assert_eq!(&dst[..], b"kept");
 }
+
+#[test]
+fn a_server_answers_non_request_frames_with_malformed_frame() {
+    let (id, request) = summary_request(5).into_request().unwrap();
+    assert_eq!(id, 5);
+    assert_eq!(request.opcode(), Opcode::DescribeStreamSummary);
+    let stray = Frame {
+        correlation_id: 6,
+        body: FrameBody::Response(Response::CreateStream),
+    };
+    let reply = stray.into_request().unwrap_err();
+    assert_eq!(reply.correlation_id, 6);
+    let FrameBody::Error(err) = reply.body else {
+        panic!("error frame")
+    };
+    assert_eq!(
+        (err.opcode, err.status),
+        (Opcode::CreateStream as u16, Status::MalformedFrame)
+    );
+}
