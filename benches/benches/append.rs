@@ -1,5 +1,5 @@
 //! One shard, durable group commit: records of 100 B, 1 KiB and 64 KiB in
-//! batches of 1, 100 and 500, with 8 producers in flight. Beside each, in
+//! batches of 1, 100 and 500, with 32 producers in flight. Beside each, in
 //! the same run, the raw O_DIRECT sequential write of the same bytes.
 //!
 //! Run: cargo bench -p shoal-benches --bench append
@@ -14,7 +14,12 @@ use shoal_engine::config::LogConfig;
 use shoal_engine::storage::dma::DmaStorage;
 use shoal_engine::{LocalEngine, RecordInput, SystemClock};
 
-const PRODUCERS: u64 = 8;
+const PRODUCERS: u64 = 32;
+
+// Big frames churn the heap; glibc returns such memory to the kernel and
+// faults it back in on every put. mimalloc keeps it (see BENCHMARKS.md).
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn append(c: &mut Criterion) {
     let ex = executor();

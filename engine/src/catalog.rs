@@ -61,6 +61,9 @@ pub struct StreamMeta {
     /// Unique per creation: a re-created stream of the same name is a
     /// different stream (its own directory, tag and sequence numbers).
     pub incarnation: u64,
+    /// [`stream_tag`] of the name and incarnation, kept so the hot path
+    /// does not hash per record.
+    pub tag: u32,
     pub retention_hours: u32,
     pub created_ms: u64,
     pub shards: Vec<ShardMeta>,
@@ -69,7 +72,7 @@ pub struct StreamMeta {
 impl StreamMeta {
     /// The 32-bit tag carried in this stream's sequence numbers.
     pub fn tag(&self) -> u32 {
-        stream_tag(&self.name, self.incarnation)
+        self.tag
     }
 
     pub fn retention_ms(&self) -> u64 {
@@ -83,6 +86,16 @@ impl StreamMeta {
     /// The open shard whose range holds `hash_key`.
     pub fn route(&self, hash_key: u128) -> Option<&ShardMeta> {
         self.shards.iter().find(|s| s.is_open() && s.range().contains(hash_key))
+    }
+
+    /// The only open shard, when there is exactly one: it covers every
+    /// hash key, so routing needs no hashing.
+    pub fn sole_open_shard(&self) -> Option<&ShardMeta> {
+        let mut open = self.shards.iter().filter(|s| s.is_open());
+        match (open.next(), open.next()) {
+            (Some(s), None) => Some(s),
+            _ => None,
+        }
     }
 
     /// Directory of this stream under the data directory.
@@ -267,6 +280,7 @@ impl<S: Storage> Catalog<S> {
         let stream = StreamMeta {
             name: name.to_owned(),
             incarnation,
+            tag: stream_tag(name, incarnation),
             retention_hours,
             created_ms: now_ms,
             shards,
@@ -364,6 +378,7 @@ mod tests {
             streams: vec![StreamMeta {
                 name: "s".into(),
                 incarnation: 2,
+                tag: stream_tag("s", 2),
                 retention_hours: 24,
                 created_ms: 5,
                 shards: vec![ShardMeta {

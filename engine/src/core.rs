@@ -108,6 +108,10 @@ pub type ShardGroup = Vec<(usize, RecordInput)>;
 /// shard.
 pub fn route_put(stream: &StreamMeta, records: Vec<RecordInput>) -> Result<BTreeMap<u32, ShardGroup>> {
     let mut groups: BTreeMap<u32, ShardGroup> = BTreeMap::new();
+    if let Some(only) = stream.sole_open_shard() {
+        groups.insert(only.index, records.into_iter().enumerate().collect());
+        return Ok(groups);
+    }
     for (i, r) in records.into_iter().enumerate() {
         let shard = stream.route(record_hash_key(&r)).ok_or_else(|| {
             EngineError::InvalidArgument(format!(

@@ -284,7 +284,8 @@ impl Engine {
         validate_put(std::slice::from_ref(&record))?;
         let min_counter = ordering_min_counter(meta, ordering)?;
         let shard = meta
-            .route(crate::core::record_hash_key(&record))
+            .sole_open_shard()
+            .or_else(|| meta.route(crate::core::record_hash_key(&record)))
             .ok_or_else(|| EngineError::InvalidArgument(format!("stream {stream} has no open shard for the key")))?
             .index;
         let tag = meta.tag();

@@ -13,6 +13,7 @@ use crate::limits::{align_down, READ_CHUNK_BYTES};
 use crate::storage::SegmentFile;
 
 pub mod index;
+pub mod write;
 
 pub use index::{IndexEntry, SegmentSummary};
 

@@ -27,13 +27,15 @@ use std::path::PathBuf;
 use std::rc::Rc;
 
 use futures::channel::oneshot;
+use futures::future::join_all;
 
 use crate::clock::Clock;
 use crate::config::{Durability, LogConfig, SyncPolicy};
 use crate::error::{EngineError, Result};
 use crate::frame::encode_frame;
-use crate::limits::{align_down, align_up};
+use crate::limits::align_down;
 use crate::model::RecordInput;
+use crate::segment::write::{aligned_writes, AlignedWrites};
 use crate::segment::{
     index_file_name, log_path, parse_log_file_name, scan_segment, scan_segment_from, FrameReader, NextFrame,
     ScanOutcome, ScanStop, Segment, SegmentSummary,
@@ -111,12 +113,18 @@ struct ShardState<F> {
     /// Set when the shard is closed by a reshard: one past its last record.
     ending_counter: Option<u64>,
     pending: Vec<PendingFrame>,
-    /// A task owns the active segment (flush, roll or sync) right now.
-    busy: bool,
+    /// A task owns the active segment's write position (writing a group,
+    /// rolling, or an interval sync) right now. Only one writes at a time;
+    /// syncs of earlier groups may still be in flight.
+    writing: bool,
+    /// fdatasyncs issued and not yet completed.
+    syncs_in_flight: u32,
     /// Data written but not yet synced (interval mode only).
     unsynced: bool,
     /// Tail-segment bytes covered by the last index checkpoint.
     checkpointed_len: u64,
+    /// Size of the active segment file (allocated ahead of its data).
+    allocated_len: u64,
     failed: Option<String>,
     waiters: Vec<oneshot::Sender<()>>,
 }
@@ -163,6 +171,7 @@ impl<S: Storage, C: Clock> ShardLog<S, C> {
         };
         let mut segments = VecDeque::new();
         let mut tail = None;
+        let mut allocated_len = 0;
         for (i, &base) in bases.iter().enumerate() {
             let path = log_path(&dir, base);
             let is_last = i + 1 == bases.len();
@@ -190,9 +199,13 @@ impl<S: Storage, C: Clock> ShardLog<S, C> {
                     "torn tail: truncating at the last valid frame"
                 );
             }
+            // Cut what follows the last valid frame: a torn write or space
+            // allocated ahead. Nothing stale may survive past the end of the
+            // log, where a later scan could mistake it for frames.
             if scan.file_size > data_len {
                 file.truncate(data_len).await?;
             }
+            allocated_len = data_len;
             let page = align_down(data_len);
             let tail_bytes = file.read_at(page, (data_len - page) as usize).await?;
             if tail_bytes.len() as u64 != data_len - page {
@@ -234,9 +247,11 @@ impl<S: Storage, C: Clock> ShardLog<S, C> {
                 tip_arrival_ms,
                 ending_counter,
                 pending: Vec::new(),
-                busy: false,
+                writing: false,
+                syncs_in_flight: 0,
                 unsynced: false,
                 checkpointed_len: 0,
+                allocated_len,
                 failed: None,
                 waiters: Vec::new(),
             }),
@@ -353,8 +368,8 @@ impl<S: Storage, C: Clock> ShardLog<S, C> {
         })
     }
 
-    /// Waits until every counter below `end` is durable, flushing if no
-    /// one else is.
+    /// Waits until every counter below `end` is durable, leading a flush
+    /// whenever frames are pending and no one is writing.
     async fn wait_durable(&self, end: u64) -> Result<()> {
         loop {
             let wait = {
@@ -365,7 +380,9 @@ impl<S: Storage, C: Clock> ShardLog<S, C> {
                 if st.failed.is_some() {
                     return Err(EngineError::ShardFailed(self.ident.to_string()));
                 }
-                if st.busy {
+                if st.writing || st.pending.is_empty() {
+                    // Someone is writing, or our frames are already written
+                    // and their sync is in flight.
                     let (tx, rx) = oneshot::channel();
                     st.waiters.push(tx);
                     Some(rx)
@@ -390,66 +407,92 @@ impl<S: Storage, C: Clock> ShardLog<S, C> {
         }
     }
 
-    /// Takes ownership of the active segment; `false` if someone has it.
+    /// Takes the write position of the active segment; `false` if taken.
     fn try_begin(&self) -> bool {
         let mut st = self.st.borrow_mut();
-        if st.busy {
+        if st.writing {
             return false;
         }
-        st.busy = true;
+        st.writing = true;
         true
     }
 
-    fn end_busy(&self) {
-        self.st.borrow_mut().busy = false;
+    fn end_writing(&self) {
+        self.st.borrow_mut().writing = false;
         self.wake_waiters();
     }
 
-    /// One group commit: write and sync every pending frame.
-    async fn flush_pending(&self) -> Result<()> {
-        if !self.try_begin() {
-            return Ok(());
-        }
-        let frames = std::mem::take(&mut self.st.borrow_mut().pending);
-        let result = if frames.is_empty() {
-            Ok(())
-        } else {
-            self.write_frames(&frames).await
-        };
-        match &result {
-            Ok(()) => {
-                let mut st = self.st.borrow_mut();
-                if let Some(last) = frames.last() {
-                    st.durable_next = last.end_counter();
-                    st.tip_arrival_ms = Some(last.arrival_ms);
-                }
-                drop(st);
-                for f in frames {
-                    let payload = bytes::Bytes::from(f.bytes).slice(crate::frame::FRAME_HEADER_BYTES..);
-                    self.budget.insert(
-                        &self.cache,
-                        CachedFrame {
-                            base_counter: f.base_counter,
-                            record_count: f.record_count,
-                            arrival_ms: f.arrival_ms,
-                            payload,
-                        },
-                    );
-                }
-            }
-            Err(e) => {
-                tracing::error!(shard = %self.ident, error = %e, "write failed; shard refuses appends until reopened");
-                self.st.borrow_mut().failed = Some(e.to_string());
-            }
-        }
-        self.end_busy();
-        result
+    fn fail(&self, e: &EngineError) {
+        tracing::error!(shard = %self.ident, error = %e, "write failed; shard refuses appends until reopened");
+        self.st.borrow_mut().failed = Some(e.to_string());
+        self.wake_waiters();
     }
 
-    /// Writes frames to the active segment(s), rolling as needed. The
-    /// caller holds `busy`.
-    async fn write_frames(&self, frames: &[PendingFrame]) -> Result<()> {
+    /// One group commit: write every pending frame, then sync. The write
+    /// position is released before the sync, so the next group is written
+    /// while this one syncs (their I/O overlaps on the device). An
+    /// fdatasync covers every write completed before it was issued, so any
+    /// completed sync makes every earlier group durable too.
+    async fn flush_pending(&self) -> Result<()> {
+        let frames = {
+            let mut st = self.st.borrow_mut();
+            if st.writing || st.pending.is_empty() {
+                return Ok(());
+            }
+            st.writing = true;
+            std::mem::take(&mut st.pending)
+        };
+        let last = frames.last().map(|f| (f.end_counter(), f.arrival_ms));
+        let written = self.write_frames(&frames).await;
+        if written.is_ok() {
+            // Cached in counter order now; readers see them once durable.
+            for f in frames {
+                let payload = bytes::Bytes::from(f.bytes).slice(crate::frame::FRAME_HEADER_BYTES..);
+                let cached = CachedFrame {
+                    base_counter: f.base_counter,
+                    record_count: f.record_count,
+                    arrival_ms: f.arrival_ms,
+                    payload,
+                };
+                self.budget.insert(&self.cache, cached);
+            }
+        }
+        self.end_writing();
+        let file = match written {
+            Ok(file) => file,
+            Err(e) => {
+                self.fail(&e);
+                return Err(e);
+            }
+        };
+        if let SyncPolicy::Always = self.config.sync_policy {
+            self.st.borrow_mut().syncs_in_flight += 1;
+            let synced = file.sync_data().await;
+            self.st.borrow_mut().syncs_in_flight -= 1;
+            if let Err(e) = synced {
+                self.fail(&e);
+                return Err(e);
+            }
+        }
+        {
+            let mut st = self.st.borrow_mut();
+            if let (Some((end, arrival)), None) = (last, &st.failed) {
+                if end > st.durable_next {
+                    st.durable_next = end;
+                    st.tip_arrival_ms = Some(arrival);
+                }
+            }
+        }
+        self.wake_waiters();
+        Ok(())
+    }
+
+    /// Writes frames to the active segment(s), rolling as needed, and
+    /// returns the file written last (the one to sync). The caller holds
+    /// the write position.
+    async fn write_frames(&self, frames: &[PendingFrame]) -> Result<Rc<S::File>> {
         let mut i = 0;
+        let mut last_file = None;
         while i < frames.len() {
             let needs_segment = {
                 let st = self.st.borrow();
@@ -481,25 +524,21 @@ impl<S: Storage, C: Clock> ShardLog<S, C> {
             }
             let page_start = align_down(data_len);
             assert_eq!(tail.len() as u64, data_len - page_start, "tail page out of step");
-            let used = tail.len() + len as usize;
-            let mut buf = file.alloc_buf(align_up(used as u64) as usize);
-            {
-                let b = buf.as_mut();
-                b[..tail.len()].copy_from_slice(&tail);
-                let mut at = tail.len();
-                for f in &frames[i..j] {
-                    b[at..at + f.bytes.len()].copy_from_slice(&f.bytes);
-                    at += f.bytes.len();
-                }
-                b[at..].fill(0);
-            }
-            let new_tail = buf.as_ref()[align_down(used as u64) as usize..used].to_vec();
-            file.write_at(buf, page_start).await?;
-            match self.config.sync_policy {
-                SyncPolicy::Always => file.sync_data().await?,
-                SyncPolicy::Interval { .. } => self.st.borrow_mut().unsynced = true,
+            self.allocate_ahead(&file, crate::limits::align_up(data_len + len))
+                .await?;
+            let AlignedWrites { writes, new_tail } = aligned_writes(
+                &*file,
+                page_start,
+                &tail,
+                frames[i..j].iter().map(|f| f.bytes.as_slice()),
+            );
+            for r in join_all(writes.into_iter().map(|(buf, pos)| file.write_at(buf, pos))).await {
+                r?;
             }
             let mut st = self.st.borrow_mut();
+            if let SyncPolicy::Interval { .. } = self.config.sync_policy {
+                st.unsynced = true;
+            }
             st.tail = Some(new_tail);
             let seg = st.segments.back_mut().expect("active segment");
             let mut offset = data_len;
@@ -513,29 +552,50 @@ impl<S: Storage, C: Clock> ShardLog<S, C> {
                 );
                 offset += f.bytes.len() as u64;
             }
+            drop(st);
+            last_file = Some(file);
             i = j;
         }
+        Ok(last_file.expect("at least one frame was written"))
+    }
+
+    /// Grows the active file's allocation in doubling steps so that `need`
+    /// bytes fit.
+    async fn allocate_ahead(&self, file: &S::File, need: u64) -> Result<()> {
+        let allocated = self.st.borrow().allocated_len;
+        if need <= allocated {
+            return Ok(());
+        }
+        let step = allocated.max(crate::limits::PREALLOCATE_BYTES_MIN);
+        let target = (allocated + step).min(self.config.segment_bytes).max(need);
+        file.allocate(target).await?;
+        self.st.borrow_mut().allocated_len = target;
         Ok(())
     }
 
     /// Seals the active segment (if any) and starts a new one whose first
-    /// counter is `base`. The caller holds `busy`.
+    /// counter is `base`. The caller holds the write position.
     async fn roll(&self, base: u64) -> Result<()> {
         let sealing = {
             let st = self.st.borrow();
             match (&st.tail, st.segments.back()) {
-                (Some(_), Some(seg)) => {
-                    Some((seg.file.clone(), seg.index_path(), seg.summary.encode(seg.base_counter)))
-                }
+                (Some(_), Some(seg)) => Some((
+                    seg.file.clone(),
+                    seg.index_path(),
+                    seg.summary.encode(seg.base_counter),
+                    seg.summary.data_len,
+                )),
                 _ => None,
             }
         };
-        if let Some((file, idx_path, idx)) = sealing {
+        if let Some((file, idx_path, idx, data_len)) = sealing {
+            // The index may only describe durable data, and groups written
+            // before may still be syncing: sync before sealing. Space
+            // allocated ahead is given back.
             if let Some(file) = file {
-                if self.st.borrow().unsynced {
-                    file.sync_data().await?;
-                    self.st.borrow_mut().unsynced = false;
-                }
+                file.sync_data().await?;
+                file.truncate(data_len).await?;
+                self.st.borrow_mut().unsynced = false;
             }
             self.storage.write_file_atomic(&idx_path, &idx).await?;
             self.st.borrow_mut().tail = None;
@@ -555,6 +615,7 @@ impl<S: Storage, C: Clock> ShardLog<S, C> {
         });
         st.tail = Some(Vec::new());
         st.checkpointed_len = 0;
+        st.allocated_len = 0;
         Ok(())
     }
 
@@ -571,7 +632,7 @@ impl<S: Storage, C: Clock> ShardLog<S, C> {
         if result.is_ok() {
             self.st.borrow_mut().unsynced = false;
         }
-        self.end_busy();
+        self.end_writing();
         result
     }
 
@@ -629,7 +690,7 @@ impl<S: Storage, C: Clock> ShardLog<S, C> {
             };
             let next = self.st.borrow().durable_next;
             let r = if still { self.roll(next).await } else { Ok(()) };
-            self.end_busy();
+            self.end_writing();
             r?;
         }
         let mut removed = 0;
@@ -707,7 +768,7 @@ impl<S: Storage, C: Clock> ShardLog<S, C> {
             }
             None => Ok(()),
         };
-        self.end_busy();
+        self.end_writing();
         result
     }
 

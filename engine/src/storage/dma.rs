@@ -133,6 +133,13 @@ impl SegmentFile for DmaSegment {
             .map_err(|e| EngineError::io("fdatasync", &self.path, e.into()))
     }
 
+    async fn allocate(&self, len: u64) -> Result<()> {
+        self.file
+            .pre_allocate(len, false)
+            .await
+            .map_err(|e| EngineError::io("fallocate", &self.path, e.into()))
+    }
+
     async fn truncate(&self, len: u64) -> Result<()> {
         self.file
             .truncate(len)

@@ -46,6 +46,11 @@ pub trait SegmentFile: 'static {
 
     fn sync_data(&self) -> impl Future<Output = Result<()>>;
 
+    /// Makes the file at least `len` bytes long with allocated blocks that
+    /// read as zeros (fallocate). Appends into allocated space then need no
+    /// block allocation or size change per sync.
+    fn allocate(&self, len: u64) -> impl Future<Output = Result<()>>;
+
     /// Cuts the file to `len` bytes (used to drop a torn tail).
     fn truncate(&self, len: u64) -> impl Future<Output = Result<()>>;
 

@@ -299,6 +299,19 @@ impl SegmentFile for SimSegment {
         })
     }
 
+    async fn allocate(&self, len: u64) -> Result<()> {
+        self.store.tick("fallocate", &self.path)?;
+        self.with(|f| {
+            let len = len as usize;
+            if f.current.len() < len {
+                f.current.resize(len, 0);
+            }
+            if f.durable.len() < len {
+                f.durable.resize(len, 0);
+            }
+        })
+    }
+
     async fn truncate(&self, len: u64) -> Result<()> {
         self.store.tick("truncate", &self.path)?;
         self.with(|f| {
