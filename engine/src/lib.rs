@@ -48,5 +48,5 @@ pub use crate::core::{PutRecordsOutcome, PutResult, ReadOutcome, RecordFailure, 
 pub use crate::error::{EngineError, ErrorKind, Result};
 pub use crate::local::LocalEngine;
 pub use crate::model::{Record, RecordInput, ShardDescription, StreamDescription, StreamStatus};
-pub use crate::runtime::Engine;
+pub use crate::runtime::{CoreApi, CoreHook, Engine};
 pub use crate::sequence::SequenceNumber;

@@ -117,3 +117,63 @@ fn interval_mode_acks_say_written_and_data_survives_clean_shutdown() {
     assert_eq!(read_shard(&engine, "fast", 0).len(), 1);
     engine.shutdown().expect("shutdown");
 }
+
+#[test]
+fn hooks_on_every_core_serve_local_shards_and_forward_the_rest() {
+    let dir = test_dir();
+    let engine = Engine::start(config(dir.path())).expect("start");
+    block_on(engine.create_stream("hook", 4, None)).expect("create");
+    engine.shutdown().expect("shutdown");
+
+    let (tx, rx) = flume::unbounded::<(usize, Vec<usize>, usize, usize)>();
+    let hook: shoal_engine::CoreHook = std::sync::Arc::new(move |api: shoal_engine::CoreApi| {
+        let tx = tx.clone();
+        Box::pin(async move {
+            let me = api.core_id();
+            let owners: Vec<usize> = (0..4).map(|s| api.owner("hook", s).expect("owner")).collect();
+            let records = (0..100)
+                .map(|i| record(&format!("{me}-{i}"), me as u64 * 1000 + i, 50))
+                .collect();
+            let out = api.put_records("hook", records).await.expect("put");
+            let stored = out.results.iter().filter(|r| r.is_ok()).count();
+            let mut read = 0;
+            for shard in 0..4 {
+                let at = api
+                    .resolve("hook", shard, StartingPosition::TrimHorizon)
+                    .await
+                    .expect("resolve");
+                read += api.read("hook", shard, at, 10_000).await.expect("read").records.len();
+            }
+            let _ = tx.send((me, owners, stored, read));
+        })
+    });
+    let engine = Engine::start_with(config(dir.path()), Some(hook)).expect("start with hook");
+    let mut seen = Vec::new();
+    for _ in 0..2 {
+        seen.push(
+            rx.recv_timeout(std::time::Duration::from_secs(30))
+                .expect("hook reports"),
+        );
+    }
+    seen.sort();
+    for (core, owners, stored, read) in &seen {
+        assert!(
+            owners.contains(&0) && owners.contains(&1),
+            "shards on both cores: {owners:?}"
+        );
+        assert_eq!(*stored, 100, "core {core} stored every record");
+        assert!(*read >= 100, "core {core} read its own records back at least");
+    }
+    assert_eq!(seen.iter().map(|s| s.0).collect::<Vec<_>>(), vec![0, 1]);
+    let total: usize = (0..4)
+        .map(|s| {
+            let at = block_on(engine.resolve("hook", s, StartingPosition::TrimHorizon)).expect("resolve");
+            block_on(engine.read("hook", s, at, 10_000))
+                .expect("read")
+                .records
+                .len()
+        })
+        .sum();
+    assert_eq!(total, 200);
+    engine.shutdown().expect("shutdown");
+}

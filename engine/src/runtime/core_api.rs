@@ -1,0 +1,201 @@
+//! The engine as seen from inside one of its cores: what a server running
+//! on the engine's executors calls. Shards owned by this core are served
+//! by direct calls; others are forwarded to their owner over its command
+//! channel and answered here.
+
+use std::rc::Rc;
+use std::sync::Arc;
+
+use futures::future::{join_all, Either};
+
+use super::command::Command;
+use super::router::Router;
+use super::Shards;
+use crate::catalog::CatalogData;
+use crate::config::Durability;
+use crate::core::{
+    append_group, ordering_min_counter, route_put, validate_put, PutRecordsOutcome, PutResult, ReadOutcome, ShardGroup,
+    StartingPosition,
+};
+use crate::error::{EngineError, Result};
+use crate::model::{RecordInput, StreamDescription};
+use crate::sequence::SequenceNumber;
+
+/// A core's view of the engine. `!Send`: it lives on its core.
+#[derive(Clone)]
+pub struct CoreApi {
+    pub(crate) id: usize,
+    pub(crate) router: Router,
+    pub(crate) shards: Rc<Shards>,
+}
+
+impl CoreApi {
+    /// This core's index.
+    pub fn core_id(&self) -> usize {
+        self.id
+    }
+
+    pub fn cores(&self) -> usize {
+        self.router.core_count()
+    }
+
+    pub fn durability(&self) -> Durability {
+        self.router.durability
+    }
+
+    /// The catalog snapshot currently used for routing.
+    pub fn catalog(&self) -> Arc<CatalogData> {
+        self.router.catalog()
+    }
+
+    /// The core that owns a shard of a stream.
+    pub fn owner(&self, stream: &str, shard: u32) -> Result<usize> {
+        let (snapshot, i) = self.router.locate(stream)?;
+        Ok(self.router.core_of(&snapshot.streams[i], shard))
+    }
+
+    pub async fn create_stream(
+        &self,
+        name: &str,
+        shards: u32,
+        retention_hours: Option<u32>,
+    ) -> Result<StreamDescription> {
+        let name = name.to_owned();
+        self.router
+            .call(0, |reply| Command::CreateStream {
+                name,
+                shards,
+                retention_hours,
+                reply,
+            })
+            .await
+    }
+
+    pub async fn delete_stream(&self, name: &str) -> Result<()> {
+        let name = name.to_owned();
+        self.router.call(0, |reply| Command::DeleteStream { name, reply }).await
+    }
+
+    pub async fn set_retention(&self, name: &str, hours: u32, increase: bool) -> Result<()> {
+        let name = name.to_owned();
+        self.router
+            .call(0, |reply| Command::SetRetention {
+                name,
+                hours,
+                increase,
+                reply,
+            })
+            .await
+    }
+
+    pub fn describe_stream(&self, name: &str) -> Result<StreamDescription> {
+        Ok(self.catalog().stream(name)?.describe())
+    }
+
+    pub fn list_streams(&self) -> Vec<String> {
+        self.catalog().streams.iter().map(|s| s.name.clone()).collect()
+    }
+
+    pub async fn put_record(
+        &self,
+        stream: &str,
+        record: RecordInput,
+        ordering: Option<SequenceNumber>,
+    ) -> Result<(PutResult, Durability)> {
+        let (snapshot, i) = self.router.locate(stream)?;
+        let meta = &snapshot.streams[i];
+        validate_put(std::slice::from_ref(&record))?;
+        let min_counter = ordering_min_counter(meta, ordering)?;
+        let shard = meta
+            .sole_open_shard()
+            .or_else(|| meta.route(crate::core::record_hash_key(&record)))
+            .ok_or_else(|| EngineError::InvalidArgument(format!("stream {stream} has no open shard for the key")))?
+            .index;
+        let core = self.router.core_of(meta, shard);
+        let counter = if core == self.id {
+            self.shards
+                .append(meta, shard, std::slice::from_ref(&record), min_counter)
+                .await?
+                .first_counter
+        } else {
+            let snapshot = snapshot.clone();
+            self.router
+                .call(core, |reply| Command::AppendOne {
+                    snapshot,
+                    stream: i,
+                    shard,
+                    record,
+                    min_counter,
+                    reply,
+                })
+                .await?
+        };
+        let result = PutResult {
+            shard_index: shard,
+            sequence_number: SequenceNumber::new(counter, meta.tag(), shard),
+        };
+        Ok((result, self.router.durability))
+    }
+
+    pub async fn put_records(&self, stream: &str, records: Vec<RecordInput>) -> Result<PutRecordsOutcome> {
+        let (snapshot, i) = self.router.locate(stream)?;
+        validate_put(&records)?;
+        let n = records.len();
+        let meta = &snapshot.streams[i];
+        let mut per_core: Vec<Vec<(u32, ShardGroup)>> = vec![Vec::new(); self.cores()];
+        for (shard, group) in route_put(meta, records)? {
+            per_core[self.router.core_of(meta, shard)].push((shard, group));
+        }
+        let parts = per_core
+            .into_iter()
+            .enumerate()
+            .filter(|(_, groups)| !groups.is_empty())
+            .map(|(core, groups)| {
+                if core == self.id {
+                    let local = groups
+                        .into_iter()
+                        .map(|(shard, g)| append_group(&self.shards, meta, shard, g));
+                    Either::Left(async move { join_all(local).await.into_iter().flatten().collect() })
+                } else {
+                    Either::Right(self.router.append_remote(core, snapshot.clone(), i, groups))
+                }
+            });
+        let parts = join_all(parts).await;
+        Ok(self.router.assemble(n, parts))
+    }
+
+    pub async fn resolve(&self, stream: &str, shard: u32, position: StartingPosition) -> Result<u64> {
+        let (snapshot, i) = self.router.locate(stream)?;
+        let core = self.router.core_of(&snapshot.streams[i], shard);
+        if core == self.id {
+            return self.shards.resolve(&snapshot.streams[i], shard, position).await;
+        }
+        self.router
+            .call(core, |reply| Command::Resolve {
+                snapshot,
+                stream: i,
+                shard,
+                position,
+                reply,
+            })
+            .await
+    }
+
+    pub async fn read(&self, stream: &str, shard: u32, from: u64, limit: usize) -> Result<ReadOutcome> {
+        let (snapshot, i) = self.router.locate(stream)?;
+        let core = self.router.core_of(&snapshot.streams[i], shard);
+        if core == self.id {
+            return self.shards.read(&snapshot.streams[i], shard, from, limit).await;
+        }
+        self.router
+            .call(core, |reply| Command::Read {
+                snapshot,
+                stream: i,
+                shard,
+                from,
+                limit,
+                reply,
+            })
+            .await
+    }
+}

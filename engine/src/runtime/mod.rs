@@ -1,0 +1,342 @@
+//! The thread-per-core engine: one pinned glommio executor per core, each
+//! owning the shards placed on it, behind a cloneable `Send` handle that
+//! ordinary threads and any async runtime can use.
+//!
+//! * Shard `i` of a stream lives on core `(stream tag + i) mod cores`
+//!   ([`owning_core`]). Only that core touches the shard's files.
+//! * Core 0 owns the catalog. Control operations run there one at a time;
+//!   a new stream is published for routing only after every core opened
+//!   its shards, and a deleted one is unpublished before its files go.
+//! * The handle routes puts with the published catalog snapshot and sends
+//!   each core its part; replies come back over oneshot channels, so the
+//!   handle's futures are `Send` and need no particular executor.
+//! * A server runs on the same executors: [`Engine::start_with`] starts a
+//!   task on every core with that core's [`CoreApi`], which serves the
+//!   core's own shards by direct calls and forwards the rest.
+//! * Executor `i` is pinned to CPU `i` when there are at least as many
+//!   CPUs as cores; otherwise executors float.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, RwLock};
+
+use futures::channel::oneshot;
+use futures::future::join_all;
+use glommio::{LocalExecutorBuilder, Placement};
+
+use crate::catalog::{Catalog, CatalogData};
+use crate::clock::SystemClock;
+use crate::config::{Durability, EngineConfig};
+use crate::core::{
+    ordering_min_counter, route_put, validate_put, CoreShards, PutRecordsOutcome, PutResult, ReadOutcome, ShardGroup,
+    StartingPosition,
+};
+use crate::error::{EngineError, Result};
+use crate::model::{RecordInput, StreamDescription};
+use crate::sequence::SequenceNumber;
+use crate::shard::RecoveryReport;
+use crate::storage::dma::DmaStorage;
+use crate::storage::Storage;
+
+mod command;
+mod core_api;
+mod core_loop;
+mod router;
+
+use command::Command;
+pub use core_api::CoreApi;
+use core_loop::{core_main, CoreContext};
+use router::Router;
+
+type Shards = CoreShards<DmaStorage, SystemClock>;
+
+/// A task started on every core once its shards are open (a server's
+/// listeners, for example). It gets that core's [`CoreApi`].
+pub type CoreHook = Arc<dyn Fn(CoreApi) -> Pin<Box<dyn Future<Output = ()>>> + Send + Sync>;
+
+/// Per-shard recovery results gathered at start: (stream, shard, report).
+pub type RecoveryReports = Vec<(String, u32, RecoveryReport)>;
+
+struct Inner {
+    router: Router,
+    threads: Mutex<Vec<glommio::ExecutorJoinHandle<()>>>,
+    recovery: RecoveryReports,
+}
+
+/// A handle to a running thread-per-core engine. Cheap to clone; `Send`
+/// and `Sync`. The engine stops when [`Engine::shutdown`] is called or the
+/// last handle is dropped.
+#[derive(Clone)]
+pub struct Engine {
+    inner: Arc<Inner>,
+}
+
+impl Engine {
+    /// Recovers the data directory and starts one executor per core.
+    pub fn start(config: EngineConfig) -> Result<Engine> {
+        Self::start_with(config, None)
+    }
+
+    /// Like [`Engine::start`], and runs `hook` on every core once its
+    /// shards are open (how a server puts its listeners on the engine's
+    /// executors).
+    pub fn start_with(config: EngineConfig, hook: Option<CoreHook>) -> Result<Engine> {
+        config.validate()?;
+        let cores = match config.cores {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
+        };
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let storage = DmaStorage::new(config.data_dir.clone());
+        let catalog = futures::executor::block_on(async {
+            storage.create_dir_all(&config.data_dir).await?;
+            let catalog = Catalog::load(storage.clone(), config.data_dir.clone()).await?;
+            catalog.sweep_orphans().await?;
+            Ok::<_, EngineError>(catalog)
+        })?;
+        let snapshot = catalog.snapshot();
+        let (senders, receivers): (Vec<_>, Vec<_>) = (0..cores).map(|_| flume::unbounded()).unzip();
+        let router = Router {
+            cores: senders,
+            published: Arc::new(RwLock::new(snapshot.clone())),
+            durability: config.log.sync_policy.durability(),
+        };
+        let (ready_tx, ready_rx) = flume::unbounded::<Result<RecoveryReports>>();
+        let mut catalog = Some(catalog);
+        let mut threads = Vec::with_capacity(cores);
+        for (id, rx) in receivers.into_iter().enumerate() {
+            let placement = if cores <= cpus {
+                Placement::Fixed(id)
+            } else {
+                Placement::Unbound
+            };
+            let ctx = CoreContext {
+                id,
+                config: config.clone(),
+                router: router.clone(),
+                catalog: if id == 0 { catalog.take() } else { None },
+            };
+            let (snapshot, ready, hook) = (snapshot.clone(), ready_tx.clone(), hook.clone());
+            let handle = LocalExecutorBuilder::new(placement)
+                .name(&format!("shoal-core-{id}"))
+                .io_memory(config.io_memory_bytes)
+                .spawn(move || core_main(ctx, snapshot, rx, ready, hook))
+                .map_err(|e| EngineError::io("start executor", &config.data_dir, e.into()))?;
+            threads.push(handle);
+        }
+        drop(ready_tx);
+        let mut recovery = Vec::new();
+        let mut failure = None;
+        for _ in 0..cores {
+            match ready_rx.recv() {
+                Ok(Ok(reports)) => recovery.extend(reports),
+                Ok(Err(e)) => failure = Some(e),
+                Err(_) => failure = Some(EngineError::Shutdown),
+            }
+        }
+        let engine = Engine {
+            inner: Arc::new(Inner {
+                router,
+                threads: Mutex::new(threads),
+                recovery,
+            }),
+        };
+        match failure {
+            Some(e) => {
+                let _ = engine.stop();
+                Err(e)
+            }
+            None => Ok(engine),
+        }
+    }
+
+    pub fn cores(&self) -> usize {
+        self.inner.router.core_count()
+    }
+
+    /// What recovery found for every shard at start.
+    pub fn recovery_reports(&self) -> &RecoveryReports {
+        &self.inner.recovery
+    }
+
+    /// The durability puts are acknowledged with.
+    pub fn durability(&self) -> Durability {
+        self.inner.router.durability
+    }
+
+    /// The catalog snapshot currently used for routing.
+    pub fn catalog(&self) -> Arc<CatalogData> {
+        self.inner.router.catalog()
+    }
+
+    fn router(&self) -> &Router {
+        &self.inner.router
+    }
+
+    pub async fn create_stream(
+        &self,
+        name: &str,
+        shards: u32,
+        retention_hours: Option<u32>,
+    ) -> Result<StreamDescription> {
+        let name = name.to_owned();
+        self.router()
+            .call(0, |reply| Command::CreateStream {
+                name,
+                shards,
+                retention_hours,
+                reply,
+            })
+            .await
+    }
+
+    pub async fn delete_stream(&self, name: &str) -> Result<()> {
+        let name = name.to_owned();
+        self.router()
+            .call(0, |reply| Command::DeleteStream { name, reply })
+            .await
+    }
+
+    /// Changes retention; `increase` selects Increase/DecreaseStreamRetentionPeriod.
+    pub async fn set_retention(&self, name: &str, hours: u32, increase: bool) -> Result<()> {
+        let name = name.to_owned();
+        self.router()
+            .call(0, |reply| Command::SetRetention {
+                name,
+                hours,
+                increase,
+                reply,
+            })
+            .await
+    }
+
+    pub fn describe_stream(&self, name: &str) -> Result<StreamDescription> {
+        Ok(self.catalog().stream(name)?.describe())
+    }
+
+    pub fn list_streams(&self) -> Vec<String> {
+        self.catalog().streams.iter().map(|s| s.name.clone()).collect()
+    }
+
+    /// PutRecord: stores one record; `ordering` is SequenceNumberForOrdering.
+    pub async fn put_record(
+        &self,
+        stream: &str,
+        record: RecordInput,
+        ordering: Option<SequenceNumber>,
+    ) -> Result<(PutResult, Durability)> {
+        let (snapshot, i) = self.router().locate(stream)?;
+        let meta = &snapshot.streams[i];
+        validate_put(std::slice::from_ref(&record))?;
+        let min_counter = ordering_min_counter(meta, ordering)?;
+        let shard = meta
+            .sole_open_shard()
+            .or_else(|| meta.route(crate::core::record_hash_key(&record)))
+            .ok_or_else(|| EngineError::InvalidArgument(format!("stream {stream} has no open shard for the key")))?
+            .index;
+        let (tag, core) = (meta.tag(), self.router().core_of(meta, shard));
+        let counter = self
+            .router()
+            .call(core, |reply| Command::AppendOne {
+                snapshot: snapshot.clone(),
+                stream: i,
+                shard,
+                record,
+                min_counter,
+                reply,
+            })
+            .await?;
+        let result = PutResult {
+            shard_index: shard,
+            sequence_number: SequenceNumber::new(counter, tag, shard),
+        };
+        Ok((result, self.durability()))
+    }
+
+    /// PutRecords: stores up to 500 records; failures are per record, in
+    /// request order.
+    pub async fn put_records(&self, stream: &str, records: Vec<RecordInput>) -> Result<PutRecordsOutcome> {
+        let (snapshot, i) = self.router().locate(stream)?;
+        validate_put(&records)?;
+        let n = records.len();
+        let meta = &snapshot.streams[i];
+        let mut per_core: Vec<Vec<(u32, ShardGroup)>> = vec![Vec::new(); self.cores()];
+        for (shard, group) in route_put(meta, records)? {
+            per_core[self.router().core_of(meta, shard)].push((shard, group));
+        }
+        let parts = per_core
+            .into_iter()
+            .enumerate()
+            .filter(|(_, groups)| !groups.is_empty())
+            .map(|(core, groups)| self.router().append_remote(core, snapshot.clone(), i, groups));
+        let parts = join_all(parts).await;
+        Ok(self.router().assemble(n, parts))
+    }
+
+    /// Resolves a starting position in a shard to a counter.
+    pub async fn resolve(&self, stream: &str, shard: u32, position: StartingPosition) -> Result<u64> {
+        let (snapshot, i) = self.router().locate(stream)?;
+        let core = self.router().core_of(&snapshot.streams[i], shard);
+        self.router()
+            .call(core, |reply| Command::Resolve {
+                snapshot,
+                stream: i,
+                shard,
+                position,
+                reply,
+            })
+            .await
+    }
+
+    /// Reads from a shard starting at counter `from`.
+    pub async fn read(&self, stream: &str, shard: u32, from: u64, limit: usize) -> Result<ReadOutcome> {
+        let (snapshot, i) = self.router().locate(stream)?;
+        let core = self.router().core_of(&snapshot.streams[i], shard);
+        self.router()
+            .call(core, |reply| Command::Read {
+                snapshot,
+                stream: i,
+                shard,
+                from,
+                limit,
+                reply,
+            })
+            .await
+    }
+
+    /// Finishes in-flight appends, syncs every shard and stops the
+    /// executors. Blocks until they have exited.
+    pub fn shutdown(self) -> Result<()> {
+        self.stop()
+    }
+
+    fn stop(&self) -> Result<()> {
+        let mut first_error = None;
+        for sender in &self.inner.router.cores {
+            let (tx, rx) = oneshot::channel();
+            if sender.send(Command::Shutdown { reply: tx }).is_ok() {
+                if let Ok(Err(e)) = futures::executor::block_on(rx) {
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        let threads = std::mem::take(&mut *self.inner.threads.lock().unwrap_or_else(|e| e.into_inner()));
+        for t in threads {
+            let _ = t.join();
+        }
+        first_error.map_or(Ok(()), Err)
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        for sender in &self.router.cores {
+            let (tx, _rx) = oneshot::channel();
+            let _ = sender.send(Command::Shutdown { reply: tx });
+        }
+        let threads = std::mem::take(&mut *self.threads.lock().unwrap_or_else(|e| e.into_inner()));
+        for t in threads {
+            let _ = t.join();
+        }
+    }
+}

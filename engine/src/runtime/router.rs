@@ -1,0 +1,121 @@
+//! Reaching the core that owns a shard: the published catalog snapshot for
+//! routing, and one command channel per core.
+
+use std::sync::{Arc, RwLock};
+
+use futures::channel::oneshot;
+
+use super::command::{Command, GroupResults, Reply};
+use crate::catalog::{owning_core, CatalogData, StreamMeta};
+use crate::config::Durability;
+use crate::core::{PutRecordsOutcome, PutResult, RecordFailure, RecordFailureKind, ShardGroup};
+use crate::error::{EngineError, Result};
+
+/// Cheap to clone and `Send`: what every handle and core shares.
+#[derive(Clone)]
+pub(crate) struct Router {
+    pub cores: Vec<flume::Sender<Command>>,
+    pub published: Arc<RwLock<Arc<CatalogData>>>,
+    pub durability: Durability,
+}
+
+impl Router {
+    pub fn core_count(&self) -> usize {
+        self.cores.len()
+    }
+
+    /// The catalog snapshot currently used for routing.
+    pub fn catalog(&self) -> Arc<CatalogData> {
+        self.published.read().map(|g| g.clone()).unwrap_or_default()
+    }
+
+    /// Replaces the published snapshot (control core only).
+    pub fn publish(&self, snapshot: Arc<CatalogData>) {
+        if let Ok(mut g) = self.published.write() {
+            *g = snapshot;
+        }
+    }
+
+    /// The snapshot and the stream's position in it.
+    pub fn locate(&self, stream: &str) -> Result<(Arc<CatalogData>, usize)> {
+        let snapshot = self.catalog();
+        let i = snapshot
+            .streams
+            .iter()
+            .position(|s| s.name == stream)
+            .ok_or_else(|| EngineError::NotFound(format!("Stream {stream} not found.")))?;
+        Ok((snapshot, i))
+    }
+
+    pub fn core_of(&self, meta: &StreamMeta, shard: u32) -> usize {
+        owning_core(meta.tag(), shard, self.core_count())
+    }
+
+    /// Sends a command to a core and waits for its reply.
+    pub async fn call<T>(&self, core: usize, make: impl FnOnce(Reply<T>) -> Command) -> Result<T> {
+        let (tx, rx) = oneshot::channel();
+        let sender = self.cores.get(core).ok_or(EngineError::Shutdown)?;
+        sender.send_async(make(tx)).await.map_err(|_| EngineError::Shutdown)?;
+        rx.await.map_err(|_| EngineError::Shutdown)?
+    }
+
+    /// Sends one core its groups of a put; the future resolves to each
+    /// record's result (failed as InternalFailure if the core is gone).
+    pub async fn append_remote(
+        &self,
+        core: usize,
+        snapshot: Arc<CatalogData>,
+        stream: usize,
+        groups: Vec<(u32, ShardGroup)>,
+    ) -> GroupResults {
+        let positions: Vec<usize> = groups.iter().flat_map(|(_, g)| g.iter().map(|(p, _)| *p)).collect();
+        let (tx, rx) = oneshot::channel();
+        let cmd = Command::Append {
+            snapshot,
+            stream,
+            groups,
+            reply: tx,
+        };
+        let sent = match self.cores.get(core) {
+            Some(s) => s.send_async(cmd).await.is_ok(),
+            None => false,
+        };
+        match rx.await {
+            Ok(results) if sent => results,
+            _ => positions
+                .into_iter()
+                .map(|p| {
+                    let failure = RecordFailure {
+                        kind: RecordFailureKind::InternalFailure,
+                        message: "Internal Service Failure: engine is shut down".into(),
+                    };
+                    (p, Err(failure))
+                })
+                .collect(),
+        }
+    }
+
+    /// Orders per-record results back into request order.
+    pub fn assemble(&self, n: usize, parts: Vec<GroupResults>) -> PutRecordsOutcome {
+        let mut results: Vec<Option<std::result::Result<PutResult, RecordFailure>>> = vec![None; n];
+        for (pos, r) in parts.into_iter().flatten() {
+            if let Some(slot) = results.get_mut(pos) {
+                *slot = Some(r);
+            }
+        }
+        PutRecordsOutcome {
+            results: results
+                .into_iter()
+                .map(|r| {
+                    r.unwrap_or_else(|| {
+                        Err(RecordFailure {
+                            kind: RecordFailureKind::InternalFailure,
+                            message: "Internal Service Failure: no result".into(),
+                        })
+                    })
+                })
+                .collect(),
+            durability: self.durability,
+        }
+    }
+}
