@@ -1,0 +1,171 @@
+//! One client connection: read bytes, cut frames, hand each request to its
+//! own task (so requests pipeline and may finish out of order), and write
+//! responses through one batching writer.
+//!
+//! Framing rules (PROTOCOL.md §Connection):
+//! * a body that does not decode is answered with an error frame carrying
+//!   its correlation id, and the connection goes on;
+//! * a header that cannot be trusted (framing lost) gets one farewell error
+//!   frame, then the connection is closed;
+//! * at most [`IN_FLIGHT_MAX`] requests run at once per connection; past
+//!   that the connection stops reading (TCP backpressure) instead of
+//!   queueing without bound.
+
+use std::rc::Rc;
+
+use bytes::{Bytes, BytesMut};
+use futures::channel::{mpsc, oneshot};
+use futures::future::{select, Either};
+use futures::{AsyncReadExt, AsyncWriteExt, StreamExt};
+use glommio::net::TcpStream;
+use glommio::sync::Semaphore;
+use shoal_protocol::frame::{decode_from, Decoded, ErrorFrame, Frame, FrameBody};
+use shoal_protocol::Status;
+
+use crate::dispatch::Context;
+
+/// Requests served concurrently per connection.
+pub const IN_FLIGHT_MAX: u64 = 256;
+/// Bytes read per read call when no larger frame is pending.
+const READ_CHUNK_BYTES: usize = 64 * 1024;
+/// The writer coalesces responses up to this size before a write.
+const WRITE_BUFFER_BYTES: usize = 256 * 1024;
+
+/// Serves a connection until the client closes it, framing is lost, or
+/// `stop` fires (then in-flight requests finish and are answered first).
+pub async fn serve(stream: TcpStream, ctx: Rc<Context>, stop: oneshot::Receiver<()>) {
+    let peer = stream.peer_addr().map(|a| a.to_string()).unwrap_or_else(|_| "?".into());
+    if let Err(e) = stream.set_nodelay(true) {
+        tracing::debug!(%peer, error = %e, "set_nodelay failed");
+    }
+    let (mut reader, writer) = stream.split();
+    let (out_tx, out_rx) = mpsc::unbounded::<Bytes>();
+    let writer_task = glommio::spawn_local(write_loop(writer, out_rx, peer.clone()));
+    let permits = Rc::new(Semaphore::new(IN_FLIGHT_MAX));
+    let mut buf = BytesMut::with_capacity(READ_CHUNK_BYTES);
+    let mut stop = stop;
+    'conn: loop {
+        let want = loop {
+            match decode_from(&mut buf) {
+                Decoded::Complete(Ok(frame), _) => match frame.into_request() {
+                    Ok((correlation_id, request)) => {
+                        let permit = match permits.acquire_static_permit(1).await {
+                            Ok(p) => p,
+                            Err(_) => break 'conn,
+                        };
+                        let (ctx, out) = (ctx.clone(), out_tx.clone());
+                        glommio::spawn_local(async move {
+                            let opcode = request.opcode();
+                            let body = match ctx.handle(request).await {
+                                Ok(response) => FrameBody::Response(response),
+                                Err(f) => FrameBody::Error(ErrorFrame {
+                                    opcode: opcode as u16,
+                                    status: f.status,
+                                    message: f.message,
+                                }),
+                            };
+                            send(&out, &Frame { correlation_id, body });
+                            drop(permit);
+                        })
+                        .detach();
+                    }
+                    // The client sent a response or an error frame: the
+                    // protocol says what to answer.
+                    Err(reply) => send(&out_tx, &reply),
+                },
+                Decoded::Complete(Err(body_error), _) => {
+                    tracing::debug!(%peer, error = %body_error, "undecodable request body");
+                    send(&out_tx, &body_error.error_frame());
+                }
+                Decoded::Incomplete(needed) => break needed.max(READ_CHUNK_BYTES),
+                Decoded::Invalid(framing) => {
+                    tracing::info!(%peer, error = %framing, "framing lost; closing the connection");
+                    send(&out_tx, &framing.farewell());
+                    break 'conn;
+                }
+            }
+        };
+        let start = buf.len();
+        buf.resize(start + want, 0);
+        let read = reader.read(&mut buf[start..]);
+        let n = match select(read, &mut stop).await {
+            Either::Left((Ok(n), _)) => n,
+            Either::Left((Err(e), _)) => {
+                tracing::debug!(%peer, error = %e, "read failed");
+                buf.truncate(start);
+                break;
+            }
+            Either::Right(_) => {
+                buf.truncate(start);
+                break;
+            }
+        };
+        buf.truncate(start + n);
+        if n == 0 {
+            if !buf.is_empty() {
+                tracing::debug!(%peer, bytes = buf.len(), "connection closed inside a frame");
+            }
+            break;
+        }
+    }
+    // Let in-flight requests finish: each holds a sender; the writer ends
+    // when the last one is dropped.
+    drop(out_tx);
+    let _ = permits.acquire(IN_FLIGHT_MAX).await;
+    writer_task.await;
+}
+
+fn send(out: &mpsc::UnboundedSender<Bytes>, frame: &Frame) {
+    let mut buf = BytesMut::new();
+    if let Err(e) = frame.encode(&mut buf) {
+        // A response that cannot be encoded (e.g. over the frame limit)
+        // becomes an error frame, so the client is never left waiting.
+        tracing::error!(error = %e, "response could not be encoded");
+        buf.clear();
+        let fallback = Frame {
+            correlation_id: frame.correlation_id,
+            body: FrameBody::Error(ErrorFrame {
+                opcode: frame.opcode(),
+                status: Status::InternalFailure,
+                message: format!("response could not be encoded: {e}"),
+            }),
+        };
+        if fallback.encode(&mut buf).is_err() {
+            return;
+        }
+    }
+    let _ = out.unbounded_send(buf.freeze());
+}
+
+async fn write_loop(
+    mut writer: futures::io::WriteHalf<TcpStream>,
+    mut frames: mpsc::UnboundedReceiver<Bytes>,
+    peer: String,
+) {
+    let mut batch = Vec::with_capacity(WRITE_BUFFER_BYTES);
+    while let Some(first) = frames.next().await {
+        if first.len() >= WRITE_BUFFER_BYTES {
+            // Large responses go out as they are, without a copy.
+            if let Err(e) = writer.write_all(&first).await {
+                tracing::debug!(%peer, error = %e, "write failed; dropping the connection's responses");
+                return;
+            }
+            continue;
+        }
+        batch.clear();
+        batch.extend_from_slice(&first);
+        // Coalesce whatever else is ready into one write.
+        while batch.len() < WRITE_BUFFER_BYTES {
+            match frames.try_recv() {
+                Ok(more) => batch.extend_from_slice(&more),
+                _ => break,
+            }
+        }
+        if let Err(e) = writer.write_all(&batch).await {
+            tracing::debug!(%peer, error = %e, "write failed; dropping the connection's responses");
+            return;
+        }
+    }
+    let _ = writer.flush().await;
+    let _ = writer.close().await;
+}

@@ -1,0 +1,410 @@
+//! Request → engine → response. Every failure becomes an error frame with
+//! a Kinesis status and a message that says what was wrong; nothing a
+//! client sends can panic this code.
+
+use bytes::Bytes;
+use shoal_engine::Clock as _;
+use shoal_engine::{
+    CoreApi, Durability as EngineDurability, EngineError, ErrorKind, RecordFailureKind, RecordInput, SequenceNumber,
+    ShardDescription, StartingPosition,
+};
+use shoal_protocol::ops::{
+    ChildShard, CreateStream, DescribeStream, Durability, GetRecords, GetRecordsOutput, GetShardIterator,
+    GetShardIteratorOutput, HashKeyRange, ListShards, ListShardsOutput, ListStreams, ListStreamsOutput, PutRecord,
+    PutRecordOutput, PutRecords, PutRecordsOutput, PutRecordsResult, Record, Shard, ShardFilterType, ShardIteratorType,
+    StreamDescription, StreamDescriptionSummary, StreamStatus,
+};
+use shoal_protocol::{IteratorPosition, Request, Response, ShardIteratorToken, Status};
+
+use crate::next_token::{NextToken, TokenError};
+use crate::secret::Key;
+
+/// Shards per DescribeStream response (Kinesis returns at most 100).
+const DESCRIBE_SHARDS_MAX: usize = 100;
+/// Streams per ListStreams response (Kinesis: at most 100).
+const LIST_STREAMS_MAX: usize = 100;
+/// Shards per ListShards response (Kinesis: at most 1,000).
+const LIST_SHARDS_MAX: usize = 1000;
+
+/// A failed request: status and human message for the error frame.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    pub status: Status,
+    pub message: String,
+}
+
+impl Failure {
+    pub fn new(status: Status, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<EngineError> for Failure {
+    fn from(e: EngineError) -> Self {
+        let status = match e.kind() {
+            ErrorKind::ResourceNotFound => Status::ResourceNotFound,
+            ErrorKind::ResourceInUse => Status::ResourceInUse,
+            ErrorKind::InvalidArgument => Status::InvalidArgument,
+            ErrorKind::LimitExceeded => Status::LimitExceeded,
+            ErrorKind::InternalFailure => Status::InternalFailure,
+        };
+        if status == Status::InternalFailure {
+            tracing::error!(error = %e, "internal failure serving a request");
+        }
+        Failure::new(status, e.to_string())
+    }
+}
+
+type Outcome = Result<Response, Failure>;
+
+/// What a request handler needs besides the engine.
+pub struct Context {
+    pub api: CoreApi,
+    pub key: Key,
+}
+
+impl Context {
+    fn now_ms(&self) -> u64 {
+        shoal_engine::SystemClock.now_ms()
+    }
+
+    pub async fn handle(&self, request: Request) -> Outcome {
+        if let Err(e) = request.validate() {
+            return Err(Failure::new(e.status, e.message));
+        }
+        match request {
+            Request::CreateStream(r) => self.create_stream(r).await,
+            Request::DeleteStream(r) => {
+                self.api.delete_stream(&r.stream_name).await?;
+                Ok(Response::DeleteStream)
+            }
+            Request::DescribeStream(r) => self.describe_stream(r),
+            Request::DescribeStreamSummary(r) => {
+                let d = self.api.describe_stream(&r.stream_name)?;
+                Ok(Response::DescribeStreamSummary(StreamDescriptionSummary {
+                    stream_name: d.name,
+                    status: StreamStatus::Active,
+                    retention_hours: d.retention_hours,
+                    creation_timestamp_ms: d.created_ms,
+                    open_shard_count: d.shards.iter().filter(|s| s.is_open()).count() as u32,
+                    consumer_count: 0,
+                }))
+            }
+            Request::ListStreams(r) => Ok(self.list_streams(r)),
+            Request::ListShards(r) => self.list_shards(r),
+            Request::IncreaseStreamRetentionPeriod(r) => {
+                self.api.set_retention(&r.stream_name, r.retention_hours, true).await?;
+                Ok(Response::IncreaseStreamRetentionPeriod)
+            }
+            Request::DecreaseStreamRetentionPeriod(r) => {
+                self.api.set_retention(&r.stream_name, r.retention_hours, false).await?;
+                Ok(Response::DecreaseStreamRetentionPeriod)
+            }
+            Request::PutRecord(r) => self.put_record(r).await,
+            Request::PutRecords(r) => self.put_records(r).await,
+            Request::GetShardIterator(r) => self.get_shard_iterator(r).await,
+            Request::GetRecords(r) => self.get_records(r).await,
+        }
+    }
+
+    async fn create_stream(&self, r: CreateStream) -> Outcome {
+        if r.shard_limits.is_some() {
+            return Err(Failure::new(
+                Status::InvalidArgument,
+                "per-shard limits cannot be set yet: this server does not enforce them; leave shard_limits absent",
+            ));
+        }
+        self.api
+            .create_stream(&r.stream_name, r.shard_count, r.retention_hours)
+            .await?;
+        Ok(Response::CreateStream)
+    }
+
+    fn describe_stream(&self, r: DescribeStream) -> Outcome {
+        let d = self.api.describe_stream(&r.stream_name)?;
+        let limit = r
+            .limit
+            .map_or(DESCRIBE_SHARDS_MAX, |l| (l as usize).min(DESCRIBE_SHARDS_MAX));
+        let after: Vec<&ShardDescription> = d
+            .shards
+            .iter()
+            .filter(|s| r.exclusive_start_shard.is_none_or(|x| s.shard_index > x))
+            .collect();
+        let has_more_shards = after.len() > limit;
+        Ok(Response::DescribeStream(StreamDescription {
+            stream_name: d.name.clone(),
+            status: StreamStatus::Active,
+            retention_hours: d.retention_hours,
+            creation_timestamp_ms: d.created_ms,
+            shards: after.into_iter().take(limit).map(wire_shard).collect(),
+            has_more_shards,
+        }))
+    }
+
+    fn list_streams(&self, r: ListStreams) -> Response {
+        let mut names = self.api.list_streams();
+        names.sort();
+        let limit = r.limit.map_or(LIST_STREAMS_MAX, |l| (l as usize).min(LIST_STREAMS_MAX));
+        let after: Vec<String> = names
+            .into_iter()
+            .filter(|n| r.exclusive_start_stream_name.as_ref().is_none_or(|x| n > x))
+            .collect();
+        let has_more_streams = after.len() > limit;
+        Response::ListStreams(ListStreamsOutput {
+            stream_names: after.into_iter().take(limit).collect(),
+            has_more_streams,
+        })
+    }
+
+    fn list_shards(&self, r: ListShards) -> Outcome {
+        let now = self.now_ms();
+        let (stream_name, after, max_results, filter) = match (&r.stream_name, &r.next_token) {
+            (Some(name), None) => {
+                let after = match &r.shard_filter {
+                    Some(f) if f.filter_type == ShardFilterType::AfterShardId => f.shard,
+                    _ => r.exclusive_start_shard,
+                };
+                (name.clone(), after, r.max_results, r.shard_filter.clone())
+            }
+            (None, Some(token)) => {
+                let t = NextToken::open(token, &self.key, now).map_err(|e| match e {
+                    TokenError::Invalid => Failure::new(Status::InvalidArgument, "Invalid NextToken."),
+                    TokenError::Expired => Failure::new(Status::ExpiredNextToken, "The NextToken has expired."),
+                })?;
+                let incarnation = self.api.catalog().stream(&t.stream_name)?.incarnation;
+                if incarnation != t.incarnation {
+                    return Err(Failure::new(
+                        Status::ResourceNotFound,
+                        format!("Stream {} was deleted after the NextToken was issued.", t.stream_name),
+                    ));
+                }
+                (t.stream_name, Some(t.after_shard), Some(t.max_results), None)
+            }
+            _ => {
+                return Err(Failure::new(
+                    Status::InvalidArgument,
+                    "NextToken and StreamName cannot be provided together; exactly one is required.",
+                ))
+            }
+        };
+        let catalog = self.api.catalog();
+        let stream = catalog.stream(&stream_name)?;
+        let desc = stream.describe();
+        let max = max_results.map_or(LIST_SHARDS_MAX, |m| (m as usize).min(LIST_SHARDS_MAX));
+        let selected: Vec<&ShardDescription> = desc
+            .shards
+            .iter()
+            .filter(|s| after.is_none_or(|a| s.shard_index > a))
+            .filter(|s| match filter.as_ref().map(|f| f.filter_type) {
+                Some(ShardFilterType::AtLatest) => s.is_open(),
+                // Shards whose records start at the trim horizon: no
+                // parent, or a parent whose data has expired (parents are
+                // kept for the whole retention period here).
+                Some(ShardFilterType::AtTrimHorizon) => s.parent.is_none(),
+                Some(ShardFilterType::AtTimestamp) | Some(ShardFilterType::FromTimestamp) => {
+                    filter
+                        .as_ref()
+                        .and_then(|f| f.timestamp_ms)
+                        .is_some_and(|ts| ts >= desc.created_ms)
+                        || s.is_open()
+                }
+                _ => true,
+            })
+            .collect();
+        let next_token = (selected.len() > max).then(|| {
+            let last = selected.get(max - 1).map_or(0, |s| s.shard_index);
+            Bytes::from(
+                NextToken {
+                    stream_name: stream_name.clone(),
+                    incarnation: stream.incarnation,
+                    after_shard: last,
+                    max_results: max as u32,
+                    issued_ms: now,
+                }
+                .seal(&self.key),
+            )
+        });
+        Ok(Response::ListShards(ListShardsOutput {
+            shards: selected.into_iter().take(max).map(wire_shard).collect(),
+            next_token,
+        }))
+    }
+
+    async fn put_record(&self, r: PutRecord) -> Outcome {
+        let record = RecordInput {
+            partition_key: r.partition_key,
+            explicit_hash_key: r.explicit_hash_key,
+            data: r.data,
+        };
+        let ordering = r.sequence_number_for_ordering.map(SequenceNumber);
+        let (result, durability) = self.api.put_record(&r.stream_name, record, ordering).await?;
+        Ok(Response::PutRecord(PutRecordOutput {
+            shard: result.shard_index,
+            sequence_number: result.sequence_number.0,
+            durability: wire_durability(durability),
+        }))
+    }
+
+    async fn put_records(&self, r: PutRecords) -> Outcome {
+        let records = r
+            .records
+            .into_iter()
+            .map(|e| RecordInput {
+                partition_key: e.partition_key,
+                explicit_hash_key: e.explicit_hash_key,
+                data: e.data,
+            })
+            .collect();
+        let out = self.api.put_records(&r.stream_name, records).await?;
+        let records = out
+            .results
+            .into_iter()
+            .map(|r| match r {
+                Ok(ok) => PutRecordsResult::Success {
+                    shard: ok.shard_index,
+                    sequence_number: ok.sequence_number.0,
+                },
+                Err(f) => PutRecordsResult::Failure {
+                    status: match f.kind {
+                        RecordFailureKind::ProvisionedThroughputExceeded => Status::ProvisionedThroughputExceeded,
+                        RecordFailureKind::InternalFailure => Status::InternalFailure,
+                    },
+                    message: f.message,
+                },
+            })
+            .collect();
+        Ok(Response::PutRecords(PutRecordsOutput {
+            records,
+            durability: wire_durability(out.durability),
+        }))
+    }
+
+    async fn get_shard_iterator(&self, r: GetShardIterator) -> Outcome {
+        let now = self.now_ms();
+        if let Err(e) = r.validate_timestamp(now) {
+            return Err(Failure::new(e.status, e.message));
+        }
+        let seq = |what: &str| {
+            r.starting_sequence_number.map(SequenceNumber).ok_or_else(|| {
+                Failure::new(
+                    Status::InvalidArgument,
+                    format!("{what} requires a StartingSequenceNumber."),
+                )
+            })
+        };
+        let position = match r.iterator_type {
+            ShardIteratorType::TrimHorizon => StartingPosition::TrimHorizon,
+            ShardIteratorType::Latest => StartingPosition::Latest,
+            ShardIteratorType::AtSequenceNumber => StartingPosition::AtSequenceNumber(seq("AT_SEQUENCE_NUMBER")?),
+            ShardIteratorType::AfterSequenceNumber => {
+                StartingPosition::AfterSequenceNumber(seq("AFTER_SEQUENCE_NUMBER")?)
+            }
+            ShardIteratorType::AtTimestamp => StartingPosition::AtTimestamp(r.timestamp_ms.ok_or_else(|| {
+                Failure::new(
+                    Status::InvalidArgument,
+                    "Must specify timestampInMillis parameter for iterator of type AT_TIMESTAMP. Current request \
+                     has no timestamp parameter.",
+                )
+            })?),
+        };
+        let catalog = self.api.catalog();
+        let stream = catalog.stream(&r.stream_name)?;
+        let counter = self.api.resolve(&r.stream_name, r.shard, position).await?;
+        let token = ShardIteratorToken {
+            stream_name: r.stream_name.clone(),
+            stream_incarnation: stream.incarnation,
+            shard: r.shard,
+            position: IteratorPosition::AtSequenceNumber(SequenceNumber::new(counter, stream.tag(), r.shard).0),
+            issued_ms: now,
+        };
+        Ok(Response::GetShardIterator(GetShardIteratorOutput {
+            iterator: Bytes::from(token.seal(&self.key)),
+        }))
+    }
+
+    async fn get_records(&self, r: GetRecords) -> Outcome {
+        let now = self.now_ms();
+        let token = ShardIteratorToken::open(&r.iterator, &self.key, now)
+            .map_err(|e| Failure::new(e.status(), e.to_string()))?;
+        let catalog = self.api.catalog();
+        let stream = catalog.stream(&token.stream_name)?;
+        if stream.incarnation != token.stream_incarnation {
+            return Err(Failure::new(
+                Status::ResourceNotFound,
+                format!(
+                    "Stream {} was deleted after the iterator was issued.",
+                    token.stream_name
+                ),
+            ));
+        }
+        let counter = match token.position {
+            IteratorPosition::AtSequenceNumber(seq) => SequenceNumber(seq).counter(),
+            IteratorPosition::LatestAtIssue => {
+                self.api
+                    .resolve(&token.stream_name, token.shard, StartingPosition::Latest)
+                    .await?
+            }
+        };
+        let limit = r.limit.map_or(shoal_engine::limits::READ_RECORDS_MAX, |l| l as usize);
+        let out = self.api.read(&token.stream_name, token.shard, counter, limit).await?;
+        let next_iterator = out.next_counter.map(|next| {
+            let t = ShardIteratorToken {
+                position: IteratorPosition::AtSequenceNumber(SequenceNumber::new(next, stream.tag(), token.shard).0),
+                issued_ms: now,
+                ..token.clone()
+            };
+            Bytes::from(t.seal(&self.key))
+        });
+        let records = out
+            .records
+            .into_iter()
+            .map(|rec| Record {
+                sequence_number: rec.sequence_number.0,
+                arrival_timestamp_ms: rec.arrival_ms,
+                partition_key: String::from_utf8_lossy(&rec.partition_key).into_owned(),
+                data: rec.data,
+            })
+            .collect();
+        Ok(Response::GetRecords(GetRecordsOutput {
+            records,
+            next_iterator,
+            millis_behind_latest: out.millis_behind,
+            child_shards: out
+                .child_shards
+                .iter()
+                .map(|c| ChildShard {
+                    index: c.shard_index,
+                    parents: c.parent.into_iter().chain(c.adjacent_parent).collect(),
+                    hash_key_range: HashKeyRange {
+                        start: c.hash_key_range.start,
+                        end: c.hash_key_range.end,
+                    },
+                })
+                .collect(),
+        }))
+    }
+}
+
+fn wire_shard(s: &ShardDescription) -> Shard {
+    Shard {
+        index: s.shard_index,
+        parent: s.parent,
+        adjacent_parent: s.adjacent_parent,
+        hash_key_range: HashKeyRange {
+            start: s.hash_key_range.start,
+            end: s.hash_key_range.end,
+        },
+        starting_sequence_number: s.starting_sequence_number.0,
+        ending_sequence_number: s.ending_sequence_number.map(|e| e.0),
+    }
+}
+
+fn wire_durability(d: EngineDurability) -> Durability {
+    match d {
+        EngineDurability::Synced => Durability::Synced,
+        EngineDurability::Written => Durability::Written,
+    }
+}

@@ -1,0 +1,23 @@
+//! # The Shoal server
+//!
+//! Serves the binary protocol of `shoal-protocol` on the engine's own
+//! executors: every core accepts connections on the same port
+//! (SO_REUSEPORT), decodes pipelined requests, serves the shards it owns by
+//! direct calls into the engine and forwards the rest to their owning core.
+//!
+//! # Layout
+//! * [`server`]: start, the bound address, graceful shutdown.
+//! * `listener`: one accept loop per core, draining on shutdown.
+//! * `connection`: framing, pipelining, batched writes; no business logic.
+//! * `dispatch`: request → engine → response, and error mapping.
+//! * `secret`: the server-held key that authenticates iterators and tokens.
+//! * `next_token`: ListShards paging tokens.
+
+mod connection;
+mod dispatch;
+mod listener;
+mod next_token;
+mod secret;
+pub mod server;
+
+pub use server::{Server, ServerConfig, ServerError};

@@ -1,0 +1,159 @@
+//! Starting and stopping a server: the engine, one listener per core, and
+//! a graceful shutdown (stop accepting, finish in-flight requests, sync).
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use shoal_engine::{CoreApi, CoreHook, Engine, EngineConfig, EngineError};
+
+use crate::listener::{self, CoreSetup};
+use crate::secret;
+
+/// How long `start` waits for every core to listen.
+const START_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Everything `shoal serve` can be told.
+#[derive(Clone, Debug)]
+pub struct ServerConfig {
+    pub engine: EngineConfig,
+    /// Port 0 picks a free port (see [`Server::local_addr`]).
+    pub listen: SocketAddr,
+}
+
+impl ServerConfig {
+    pub fn new(data_dir: impl Into<std::path::PathBuf>, listen: SocketAddr) -> Self {
+        Self {
+            engine: EngineConfig::new(data_dir),
+            listen,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error("{0}")]
+    Engine(#[from] EngineError),
+    #[error("cannot use {addr}: {source} (is another server running there?)")]
+    AddressInUse {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("server key in {path}: {source}")]
+    Key {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("listener failed: {0}")]
+    Listen(String),
+}
+
+/// A running server.
+pub struct Server {
+    engine: Engine,
+    addr: SocketAddr,
+    stops: Vec<flume::Sender<()>>,
+    drained: flume::Receiver<usize>,
+}
+
+impl Server {
+    /// Recovers the data directory, starts the engine and listens on every
+    /// core. Returns once every core accepts connections.
+    pub fn start(config: ServerConfig) -> Result<Server, ServerError> {
+        // glommio listeners set SO_REUSEPORT, so a stale server on the same
+        // port would silently share connections with this one. A plain bind
+        // (no SO_REUSEPORT) fails if anyone listens there.
+        if config.listen.port() != 0 {
+            std::net::TcpListener::bind(config.listen).map_err(|source| ServerError::AddressInUse {
+                addr: config.listen,
+                source,
+            })?;
+        }
+        let key = secret::load_or_create(&config.engine.data_dir).map_err(|source| ServerError::Key {
+            path: config.engine.data_dir.display().to_string(),
+            source,
+        })?;
+        let cores = match config.engine.cores {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
+        };
+        let (bound_tx, bound_rx) = flume::unbounded();
+        let (ready_tx, ready_rx) = flume::unbounded();
+        let (drained_tx, drained_rx) = flume::unbounded();
+        let (stops, stop_rxs): (Vec<_>, Vec<_>) = (0..cores).map(|_| flume::bounded(1)).unzip();
+        let stop_rxs = Arc::new(Mutex::new(stop_rxs.into_iter().map(Some).collect::<Vec<_>>()));
+        let listen = config.listen;
+        let hook: CoreHook = Arc::new(move |api: CoreApi| {
+            let stop = stop_rxs
+                .lock()
+                .ok()
+                .and_then(|mut v| v.get_mut(api.core_id()).and_then(Option::take));
+            let setup = stop.map(|stop| CoreSetup {
+                listen,
+                key,
+                bound_tx: bound_tx.clone(),
+                bound_rx: bound_rx.clone(),
+                ready: ready_tx.clone(),
+                stop,
+                drained: drained_tx.clone(),
+            });
+            Box::pin(async move {
+                if let Some(setup) = setup {
+                    listener::run(api, setup).await;
+                }
+            })
+        });
+        let mut engine_config = config.engine.clone();
+        engine_config.cores = cores;
+        let engine = Engine::start_with(engine_config, Some(hook))?;
+        let mut addr = None;
+        for _ in 0..cores {
+            match ready_rx.recv_timeout(START_TIMEOUT) {
+                Ok(Ok(a)) => addr = Some(a),
+                Ok(Err(e)) => {
+                    let _ = engine.shutdown();
+                    return Err(ServerError::Listen(e));
+                }
+                Err(_) => {
+                    let _ = engine.shutdown();
+                    return Err(ServerError::Listen("a core did not start listening".into()));
+                }
+            }
+        }
+        let addr = addr.ok_or_else(|| ServerError::Listen("no core listens".into()))?;
+        Ok(Server {
+            engine,
+            addr,
+            stops,
+            drained: drained_rx,
+        })
+    }
+
+    /// The address every core listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The engine underneath (same process).
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// Stops accepting, lets every connection finish the requests it has
+    /// started (their responses are written), then syncs every shard and
+    /// stops the executors.
+    pub fn shutdown(self) -> Result<(), ServerError> {
+        for stop in &self.stops {
+            let _ = stop.send(());
+        }
+        for _ in 0..self.stops.len() {
+            if self.drained.recv().is_err() {
+                break;
+            }
+        }
+        self.engine.shutdown()?;
+        Ok(())
+    }
+}

@@ -1,0 +1,6 @@
+//! End-to-end tests of the server over loopback (127.0.0.1 only, ephemeral
+//! ports, bounded in time).
+
+mod harness;
+mod ops;
+mod robustness;

@@ -1,0 +1,258 @@
+//! Every operation over the wire, with its error paths.
+
+use shoal_protocol::ops::*;
+use shoal_protocol::{Request, Response, Status};
+
+use crate::harness::*;
+
+#[test]
+fn stream_lifecycle_put_and_read_across_both_cores_and_restart() {
+    let mut server = TestServer::start();
+    let mut c = server.client();
+    assert_eq!(c.ok(create("orders", 4)), Response::CreateStream);
+    let (status, msg) = c.call(create("orders", 1)).expect_err("duplicate");
+    assert_eq!(status, Status::ResourceInUse, "{msg}");
+
+    let records: Vec<_> = (0..200)
+        .map(|i| entry(&format!("key-{i}"), format!("value-{i}").as_bytes()))
+        .collect();
+    let Response::PutRecords(out) = c.ok(put_records("orders", records)) else {
+        panic!()
+    };
+    assert_eq!(out.durability, Durability::Synced);
+    assert_eq!(out.records.len(), 200);
+    let mut per_shard = [0usize; 4];
+    for r in &out.records {
+        match r {
+            PutRecordsResult::Success { shard, .. } => per_shard[*shard as usize] += 1,
+            PutRecordsResult::Failure { status, message } => panic!("{status:?} {message}"),
+        }
+    }
+    assert!(
+        per_shard.iter().all(|&n| n > 20),
+        "keys spread over shards: {per_shard:?}"
+    );
+
+    let check = |c: &mut RawClient| {
+        let mut total = 0;
+        for shard in 0..4 {
+            let recs = read_shard(c, "orders", shard);
+            assert_eq!(recs.len(), per_shard[shard as usize]);
+            for r in &recs {
+                let i: usize = r.partition_key["key-".len()..].parse().expect("key");
+                assert_eq!(&r.data[..], format!("value-{i}").as_bytes());
+            }
+            total += recs.len();
+        }
+        assert_eq!(total, 200);
+    };
+    check(&mut c);
+    drop(c);
+    server.restart();
+    let mut c = server.client();
+    check(&mut c);
+
+    let Response::DescribeStream(d) = c.ok(Request::DescribeStream(DescribeStream {
+        stream_name: "orders".into(),
+        limit: Some(3),
+        exclusive_start_shard: None,
+    })) else {
+        panic!()
+    };
+    assert_eq!(d.shards.len(), 3);
+    assert!(d.has_more_shards);
+    assert_eq!(d.shards[0].hash_key_range.start, 0);
+    let Response::DescribeStreamSummary(s) = c.ok(Request::DescribeStreamSummary(DescribeStreamSummary {
+        stream_name: "orders".into(),
+    })) else {
+        panic!()
+    };
+    assert_eq!((s.open_shard_count, s.retention_hours), (4, 24));
+
+    c.ok(Request::IncreaseStreamRetentionPeriod(RetentionPeriodChange {
+        stream_name: "orders".into(),
+        retention_hours: 48,
+    }));
+    let (status, _) = c
+        .call(Request::DecreaseStreamRetentionPeriod(RetentionPeriodChange {
+            stream_name: "orders".into(),
+            retention_hours: 72,
+        }))
+        .expect_err("decrease cannot raise");
+    assert_eq!(status, Status::InvalidArgument);
+
+    c.ok(create("a-second", 1));
+    let Response::ListStreams(l) = c.ok(Request::ListStreams(ListStreams {
+        limit: Some(1),
+        exclusive_start_stream_name: None,
+    })) else {
+        panic!()
+    };
+    assert_eq!(l.stream_names, vec!["a-second".to_string()]);
+    assert!(l.has_more_streams);
+
+    assert_eq!(
+        c.ok(Request::DeleteStream(DeleteStream {
+            stream_name: "a-second".into(),
+            enforce_consumer_deletion: false,
+        })),
+        Response::DeleteStream
+    );
+    let (status, _) = c
+        .call(Request::DescribeStreamSummary(DescribeStreamSummary {
+            stream_name: "a-second".into(),
+        }))
+        .expect_err("gone");
+    assert_eq!(status, Status::ResourceNotFound);
+}
+
+#[test]
+fn list_shards_pages_with_next_token() {
+    let server = TestServer::start();
+    let mut c = server.client();
+    c.ok(create("many", 25));
+    let mut seen = Vec::new();
+    let mut req = ListShards {
+        stream_name: Some("many".into()),
+        next_token: None,
+        exclusive_start_shard: None,
+        max_results: Some(10),
+        shard_filter: None,
+    };
+    loop {
+        let Response::ListShards(out) = c.ok(Request::ListShards(req.clone())) else {
+            panic!()
+        };
+        seen.extend(out.shards.iter().map(|s| s.index));
+        match out.next_token {
+            Some(token) => {
+                req = ListShards {
+                    stream_name: None,
+                    next_token: Some(token),
+                    exclusive_start_shard: None,
+                    max_results: None,
+                    shard_filter: None,
+                }
+            }
+            None => break,
+        }
+    }
+    assert_eq!(seen, (0..25).collect::<Vec<_>>());
+    let mut bad = req.clone();
+    bad.stream_name = None;
+    bad.next_token = Some(bytes::Bytes::from_static(&[1u8; 40]));
+    let (status, _) = c.call(Request::ListShards(bad)).expect_err("forged token");
+    assert_eq!(status, Status::InvalidArgument);
+}
+
+#[test]
+fn put_record_iterators_positions_and_tampering() {
+    let server = TestServer::start();
+    let mut c = server.client();
+    c.ok(create("p", 1));
+    let mut seqs = Vec::new();
+    for i in 0..10u8 {
+        let Response::PutRecord(out) = c.ok(Request::PutRecord(PutRecord {
+            stream_name: "p".into(),
+            partition_key: "k".into(),
+            explicit_hash_key: None,
+            sequence_number_for_ordering: seqs.last().copied(),
+            data: bytes::Bytes::from(vec![i; 10]),
+        })) else {
+            panic!()
+        };
+        assert_eq!(out.durability, Durability::Synced);
+        seqs.push(out.sequence_number);
+    }
+    assert!(seqs.windows(2).all(|w| w[0] < w[1]));
+    let first_after = |c: &mut RawClient, kind, seq, ts| {
+        let Response::GetShardIterator(it) = c.ok(iterator("p", 0, kind, seq, ts)) else {
+            panic!()
+        };
+        let Response::GetRecords(r) = c.ok(get_records(it.iterator, Some(1))) else {
+            panic!()
+        };
+        r.records.first().map(|r| r.data[0])
+    };
+    assert_eq!(first_after(&mut c, ShardIteratorType::TrimHorizon, None, None), Some(0));
+    assert_eq!(first_after(&mut c, ShardIteratorType::Latest, None, None), None);
+    assert_eq!(
+        first_after(&mut c, ShardIteratorType::AtSequenceNumber, Some(seqs[4]), None),
+        Some(4)
+    );
+    assert_eq!(
+        first_after(&mut c, ShardIteratorType::AfterSequenceNumber, Some(seqs[4]), None),
+        Some(5)
+    );
+    assert_eq!(
+        first_after(&mut c, ShardIteratorType::AtTimestamp, None, Some(0)),
+        Some(0)
+    );
+
+    // Another shard's or a made-up sequence number is an invalid argument.
+    let (status, msg) = c
+        .call(iterator(
+            "p",
+            0,
+            ShardIteratorType::AtSequenceNumber,
+            Some(seqs[9] + (1u128 << 64)),
+            None,
+        ))
+        .expect_err("beyond the tip");
+    assert_eq!(status, Status::InvalidArgument, "{msg}");
+    let (status, _) = c
+        .call(iterator("p", 7, ShardIteratorType::TrimHorizon, None, None))
+        .expect_err("no shard");
+    assert_eq!(status, Status::ResourceNotFound);
+
+    // A tampered iterator is refused; every byte matters.
+    let Response::GetShardIterator(it) = c.ok(iterator("p", 0, ShardIteratorType::TrimHorizon, None, None)) else {
+        panic!()
+    };
+    for i in [0, it.iterator.len() / 2, it.iterator.len() - 1] {
+        let mut bad = it.iterator.to_vec();
+        bad[i] ^= 0x20;
+        let (status, msg) = c.call(get_records(bad.into(), None)).expect_err("tampered");
+        assert_eq!(status, Status::InvalidArgument, "{msg}");
+    }
+    // An iterator of a deleted and re-created stream is refused.
+    c.ok(Request::DeleteStream(DeleteStream {
+        stream_name: "p".into(),
+        enforce_consumer_deletion: false,
+    }));
+    c.ok(create("p", 1));
+    let (status, _) = c.call(get_records(it.iterator, None)).expect_err("old incarnation");
+    assert_eq!(status, Status::ResourceNotFound);
+}
+
+#[test]
+fn pipelined_requests_are_all_answered_with_their_ids() {
+    let server = TestServer::start();
+    let mut c = server.client();
+    c.ok(create("pipe", 2));
+    let mut expected = std::collections::BTreeMap::new();
+    for i in 0..300u32 {
+        let id = if i % 3 == 0 {
+            c.send(Request::ListStreams(ListStreams {
+                limit: None,
+                exclusive_start_stream_name: None,
+            }))
+        } else {
+            c.send(put_records("pipe", vec![entry(&format!("k{i}"), &i.to_le_bytes())]))
+        };
+        expected.insert(id, i % 3 == 0);
+    }
+    for _ in 0..300 {
+        let frame = c.recv().expect("answer");
+        let is_list = expected.remove(&frame.correlation_id).expect("an id we sent, once");
+        match frame.body {
+            shoal_protocol::FrameBody::Response(Response::ListStreams(_)) => assert!(is_list),
+            shoal_protocol::FrameBody::Response(Response::PutRecords(p)) => {
+                assert!(!is_list);
+                assert!(matches!(p.records[0], PutRecordsResult::Success { .. }));
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert!(expected.is_empty());
+}

@@ -1,0 +1,266 @@
+//! Bad input: error frames for bad bodies, a farewell and close for lost
+//! framing, and a server that keeps serving after garbage.
+
+use shoal_protocol::frame::FrameBody;
+use shoal_protocol::ops::*;
+use shoal_protocol::{Request, Response, Status};
+
+use crate::harness::*;
+
+#[test]
+fn unknown_opcode_gets_an_error_and_the_connection_goes_on() {
+    let server = TestServer::start();
+    let mut c = server.client();
+    // A well-framed request with opcode 0x7777 and an empty body.
+    let mut header = [0u8; 24];
+    header[4] = 1; // version
+    header[5] = 1; // request
+    header[6..8].copy_from_slice(&0x7777u16.to_le_bytes());
+    header[8..16].copy_from_slice(&42u64.to_le_bytes());
+    let crc = crc32(&header[..20]);
+    header[20..24].copy_from_slice(&crc.to_le_bytes());
+    c.send_bytes(&header);
+    let f = c.recv().expect("answer");
+    assert_eq!(f.correlation_id, 42);
+    let FrameBody::Error(e) = f.body else {
+        panic!("error frame")
+    };
+    assert_eq!(e.status, Status::UnsupportedOperation);
+    // Still serving on the same connection.
+    assert!(matches!(c.ok(create("still", 1)), Response::CreateStream));
+}
+
+#[test]
+fn invalid_requests_get_clear_errors() {
+    let server = TestServer::start();
+    let mut c = server.client();
+    let cases: Vec<(Request, Status)> = vec![
+        (create("bad name!", 1), Status::Validation),
+        (create("zero", 0), Status::Validation),
+        (put_records("nope", vec![entry("k", b"x")]), Status::ResourceNotFound),
+        (put_records("nope", vec![]), Status::Validation),
+        (put_records("nope", vec![entry("", b"x")]), Status::Validation),
+        (
+            get_records(bytes::Bytes::from_static(b"not an iterator"), None),
+            Status::InvalidArgument,
+        ),
+    ];
+    for (req, want) in cases {
+        let (status, msg) = c.call(req.clone()).expect_err("refused");
+        assert!(
+            status == want || (want == Status::Validation && status == Status::InvalidArgument),
+            "{req:?}: got {status:?} ({msg}), want {want:?}"
+        );
+        assert!(!msg.is_empty());
+    }
+}
+
+#[test]
+fn lost_framing_gets_a_farewell_then_close_and_the_server_serves_others() {
+    let server = TestServer::start();
+    let mut bad = server.client();
+    bad.send_bytes(&[0xff; 64]); // version 0xff
+    let f = bad.recv().expect("farewell");
+    assert!(matches!(f.body, FrameBody::Error(_)));
+    assert!(bad.recv().is_none(), "connection closed after the farewell");
+    // An oversized length is refused from the header alone.
+    let mut big = server.client();
+    let mut header = [0u8; 24];
+    header[..4].copy_from_slice(&u32::MAX.to_le_bytes());
+    header[4] = 1;
+    header[5] = 1;
+    header[6..8].copy_from_slice(&0x0011u16.to_le_bytes());
+    let crc = crc32(&header[..20]);
+    header[20..24].copy_from_slice(&crc.to_le_bytes());
+    big.send_bytes(&header);
+    let f = big.recv().expect("farewell");
+    let FrameBody::Error(e) = f.body else { panic!() };
+    assert_eq!(e.status, Status::FrameTooLarge);
+    assert!(big.recv().is_none());
+    let mut good = server.client();
+    assert!(matches!(good.ok(create("fine", 1)), Response::CreateStream));
+}
+
+#[test]
+fn random_and_mutated_frames_never_take_the_server_down() {
+    let server = TestServer::start();
+    let mut setup = server.client();
+    setup.ok(create("fuzz", 2));
+    // Valid frames to mutate.
+    let mut seeds = Vec::new();
+    for req in [
+        put_records("fuzz", vec![entry("k", b"data"), entry("k2", b"more")]),
+        create("fuzz2", 1),
+        iterator("fuzz", 0, ShardIteratorType::TrimHorizon, None, None),
+        Request::ListShards(ListShards {
+            stream_name: Some("fuzz".into()),
+            next_token: None,
+            exclusive_start_shard: None,
+            max_results: None,
+            shard_filter: None,
+        }),
+    ] {
+        let mut out = bytes::BytesMut::new();
+        shoal_protocol::Frame {
+            correlation_id: 9,
+            body: FrameBody::Request(req),
+        }
+        .encode(&mut out)
+        .expect("encode");
+        seeds.push(out.to_vec());
+    }
+    let mut rng = 0x2545_f491_4f6c_dd1d_u64;
+    let mut next = move || {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        rng
+    };
+    let mut answered = 0;
+    for round in 0..300 {
+        let mut c = server.client();
+        c.stream
+            .set_read_timeout(Some(std::time::Duration::from_millis(300)))
+            .expect("timeout");
+        let mut bytes = seeds[(next() % seeds.len() as u64) as usize].clone();
+        match round % 3 {
+            0 => {
+                // Mutate the body only, keep the header valid: errors, not closes.
+                for _ in 0..1 + next() % 4 {
+                    let len = bytes.len();
+                    if len > 24 {
+                        let i = 24 + (next() as usize % (len - 24));
+                        bytes[i] ^= (next() % 255 + 1) as u8;
+                    }
+                }
+            }
+            1 => {
+                for _ in 0..1 + next() % 8 {
+                    let i = next() as usize % bytes.len();
+                    bytes[i] = next() as u8;
+                }
+            }
+            _ => bytes = (0..next() % 200).map(|_| next() as u8).collect(),
+        }
+        let _ = std::io::Write::write_all(&mut c.stream, &bytes);
+        // End our side so the server answers what it has and closes,
+        // instead of waiting for the rest of a frame.
+        let _ = c.stream.shutdown(std::net::Shutdown::Write);
+        // Whatever comes back must frame correctly (recv_or_timeout panics
+        // otherwise); a timeout means the server waits for more bytes.
+        while let Some(Some(frame)) = c.recv_or_timeout() {
+            answered += 1;
+            if let FrameBody::Error(e) = frame.body {
+                assert!(!e.message.is_empty(), "errors say what was wrong");
+            }
+        }
+    }
+    assert!(answered > 100, "most garbage is answered, not ignored: {answered}");
+    // Still serving correct answers.
+    let mut c = server.client();
+    let Response::PutRecords(out) = c.ok(put_records("fuzz", vec![entry("after", b"fuzzing")])) else {
+        panic!()
+    };
+    assert!(matches!(out.records[0], PutRecordsResult::Success { .. }));
+    let found: usize = (0..2)
+        .map(|s| {
+            read_shard(&mut c, "fuzz", s)
+                .iter()
+                .filter(|r| r.partition_key == "after")
+                .count()
+        })
+        .sum();
+    assert_eq!(found, 1);
+}
+
+#[test]
+fn shutdown_answers_what_it_accepted_and_restart_keeps_every_acknowledged_record() {
+    let mut server = TestServer::start();
+    let mut c = server.client();
+    c.ok(create("drain", 2));
+    let mut key_of = std::collections::BTreeMap::new();
+    for i in 0..200u32 {
+        let id = c.send(put_records("drain", vec![entry(&format!("k{i}"), &i.to_le_bytes())]));
+        key_of.insert(id, format!("k{i}"));
+    }
+    // Shut down while the puts are in flight.
+    let running = server.server.take().expect("running");
+    let stopper = std::thread::spawn(move || running.shutdown());
+    let mut acked = std::collections::BTreeSet::new();
+    while let Some(Some(f)) = c.recv_or_timeout() {
+        if let FrameBody::Response(Response::PutRecords(p)) = f.body {
+            assert!(matches!(p.records[0], PutRecordsResult::Success { .. }));
+            acked.insert(key_of[&f.correlation_id].clone());
+        }
+    }
+    stopper.join().expect("thread").expect("clean shutdown");
+    assert!(!acked.is_empty());
+    drop(c);
+    server.server = Some(shoal_server::Server::start(config(server.dir.path())).expect("restart"));
+    let mut c = server.client();
+    let stored: std::collections::BTreeSet<String> = (0..2)
+        .flat_map(|s| read_shard(&mut c, "drain", s))
+        .map(|r| r.partition_key)
+        .collect();
+    let lost: Vec<_> = acked.difference(&stored).collect();
+    assert!(lost.is_empty(), "acknowledged but lost: {lost:?}");
+    server.stop();
+}
+
+fn crc32(bytes: &[u8]) -> u32 {
+    // IEEE CRC-32, bitwise: independent of the code under test.
+    let mut crc = 0xffff_ffffu32;
+    for &b in bytes {
+        crc ^= b as u32;
+        for _ in 0..8 {
+            crc = if crc & 1 != 0 {
+                (crc >> 1) ^ 0xedb8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}
+
+#[test]
+fn expired_iterators_are_refused_with_expired_iterator() {
+    let server = TestServer::start();
+    let mut c = server.client();
+    c.ok(create("old", 1));
+    let key_bytes = std::fs::read(server.dir.path().join("server.key")).expect("server key");
+    let key: [u8; 32] = key_bytes.try_into().expect("32-byte key");
+    let incarnation = server
+        .server
+        .as_ref()
+        .expect("running")
+        .engine()
+        .catalog()
+        .stream("old")
+        .expect("s")
+        .incarnation;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_millis() as u64;
+    let token = |issued_ms| {
+        shoal_protocol::ShardIteratorToken {
+            stream_name: "old".into(),
+            stream_incarnation: incarnation,
+            shard: 0,
+            position: shoal_protocol::IteratorPosition::AtSequenceNumber(0),
+            issued_ms,
+        }
+        .seal(&key)
+    };
+    let (status, msg) = c
+        .call(get_records(token(now - 301_000).into(), None))
+        .expect_err("expired");
+    assert_eq!(status, Status::ExpiredIterator, "{msg}");
+    assert!(msg.contains("Iterator expired"), "{msg}");
+    // A fresh one sealed the same way is accepted: the expiry was the reason.
+    assert!(matches!(
+        c.ok(get_records(token(now - 1_000).into(), None)),
+        Response::GetRecords(_)
+    ));
+}
