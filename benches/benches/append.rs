@@ -24,10 +24,7 @@ static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 fn append(c: &mut Criterion) {
     let ex = executor();
     let mut group = c.benchmark_group("append_durable");
-    group
-        .sample_size(10)
-        .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(4));
+    group.sample_size(10).warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(4));
     for &size in &[100usize, 1024, 64 * 1024] {
         // Kinesis caps a put at 5 MiB: 64 KiB records fit 79 to a put, so
         // that is the largest 64 KiB batch measured.
@@ -36,9 +33,8 @@ fn append(c: &mut Criterion) {
         batches.dedup();
         for batch in batches {
             let label = format!("{size}B_x{batch}");
-            let records: Vec<RecordInput> = (0..batch)
-                .map(|i| RecordInput::new(format!("key-{i}"), Bytes::from(vec![b'x'; size])))
-                .collect();
+            let records: Vec<RecordInput> =
+                (0..batch).map(|i| RecordInput::new(format!("key-{i}"), Bytes::from(vec![b'x'; size]))).collect();
             let bytes_per_put = (size * batch) as u64;
             group.throughput(Throughput::Bytes(bytes_per_put));
             let dir = tempfile::tempdir_in(bench_dir()).expect("dir");

@@ -20,10 +20,7 @@ pub fn bench_dir() -> PathBuf {
 
 /// One executor pinned to CPU 0, driven from the calling thread.
 pub fn executor() -> LocalExecutor {
-    LocalExecutorBuilder::new(Placement::Fixed(0))
-        .io_memory(8 << 20)
-        .make()
-        .expect("glommio executor")
+    LocalExecutorBuilder::new(Placement::Fixed(0)).io_memory(8 << 20).make().expect("glommio executor")
 }
 
 /// Writes `total` bytes sequentially with O_DIRECT in 1 MiB writes, 4 in
@@ -34,12 +31,7 @@ pub async fn raw_odirect_write(dir: &Path, total: u64) -> Duration {
     // Prime glommio's iopoll probe with a non-empty file (see glommio-notes).
     let primer = dir.join(".primer");
     std::fs::write(&primer, vec![0u8; 4096]).expect("primer");
-    DmaFile::open(&primer)
-        .await
-        .expect("open primer")
-        .close()
-        .await
-        .expect("close");
+    DmaFile::open(&primer).await.expect("open primer").close().await.expect("close");
     let path = dir.join("raw-odirect.bin");
     let file = OpenOptions::new()
         .read(true)

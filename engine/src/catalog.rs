@@ -43,10 +43,7 @@ pub struct ShardMeta {
 
 impl ShardMeta {
     pub fn range(&self) -> HashKeyRange {
-        HashKeyRange {
-            start: self.hash_start,
-            end: self.hash_end,
-        }
+        HashKeyRange { start: self.hash_start, end: self.hash_end }
     }
 
     pub fn is_open(&self) -> bool {
@@ -100,9 +97,7 @@ impl StreamMeta {
 
     /// Directory of this stream under the data directory.
     pub fn dir(&self, data_dir: &Path) -> PathBuf {
-        data_dir
-            .join("streams")
-            .join(format!("{}.{}", self.name, self.incarnation))
+        data_dir.join("streams").join(format!("{}.{}", self.name, self.incarnation))
     }
 
     pub fn shard_dir(&self, data_dir: &Path, index: u32) -> PathBuf {
@@ -170,9 +165,7 @@ impl CatalogData {
     }
 
     pub fn decode(bytes: &[u8]) -> std::result::Result<Self, String> {
-        let header = bytes
-            .get(..CATALOG_HEADER_BYTES)
-            .ok_or("file shorter than its header")?;
+        let header = bytes.get(..CATALOG_HEADER_BYTES).ok_or("file shorter than its header")?;
         if header[..4] != CATALOG_MAGIC {
             return Err("bad magic".into());
         }
@@ -218,11 +211,7 @@ impl<S: Storage> Catalog<S> {
                 detail: format!("catalog unreadable: {detail}"),
             })?,
         };
-        Ok(Self {
-            storage,
-            data_dir,
-            data: Arc::new(data),
-        })
+        Ok(Self { storage, data_dir, data: Arc::new(data) })
     }
 
     pub fn snapshot(&self) -> Arc<CatalogData> {
@@ -235,9 +224,7 @@ impl<S: Storage> Catalog<S> {
 
     async fn persist(&mut self, next: CatalogData) -> Result<()> {
         let bytes = next.encode()?;
-        self.storage
-            .write_file_atomic(&self.data_dir.join(CATALOG_FILE), &bytes)
-            .await?;
+        self.storage.write_file_atomic(&self.data_dir.join(CATALOG_FILE), &bytes).await?;
         self.data = Arc::new(next);
         Ok(())
     }
@@ -319,11 +306,7 @@ impl<S: Storage> Catalog<S> {
             )));
         }
         let mut next = (*self.data).clone();
-        let stream = next
-            .streams
-            .iter_mut()
-            .find(|s| s.name == name)
-            .expect("looked up above");
+        let stream = next.streams.iter_mut().find(|s| s.name == name).expect("looked up above");
         stream.retention_hours = hours;
         let updated = stream.clone();
         self.persist(next).await?;
@@ -337,11 +320,7 @@ impl<S: Storage> Catalog<S> {
         let root = self.data_dir.join("streams");
         let mut removed = 0;
         for name in self.storage.list_dir(&root).await? {
-            let owned = self
-                .data
-                .streams
-                .iter()
-                .any(|s| format!("{}.{}", s.name, s.incarnation) == name);
+            let owned = self.data.streams.iter().any(|s| format!("{}.{}", s.name, s.incarnation) == name);
             if !owned {
                 tracing::info!(dir = %name, "removing files of a deleted stream");
                 self.storage.remove_dir_all(&root.join(&name)).await?;

@@ -48,10 +48,7 @@ pub struct LogConfig {
 
 impl Default for LogConfig {
     fn default() -> Self {
-        Self {
-            segment_bytes: SEGMENT_BYTES_DEFAULT,
-            sync_policy: SyncPolicy::Always,
-        }
+        Self { segment_bytes: SEGMENT_BYTES_DEFAULT, sync_policy: SyncPolicy::Always }
     }
 }
 
@@ -101,9 +98,7 @@ impl EngineConfig {
             }
         }
         if self.maintenance_interval_ms == 0 {
-            return Err(EngineError::InvalidArgument(
-                "maintenance interval must be at least 1 ms".into(),
-            ));
+            return Err(EngineError::InvalidArgument("maintenance interval must be at least 1 ms".into()));
         }
         Ok(())
     }

@@ -97,8 +97,7 @@ pub fn validate_put(records: &[RecordInput]) -> Result<()> {
 
 /// The hash key that routes a record.
 pub fn record_hash_key(r: &RecordInput) -> u128 {
-    r.explicit_hash_key
-        .unwrap_or_else(|| partition_key_hash(&r.partition_key))
+    r.explicit_hash_key.unwrap_or_else(|| partition_key_hash(&r.partition_key))
 }
 
 /// One shard's part of a put: (position in the request, record).
@@ -114,10 +113,7 @@ pub fn route_put(stream: &StreamMeta, records: Vec<RecordInput>) -> Result<BTree
     }
     for (i, r) in records.into_iter().enumerate() {
         let shard = stream.route(record_hash_key(&r)).ok_or_else(|| {
-            EngineError::InvalidArgument(format!(
-                "stream {} has no open shard for the record's hash key",
-                stream.name
-            ))
+            EngineError::InvalidArgument(format!("stream {} has no open shard for the record's hash key", stream.name))
         })?;
         groups.entry(shard.index).or_default().push((i, r));
     }
@@ -139,28 +135,19 @@ pub fn ordering_min_counter(stream: &StreamMeta, ordering: Option<SequenceNumber
 /// Checks read limits.
 pub fn validate_read_limit(limit: usize) -> Result<()> {
     if !(1..=READ_RECORDS_MAX).contains(&limit) {
-        return Err(EngineError::InvalidArgument(format!(
-            "read limit {limit} must be within 1..={READ_RECORDS_MAX}"
-        )));
+        return Err(EngineError::InvalidArgument(format!("read limit {limit} must be within 1..={READ_RECORDS_MAX}")));
     }
     Ok(())
 }
 
 pub fn shard_not_found(stream: &StreamMeta, index: u32) -> EngineError {
-    EngineError::NotFound(format!(
-        "Shard {} in stream {} does not exist",
-        shard_id(index),
-        stream.name
-    ))
+    EngineError::NotFound(format!("Shard {} in stream {} does not exist", shard_id(index), stream.name))
 }
 
 /// The shards that a closed shard's records continue in.
 pub fn child_shards(stream: &StreamMeta, index: u32) -> Vec<ShardDescription> {
     let desc = stream.describe();
-    desc.shards
-        .into_iter()
-        .filter(|s| s.parent == Some(index) || s.adjacent_parent == Some(index))
-        .collect()
+    desc.shards.into_iter().filter(|s| s.parent == Some(index) || s.adjacent_parent == Some(index)).collect()
 }
 
 /// (stream incarnation, shard index).
@@ -216,11 +203,7 @@ impl<S: Storage, C: Clock> CoreShards<S, C> {
             if self.shards.borrow().contains_key(&key) {
                 continue;
             }
-            let ident = ShardIdent {
-                stream: stream.name.clone(),
-                stream_tag: stream.tag(),
-                shard_index: meta.index,
-            };
+            let ident = ShardIdent { stream: stream.name.clone(), stream_tag: stream.tag(), shard_index: meta.index };
             let (log, report) = ShardLog::open(
                 ident,
                 stream.shard_dir(&self.data_dir, meta.index),
@@ -241,9 +224,7 @@ impl<S: Storage, C: Clock> CoreShards<S, C> {
     /// Forgets a stream's shards on this core and, if `remove_files`,
     /// deletes its directory.
     pub async fn drop_stream(&self, stream: &StreamMeta, remove_files: bool) -> Result<()> {
-        self.shards
-            .borrow_mut()
-            .retain(|(inc, _), _| *inc != stream.incarnation);
+        self.shards.borrow_mut().retain(|(inc, _), _| *inc != stream.incarnation);
         if remove_files {
             self.storage.remove_dir_all(&stream.dir(&self.data_dir)).await?;
         }
@@ -251,11 +232,7 @@ impl<S: Storage, C: Clock> CoreShards<S, C> {
     }
 
     pub fn shard(&self, stream: &StreamMeta, index: u32) -> Result<Rc<ShardLog<S, C>>> {
-        self.shards
-            .borrow()
-            .get(&(stream.incarnation, index))
-            .cloned()
-            .ok_or_else(|| shard_not_found(stream, index))
+        self.shards.borrow().get(&(stream.incarnation, index)).cloned().ok_or_else(|| shard_not_found(stream, index))
     }
 
     pub async fn append(
@@ -329,12 +306,7 @@ impl<S: Storage, C: Clock> CoreShards<S, C> {
         } else {
             (Some(batch.next_counter), Vec::new())
         };
-        Ok(ReadOutcome {
-            records: batch.records,
-            next_counter,
-            millis_behind: batch.millis_behind,
-            child_shards,
-        })
+        Ok(ReadOutcome { records: batch.records, next_counter, millis_behind: batch.millis_behind, child_shards })
     }
 
     /// Runs retention (and interval syncs) on every shard of this core.
@@ -385,13 +357,7 @@ pub async fn append_group<S: Storage, C: Clock>(
             .enumerate()
             .map(|(i, pos)| {
                 let seq = SequenceNumber::new(ack.first_counter + i as u64, stream.tag(), shard_index);
-                (
-                    pos,
-                    Ok(PutResult {
-                        shard_index,
-                        sequence_number: seq,
-                    }),
-                )
+                (pos, Ok(PutResult { shard_index, sequence_number: seq }))
             })
             .collect(),
         Err(e) => {

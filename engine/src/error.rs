@@ -33,12 +33,7 @@ pub enum EngineError {
     },
     /// Data on disk failed verification. It is never returned as records.
     #[error("corrupt data in shard {shard}, segment {segment}, offset {offset}: {detail}")]
-    Corrupt {
-        shard: String,
-        segment: String,
-        offset: u64,
-        detail: String,
-    },
+    Corrupt { shard: String, segment: String, offset: u64, detail: String },
     /// The shard's log hit an unrecoverable write error earlier and refuses
     /// further appends until it is reopened (the durable state is unknown).
     #[error("shard {0} is failed after an earlier write error; reopen to recover")]
@@ -73,10 +68,6 @@ impl EngineError {
     }
 
     pub(crate) fn io(op: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        EngineError::Io {
-            op,
-            path: path.into(),
-            source,
-        }
+        EngineError::Io { op, path: path.into(), source }
     }
 }

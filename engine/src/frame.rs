@@ -73,14 +73,8 @@ pub enum HeaderCheck {
 /// Encodes records into one frame, appending to `out`.
 pub fn encode_frame(out: &mut Vec<u8>, records: &[RecordInput], base_counter: u64, arrival_ms: u64) {
     assert!(!records.is_empty(), "a frame holds at least one record");
-    let payload_len: usize = records
-        .iter()
-        .map(|r| RECORD_OVERHEAD_BYTES + r.partition_key.len() + r.data.len())
-        .sum();
-    assert!(
-        payload_len <= FRAME_PAYLOAD_BYTES_MAX,
-        "append limits keep frames bounded"
-    );
+    let payload_len: usize = records.iter().map(|r| RECORD_OVERHEAD_BYTES + r.partition_key.len() + r.data.len()).sum();
+    assert!(payload_len <= FRAME_PAYLOAD_BYTES_MAX, "append limits keep frames bounded");
     let start = out.len();
     out.reserve(FRAME_HEADER_BYTES + payload_len);
     out.extend_from_slice(&[0u8; FRAME_HEADER_BYTES]);
@@ -138,13 +132,7 @@ pub fn check_header(buf: &[u8]) -> HeaderCheck {
     if record_count == 0 || record_count as usize * RECORD_OVERHEAD_BYTES > payload_len as usize {
         return HeaderCheck::Invalid("record count inconsistent with payload length");
     }
-    HeaderCheck::Valid(FrameHeader {
-        payload_len,
-        record_count,
-        base_counter,
-        arrival_ms,
-        payload_crc,
-    })
+    HeaderCheck::Valid(FrameHeader { payload_len, record_count, base_counter, arrival_ms, payload_crc })
 }
 
 /// Verifies a payload against its header and that its records parse
@@ -186,10 +174,7 @@ pub struct PayloadRecords {
 impl PayloadRecords {
     /// `payload` must have passed [`verify_payload`].
     pub fn new(payload: Bytes, record_count: u32) -> Self {
-        Self {
-            payload,
-            remaining: record_count,
-        }
+        Self { payload, remaining: record_count }
     }
 }
 
@@ -214,19 +199,14 @@ mod tests {
     use super::*;
 
     fn sample() -> Vec<RecordInput> {
-        vec![
-            RecordInput::new("k1", &b"hello"[..]),
-            RecordInput::new("ключ", Bytes::new()),
-        ]
+        vec![RecordInput::new("k1", &b"hello"[..]), RecordInput::new("ключ", Bytes::new())]
     }
 
     #[test]
     fn encode_then_check_and_iterate() {
         let mut buf = Vec::new();
         encode_frame(&mut buf, &sample(), 42, 1_000);
-        let HeaderCheck::Valid(h) = check_header(&buf) else {
-            panic!("header should be valid")
-        };
+        let HeaderCheck::Valid(h) = check_header(&buf) else { panic!("header should be valid") };
         assert_eq!(h.base_counter, 42);
         assert_eq!(h.end_counter(), 44);
         assert_eq!(h.arrival_ms, 1_000);

@@ -49,11 +49,7 @@ impl<S: Storage, C: Clock> LocalEngine<S, C> {
                 reports.push((stream.name.clone(), index, report));
             }
         }
-        let engine = Self {
-            catalog: Mutex::new(catalog),
-            snapshot: RefCell::new(snapshot),
-            core,
-        };
+        let engine = Self { catalog: Mutex::new(catalog), snapshot: RefCell::new(snapshot), core };
         Ok((engine, reports))
     }
 
@@ -120,10 +116,8 @@ impl<S: Storage, C: Clock> LocalEngine<S, C> {
         let (shard_index, group) = groups.pop_first().expect("one record routes to one shard");
         let records: Vec<RecordInput> = group.into_iter().map(|(_, r)| r).collect();
         let ack = self.core.append(&meta, shard_index, &records, min_counter).await?;
-        let result = PutResult {
-            shard_index,
-            sequence_number: SequenceNumber::new(ack.first_counter, meta.tag(), shard_index),
-        };
+        let result =
+            PutResult { shard_index, sequence_number: SequenceNumber::new(ack.first_counter, meta.tag(), shard_index) };
         Ok((result, ack.durability))
     }
 
@@ -133,21 +127,14 @@ impl<S: Storage, C: Clock> LocalEngine<S, C> {
         validate_put(&records)?;
         let n = records.len();
         let groups = route_put(&meta, records)?;
-        let per_shard = join_all(
-            groups
-                .into_iter()
-                .map(|(shard, group)| append_group(&self.core, &meta, shard, group)),
-        )
-        .await;
+        let per_shard =
+            join_all(groups.into_iter().map(|(shard, group)| append_group(&self.core, &meta, shard, group))).await;
         let mut results = vec![None; n];
         for (pos, r) in per_shard.into_iter().flatten() {
             results[pos] = Some(r);
         }
         Ok(PutRecordsOutcome {
-            results: results
-                .into_iter()
-                .map(|r| r.expect("every record has a result"))
-                .collect(),
+            results: results.into_iter().map(|r| r.expect("every record has a result")).collect(),
             durability: self.core.log_config().sync_policy.durability(),
         })
     }
@@ -168,13 +155,7 @@ impl<S: Storage, C: Clock> LocalEngine<S, C> {
     pub async fn maintenance(&self) -> Result<usize> {
         let snapshot = self.snapshot();
         self.core
-            .maintenance(|inc| {
-                snapshot
-                    .streams
-                    .iter()
-                    .find(|s| s.incarnation == inc)
-                    .map(|s| s.retention_ms())
-            })
+            .maintenance(|inc| snapshot.streams.iter().find(|s| s.incarnation == inc).map(|s| s.retention_ms()))
             .await
     }
 

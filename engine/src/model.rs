@@ -19,11 +19,7 @@ pub struct RecordInput {
 
 impl RecordInput {
     pub fn new(partition_key: impl Into<String>, data: impl Into<Bytes>) -> Self {
-        Self {
-            partition_key: partition_key.into(),
-            explicit_hash_key: None,
-            data: data.into(),
-        }
+        Self { partition_key: partition_key.into(), explicit_hash_key: None, data: data.into() }
     }
 
     /// Bytes counted against size limits (key + data, as Kinesis counts).
@@ -126,10 +122,7 @@ pub fn validate_stream_name(name: &str) -> Result<()> {
             name.chars().count()
         )));
     }
-    if let Some(c) = name
-        .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-')))
-    {
+    if let Some(c) = name.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))) {
         return Err(EngineError::InvalidArgument(format!(
             "stream name {name:?} contains {c:?}; allowed characters are [a-zA-Z0-9_.-]"
         )));

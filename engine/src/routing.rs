@@ -16,10 +16,7 @@ pub struct HashKeyRange {
 }
 
 impl HashKeyRange {
-    pub const FULL: HashKeyRange = HashKeyRange {
-        start: 0,
-        end: u128::MAX,
-    };
+    pub const FULL: HashKeyRange = HashKeyRange { start: 0, end: u128::MAX };
 
     pub fn contains(&self, key: u128) -> bool {
         self.start <= key && key <= self.end
@@ -116,10 +113,7 @@ mod tests {
     #[test]
     fn explicit_hash_key_bounds() {
         assert_eq!(parse_explicit_hash_key("0").ok(), Some(0));
-        assert_eq!(
-            parse_explicit_hash_key("340282366920938463463374607431768211455").ok(),
-            Some(u128::MAX)
-        );
+        assert_eq!(parse_explicit_hash_key("340282366920938463463374607431768211455").ok(), Some(u128::MAX));
         for bad in ["", "-1", "340282366920938463463374607431768211456", "01", "x"] {
             assert!(parse_explicit_hash_key(bad).is_err(), "{bad:?} accepted");
         }

@@ -65,9 +65,7 @@ impl FromStr for SequenceNumber {
         if !well_formed {
             return Err(ParseSequenceError(s.to_owned()));
         }
-        s.parse::<u128>()
-            .map(SequenceNumber)
-            .map_err(|_| ParseSequenceError(s.to_owned()))
+        s.parse::<u128>().map(SequenceNumber).map_err(|_| ParseSequenceError(s.to_owned()))
     }
 }
 

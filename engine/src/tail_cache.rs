@@ -40,11 +40,7 @@ pub struct CacheBudget {
 
 impl CacheBudget {
     pub fn new(limit_bytes: usize) -> Rc<Self> {
-        Rc::new(Self {
-            limit_bytes,
-            used_bytes: Cell::new(0),
-            fifo: RefCell::new(VecDeque::new()),
-        })
+        Rc::new(Self { limit_bytes, used_bytes: Cell::new(0), fifo: RefCell::new(VecDeque::new()) })
     }
 
     pub fn used_bytes(&self) -> usize {
@@ -89,12 +85,7 @@ mod tests {
     use super::*;
 
     fn frame(base: u64, bytes: usize) -> CachedFrame {
-        CachedFrame {
-            base_counter: base,
-            record_count: 1,
-            arrival_ms: 0,
-            payload: Bytes::from(vec![0u8; bytes]),
-        }
+        CachedFrame { base_counter: base, record_count: 1, arrival_ms: 0, payload: Bytes::from(vec![0u8; bytes]) }
     }
 
     #[test]
@@ -133,18 +124,8 @@ mod tests {
     #[test]
     fn lookup() {
         let mut q = VecDeque::new();
-        q.push_back(CachedFrame {
-            base_counter: 10,
-            record_count: 5,
-            arrival_ms: 0,
-            payload: Bytes::new(),
-        });
-        q.push_back(CachedFrame {
-            base_counter: 20,
-            record_count: 5,
-            arrival_ms: 0,
-            payload: Bytes::new(),
-        });
+        q.push_back(CachedFrame { base_counter: 10, record_count: 5, arrival_ms: 0, payload: Bytes::new() });
+        q.push_back(CachedFrame { base_counter: 20, record_count: 5, arrival_ms: 0, payload: Bytes::new() });
         assert_eq!(first_frame_ending_after(&q, 0), 0);
         assert_eq!(first_frame_ending_after(&q, 14), 0);
         assert_eq!(first_frame_ending_after(&q, 15), 1);

@@ -35,10 +35,7 @@ pub struct Failure {
 
 impl Failure {
     pub fn new(status: Status, message: impl Into<String>) -> Self {
-        Self {
-            status,
-            message: message.into(),
-        }
+        Self { status, message: message.into() }
     }
 }
 
@@ -117,22 +114,15 @@ impl Context {
                 "per-shard limits cannot be set yet: this server does not enforce them; leave shard_limits absent",
             ));
         }
-        self.api
-            .create_stream(&r.stream_name, r.shard_count, r.retention_hours)
-            .await?;
+        self.api.create_stream(&r.stream_name, r.shard_count, r.retention_hours).await?;
         Ok(Response::CreateStream)
     }
 
     fn describe_stream(&self, r: DescribeStream) -> Outcome {
         let d = self.api.describe_stream(&r.stream_name)?;
-        let limit = r
-            .limit
-            .map_or(DESCRIBE_SHARDS_MAX, |l| (l as usize).min(DESCRIBE_SHARDS_MAX));
-        let after: Vec<&ShardDescription> = d
-            .shards
-            .iter()
-            .filter(|s| r.exclusive_start_shard.is_none_or(|x| s.shard_index > x))
-            .collect();
+        let limit = r.limit.map_or(DESCRIBE_SHARDS_MAX, |l| (l as usize).min(DESCRIBE_SHARDS_MAX));
+        let after: Vec<&ShardDescription> =
+            d.shards.iter().filter(|s| r.exclusive_start_shard.is_none_or(|x| s.shard_index > x)).collect();
         let has_more_shards = after.len() > limit;
         Ok(Response::DescribeStream(StreamDescription {
             stream_name: d.name.clone(),
@@ -148,10 +138,8 @@ impl Context {
         let mut names = self.api.list_streams();
         names.sort();
         let limit = r.limit.map_or(LIST_STREAMS_MAX, |l| (l as usize).min(LIST_STREAMS_MAX));
-        let after: Vec<String> = names
-            .into_iter()
-            .filter(|n| r.exclusive_start_stream_name.as_ref().is_none_or(|x| n > x))
-            .collect();
+        let after: Vec<String> =
+            names.into_iter().filter(|n| r.exclusive_start_stream_name.as_ref().is_none_or(|x| n > x)).collect();
         let has_more_streams = after.len() > limit;
         Response::ListStreams(ListStreamsOutput {
             stream_names: after.into_iter().take(limit).collect(),
@@ -205,11 +193,7 @@ impl Context {
                 // kept for the whole retention period here).
                 Some(ShardFilterType::AtTrimHorizon) => s.parent.is_none(),
                 Some(ShardFilterType::AtTimestamp) | Some(ShardFilterType::FromTimestamp) => {
-                    filter
-                        .as_ref()
-                        .and_then(|f| f.timestamp_ms)
-                        .is_some_and(|ts| ts >= desc.created_ms)
-                        || s.is_open()
+                    filter.as_ref().and_then(|f| f.timestamp_ms).is_some_and(|ts| ts >= desc.created_ms) || s.is_open()
                 }
                 _ => true,
             })
@@ -234,11 +218,8 @@ impl Context {
     }
 
     async fn put_record(&self, r: PutRecord) -> Outcome {
-        let record = RecordInput {
-            partition_key: r.partition_key,
-            explicit_hash_key: r.explicit_hash_key,
-            data: r.data,
-        };
+        let record =
+            RecordInput { partition_key: r.partition_key, explicit_hash_key: r.explicit_hash_key, data: r.data };
         let ordering = r.sequence_number_for_ordering.map(SequenceNumber);
         let (result, durability) = self.api.put_record(&r.stream_name, record, ordering).await?;
         Ok(Response::PutRecord(PutRecordOutput {
@@ -263,10 +244,7 @@ impl Context {
             .results
             .into_iter()
             .map(|r| match r {
-                Ok(ok) => PutRecordsResult::Success {
-                    shard: ok.shard_index,
-                    sequence_number: ok.sequence_number.0,
-                },
+                Ok(ok) => PutRecordsResult::Success { shard: ok.shard_index, sequence_number: ok.sequence_number.0 },
                 Err(f) => PutRecordsResult::Failure {
                     status: match f.kind {
                         RecordFailureKind::ProvisionedThroughputExceeded => Status::ProvisionedThroughputExceeded,
@@ -276,10 +254,7 @@ impl Context {
                 },
             })
             .collect();
-        Ok(Response::PutRecords(PutRecordsOutput {
-            records,
-            durability: wire_durability(out.durability),
-        }))
+        Ok(Response::PutRecords(PutRecordsOutput { records, durability: wire_durability(out.durability) }))
     }
 
     async fn get_shard_iterator(&self, r: GetShardIterator) -> Outcome {
@@ -289,10 +264,7 @@ impl Context {
         }
         let seq = |what: &str| {
             r.starting_sequence_number.map(SequenceNumber).ok_or_else(|| {
-                Failure::new(
-                    Status::InvalidArgument,
-                    format!("{what} requires a StartingSequenceNumber."),
-                )
+                Failure::new(Status::InvalidArgument, format!("{what} requires a StartingSequenceNumber."))
             })
         };
         let position = match r.iterator_type {
@@ -320,9 +292,7 @@ impl Context {
             position: IteratorPosition::AtSequenceNumber(SequenceNumber::new(counter, stream.tag(), r.shard).0),
             issued_ms: now,
         };
-        Ok(Response::GetShardIterator(GetShardIteratorOutput {
-            iterator: Bytes::from(token.seal(&self.key)),
-        }))
+        Ok(Response::GetShardIterator(GetShardIteratorOutput { iterator: Bytes::from(token.seal(&self.key)) }))
     }
 
     async fn get_records(&self, r: GetRecords) -> Outcome {
@@ -334,18 +304,13 @@ impl Context {
         if stream.incarnation != token.stream_incarnation {
             return Err(Failure::new(
                 Status::ResourceNotFound,
-                format!(
-                    "Stream {} was deleted after the iterator was issued.",
-                    token.stream_name
-                ),
+                format!("Stream {} was deleted after the iterator was issued.", token.stream_name),
             ));
         }
         let counter = match token.position {
             IteratorPosition::AtSequenceNumber(seq) => SequenceNumber(seq).counter(),
             IteratorPosition::LatestAtIssue => {
-                self.api
-                    .resolve(&token.stream_name, token.shard, StartingPosition::Latest)
-                    .await?
+                self.api.resolve(&token.stream_name, token.shard, StartingPosition::Latest).await?
             }
         };
         let limit = r.limit.map_or(shoal_engine::limits::READ_RECORDS_MAX, |l| l as usize);
@@ -378,10 +343,7 @@ impl Context {
                 .map(|c| ChildShard {
                     index: c.shard_index,
                     parents: c.parent.into_iter().chain(c.adjacent_parent).collect(),
-                    hash_key_range: HashKeyRange {
-                        start: c.hash_key_range.start,
-                        end: c.hash_key_range.end,
-                    },
+                    hash_key_range: HashKeyRange { start: c.hash_key_range.start, end: c.hash_key_range.end },
                 })
                 .collect(),
         }))
@@ -393,10 +355,7 @@ fn wire_shard(s: &ShardDescription) -> Shard {
         index: s.shard_index,
         parent: s.parent,
         adjacent_parent: s.adjacent_parent,
-        hash_key_range: HashKeyRange {
-            start: s.hash_key_range.start,
-            end: s.hash_key_range.end,
-        },
+        hash_key_range: HashKeyRange { start: s.hash_key_range.start, end: s.hash_key_range.end },
         starting_sequence_number: s.starting_sequence_number.0,
         ending_sequence_number: s.ending_sequence_number.map(|e| e.0),
     }

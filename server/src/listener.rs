@@ -45,9 +45,7 @@ pub async fn run(api: CoreApi, setup: CoreSetup) {
     let listener = match TcpListener::bind(addr) {
         Ok(l) => l,
         Err(e) => {
-            let _ = setup
-                .ready
-                .send(Err(format!("core {core} cannot listen on {addr}: {e}")));
+            let _ = setup.ready.send(Err(format!("core {core} cannot listen on {addr}: {e}")));
             return;
         }
     };

@@ -14,11 +14,7 @@ use shoal_server::{Server, ServerConfig};
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[derive(Parser)]
-#[command(
-    name = "shoal",
-    version,
-    about = "Shoal: durable record streams with Kinesis semantics"
-)]
+#[command(name = "shoal", version, about = "Shoal: durable record streams with Kinesis semantics")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -108,10 +104,7 @@ fn serve(args: ServeArgs) -> ExitCode {
         "shoal is serving"
     );
     let signal = signals.forever().next();
-    tracing::info!(
-        ?signal,
-        "shutting down: no new connections, finishing in-flight requests"
-    );
+    tracing::info!(?signal, "shutting down: no new connections, finishing in-flight requests");
     match server.shutdown() {
         Ok(()) => {
             tracing::info!("stopped cleanly; all acknowledged records are synced");

@@ -74,22 +74,14 @@ impl NextToken {
         let after_shard = u32_at(take(4)?);
         let max_results = u32_at(take(4)?);
         let len = u16::from_le_bytes(take(2)?.try_into().unwrap_or([0; 2])) as usize;
-        let stream_name = std::str::from_utf8(take(len)?)
-            .map_err(|_| TokenError::Invalid)?
-            .to_owned();
+        let stream_name = std::str::from_utf8(take(len)?).map_err(|_| TokenError::Invalid)?.to_owned();
         if !b.is_empty() {
             return Err(TokenError::Invalid);
         }
         if now_ms.saturating_sub(issued_ms) > NEXT_TOKEN_LIFETIME_MS {
             return Err(TokenError::Expired);
         }
-        Ok(NextToken {
-            stream_name,
-            incarnation,
-            after_shard,
-            max_results,
-            issued_ms,
-        })
+        Ok(NextToken { stream_name, incarnation, after_shard, max_results, issued_ms })
     }
 }
 
@@ -100,19 +92,11 @@ mod tests {
     #[test]
     fn seal_open_tamper_expire() {
         let key = [7u8; 32];
-        let t = NextToken {
-            stream_name: "s".into(),
-            incarnation: 3,
-            after_shard: 9,
-            max_results: 100,
-            issued_ms: 1_000,
-        };
+        let t =
+            NextToken { stream_name: "s".into(), incarnation: 3, after_shard: 9, max_results: 100, issued_ms: 1_000 };
         let sealed = t.seal(&key);
         assert_eq!(NextToken::open(&sealed, &key, 2_000), Ok(t.clone()));
-        assert_eq!(
-            NextToken::open(&sealed, &key, 1_000 + NEXT_TOKEN_LIFETIME_MS + 1),
-            Err(TokenError::Expired)
-        );
+        assert_eq!(NextToken::open(&sealed, &key, 1_000 + NEXT_TOKEN_LIFETIME_MS + 1), Err(TokenError::Expired));
         assert_eq!(NextToken::open(&sealed, &[8u8; 32], 2_000), Err(TokenError::Invalid));
         for i in 0..sealed.len() {
             let mut bad = sealed.clone();

@@ -30,12 +30,7 @@ pub fn load_or_create(data_dir: &Path) -> std::io::Result<Key> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             std::fs::File::open("/dev/urandom")?.read_exact(&mut key)?;
             let tmp = path.with_extension("tmp");
-            let mut f = std::fs::OpenOptions::new()
-                .write(true)
-                .create(true)
-                .truncate(true)
-                .mode(0o600)
-                .open(&tmp)?;
+            let mut f = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&tmp)?;
             f.write_all(&key)?;
             f.sync_all()?;
             std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600))?;
@@ -58,10 +53,7 @@ mod tests {
         let b = load_or_create(dir.path()).expect("load");
         assert_eq!(a, b);
         assert_ne!(a, [0u8; SHARD_ITERATOR_KEY_SIZE_BYTES]);
-        let mode = std::fs::metadata(dir.path().join(KEY_FILE))
-            .expect("meta")
-            .permissions()
-            .mode();
+        let mode = std::fs::metadata(dir.path().join(KEY_FILE)).expect("meta").permissions().mode();
         assert_eq!(mode & 0o777, 0o600);
     }
 }

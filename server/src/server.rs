@@ -23,10 +23,7 @@ pub struct ServerConfig {
 
 impl ServerConfig {
     pub fn new(data_dir: impl Into<std::path::PathBuf>, listen: SocketAddr) -> Self {
-        Self {
-            engine: EngineConfig::new(data_dir),
-            listen,
-        }
+        Self { engine: EngineConfig::new(data_dir), listen }
     }
 }
 
@@ -66,15 +63,11 @@ impl Server {
         // port would silently share connections with this one. A plain bind
         // (no SO_REUSEPORT) fails if anyone listens there.
         if config.listen.port() != 0 {
-            std::net::TcpListener::bind(config.listen).map_err(|source| ServerError::AddressInUse {
-                addr: config.listen,
-                source,
-            })?;
+            std::net::TcpListener::bind(config.listen)
+                .map_err(|source| ServerError::AddressInUse { addr: config.listen, source })?;
         }
-        let key = secret::load_or_create(&config.engine.data_dir).map_err(|source| ServerError::Key {
-            path: config.engine.data_dir.display().to_string(),
-            source,
-        })?;
+        let key = secret::load_or_create(&config.engine.data_dir)
+            .map_err(|source| ServerError::Key { path: config.engine.data_dir.display().to_string(), source })?;
         let cores = match config.engine.cores {
             0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
             n => n,
@@ -86,10 +79,7 @@ impl Server {
         let stop_rxs = Arc::new(Mutex::new(stop_rxs.into_iter().map(Some).collect::<Vec<_>>()));
         let listen = config.listen;
         let hook: CoreHook = Arc::new(move |api: CoreApi| {
-            let stop = stop_rxs
-                .lock()
-                .ok()
-                .and_then(|mut v| v.get_mut(api.core_id()).and_then(Option::take));
+            let stop = stop_rxs.lock().ok().and_then(|mut v| v.get_mut(api.core_id()).and_then(Option::take));
             let setup = stop.map(|stop| CoreSetup {
                 listen,
                 key,
@@ -123,12 +113,7 @@ impl Server {
             }
         }
         let addr = addr.ok_or_else(|| ServerError::Listen("no core listens".into()))?;
-        Ok(Server {
-            engine,
-            addr,
-            stops,
-            drained: drained_rx,
-        })
+        Ok(Server { engine, addr, stops, drained: drained_rx })
     }
 
     /// The address every core listens on.

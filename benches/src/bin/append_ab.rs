@@ -26,29 +26,17 @@ fn thread_cpu() -> Duration {
 }
 
 fn main() {
-    let args: Vec<u64> = std::env::args()
-        .skip(1)
-        .map(|a| a.parse().expect("numeric argument"))
-        .collect();
+    let args: Vec<u64> = std::env::args().skip(1).map(|a| a.parse().expect("numeric argument")).collect();
     let arg = |i: usize, d: u64| args.get(i).copied().unwrap_or(d);
-    let (size, batch, producers, mib, rounds) = (
-        arg(0, 1024) as usize,
-        arg(1, 500) as usize,
-        arg(2, 32),
-        arg(3, 1024),
-        arg(4, 3),
-    );
+    let (size, batch, producers, mib, rounds) =
+        (arg(0, 1024) as usize, arg(1, 500) as usize, arg(2, 32), arg(3, 1024), arg(4, 3));
     let bytes_per_put = (size * batch) as u64;
     let puts = (mib << 20) / bytes_per_put;
     let total = puts * bytes_per_put;
-    println!(
-        "record {size} B x {batch} per put, {producers} producers, {puts} puts = {} MiB per round",
-        total >> 20
-    );
+    println!("record {size} B x {batch} per put, {producers} producers, {puts} puts = {} MiB per round", total >> 20);
     let ex = executor();
-    let records: Vec<RecordInput> = (0..batch)
-        .map(|i| RecordInput::new(format!("key-{i}"), Bytes::from(vec![b'x'; size])))
-        .collect();
+    let records: Vec<RecordInput> =
+        (0..batch).map(|i| RecordInput::new(format!("key-{i}"), Bytes::from(vec![b'x'; size]))).collect();
     for round in 0..rounds {
         let dir = tempfile::tempdir_in(bench_dir()).expect("dir");
         let (shoal, cpu) = ex.run(async {

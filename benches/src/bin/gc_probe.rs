@@ -20,24 +20,12 @@ fn main() {
     ex.run(async {
         let primer = dir.path().join("primer");
         std::fs::write(&primer, vec![0u8; 4096]).expect("primer");
-        DmaFile::open(&primer)
-            .await
-            .expect("open")
-            .close()
-            .await
-            .expect("close");
+        DmaFile::open(&primer).await.expect("open").close().await.expect("close");
         for mode in ["grow", "fallocate", "keep_size", "prezeroed", "grow"] {
             let path = dir.path().join(format!("{mode}.bin"));
             let _ = std::fs::remove_file(&path);
-            let f = Rc::new(
-                OpenOptions::new()
-                    .read(true)
-                    .write(true)
-                    .create(true)
-                    .dma_open(&path)
-                    .await
-                    .expect("open"),
-            );
+            let f =
+                Rc::new(OpenOptions::new().read(true).write(true).create(true).dma_open(&path).await.expect("open"));
             match mode {
                 "fallocate" => f.pre_allocate(total, false).await.expect("fallocate"),
                 "keep_size" => f.pre_allocate(total, true).await.expect("fallocate"),
@@ -72,11 +60,7 @@ fn main() {
                 pos += n;
             }
             let secs = start.elapsed().as_secs_f64();
-            println!(
-                "{mode:<10} {:>6.0} MB/s  {:>6.0} syncs/s",
-                total as f64 / secs / 1e6,
-                syncs as f64 / secs
-            );
+            println!("{mode:<10} {:>6.0} MB/s  {:>6.0} syncs/s", total as f64 / secs / 1e6, syncs as f64 / secs);
         }
     });
 }

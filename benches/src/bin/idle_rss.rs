@@ -22,11 +22,7 @@ fn rss_kib(field: &str) -> u64 {
 }
 
 fn report(step: &str) {
-    println!(
-        "{step:<44} VmRSS {:>7} KiB   VmHWM {:>7} KiB",
-        rss_kib("VmRSS:"),
-        rss_kib("VmHWM:")
-    );
+    println!("{step:<44} VmRSS {:>7} KiB   VmHWM {:>7} KiB", rss_kib("VmRSS:"), rss_kib("VmHWM:"));
 }
 
 fn main() {

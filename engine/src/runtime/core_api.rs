@@ -61,14 +61,7 @@ impl CoreApi {
         retention_hours: Option<u32>,
     ) -> Result<StreamDescription> {
         let name = name.to_owned();
-        self.router
-            .call(0, |reply| Command::CreateStream {
-                name,
-                shards,
-                retention_hours,
-                reply,
-            })
-            .await
+        self.router.call(0, |reply| Command::CreateStream { name, shards, retention_hours, reply }).await
     }
 
     pub async fn delete_stream(&self, name: &str) -> Result<()> {
@@ -78,14 +71,7 @@ impl CoreApi {
 
     pub async fn set_retention(&self, name: &str, hours: u32, increase: bool) -> Result<()> {
         let name = name.to_owned();
-        self.router
-            .call(0, |reply| Command::SetRetention {
-                name,
-                hours,
-                increase,
-                reply,
-            })
-            .await
+        self.router.call(0, |reply| Command::SetRetention { name, hours, increase, reply }).await
     }
 
     pub fn describe_stream(&self, name: &str) -> Result<StreamDescription> {
@@ -113,27 +99,14 @@ impl CoreApi {
             .index;
         let core = self.router.core_of(meta, shard);
         let counter = if core == self.id {
-            self.shards
-                .append(meta, shard, std::slice::from_ref(&record), min_counter)
-                .await?
-                .first_counter
+            self.shards.append(meta, shard, std::slice::from_ref(&record), min_counter).await?.first_counter
         } else {
             let snapshot = snapshot.clone();
             self.router
-                .call(core, |reply| Command::AppendOne {
-                    snapshot,
-                    stream: i,
-                    shard,
-                    record,
-                    min_counter,
-                    reply,
-                })
+                .call(core, |reply| Command::AppendOne { snapshot, stream: i, shard, record, min_counter, reply })
                 .await?
         };
-        let result = PutResult {
-            shard_index: shard,
-            sequence_number: SequenceNumber::new(counter, meta.tag(), shard),
-        };
+        let result = PutResult { shard_index: shard, sequence_number: SequenceNumber::new(counter, meta.tag(), shard) };
         Ok((result, self.router.durability))
     }
 
@@ -146,20 +119,14 @@ impl CoreApi {
         for (shard, group) in route_put(meta, records)? {
             per_core[self.router.core_of(meta, shard)].push((shard, group));
         }
-        let parts = per_core
-            .into_iter()
-            .enumerate()
-            .filter(|(_, groups)| !groups.is_empty())
-            .map(|(core, groups)| {
-                if core == self.id {
-                    let local = groups
-                        .into_iter()
-                        .map(|(shard, g)| append_group(&self.shards, meta, shard, g));
-                    Either::Left(async move { join_all(local).await.into_iter().flatten().collect() })
-                } else {
-                    Either::Right(self.router.append_remote(core, snapshot.clone(), i, groups))
-                }
-            });
+        let parts = per_core.into_iter().enumerate().filter(|(_, groups)| !groups.is_empty()).map(|(core, groups)| {
+            if core == self.id {
+                let local = groups.into_iter().map(|(shard, g)| append_group(&self.shards, meta, shard, g));
+                Either::Left(async move { join_all(local).await.into_iter().flatten().collect() })
+            } else {
+                Either::Right(self.router.append_remote(core, snapshot.clone(), i, groups))
+            }
+        });
         let parts = join_all(parts).await;
         Ok(self.router.assemble(n, parts))
     }
@@ -170,15 +137,7 @@ impl CoreApi {
         if core == self.id {
             return self.shards.resolve(&snapshot.streams[i], shard, position).await;
         }
-        self.router
-            .call(core, |reply| Command::Resolve {
-                snapshot,
-                stream: i,
-                shard,
-                position,
-                reply,
-            })
-            .await
+        self.router.call(core, |reply| Command::Resolve { snapshot, stream: i, shard, position, reply }).await
     }
 
     pub async fn read(&self, stream: &str, shard: u32, from: u64, limit: usize) -> Result<ReadOutcome> {
@@ -187,15 +146,6 @@ impl CoreApi {
         if core == self.id {
             return self.shards.read(&snapshot.streams[i], shard, from, limit).await;
         }
-        self.router
-            .call(core, |reply| Command::Read {
-                snapshot,
-                stream: i,
-                shard,
-                from,
-                limit,
-                reply,
-            })
-            .await
+        self.router.call(core, |reply| Command::Read { snapshot, stream: i, shard, from, limit, reply }).await
     }
 }

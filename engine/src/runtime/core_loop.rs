@@ -58,11 +58,7 @@ pub(crate) async fn core_main(
     let running = Rc::new(Cell::new(true));
     glommio::spawn_local(maintenance_loop(shards.clone(), ctx.clone(), running.clone())).detach();
     if let Some(hook) = hook {
-        let api = CoreApi {
-            id: ctx.id,
-            router: ctx.router.clone(),
-            shards: shards.clone(),
-        };
+        let api = CoreApi { id: ctx.id, router: ctx.router.clone(), shards: shards.clone() };
         glommio::spawn_local(hook(api)).detach();
     }
     while let Ok(cmd) = rx.recv_async().await {
@@ -84,10 +80,7 @@ async fn open_owned_shards(
     let mut reports = Vec::new();
     for stream in &snapshot.streams {
         let tag = stream.tag();
-        let mine = stream
-            .shards
-            .iter()
-            .filter(|s| owning_core(tag, s.index, cores) == core);
+        let mine = stream.shards.iter().filter(|s| owning_core(tag, s.index, cores) == core);
         for (index, report) in shards.open_shards(stream, mine).await? {
             log_recovery(&stream.name, index, &report);
             reports.push((stream.name.clone(), index, report));
@@ -108,13 +101,7 @@ fn log_recovery(stream: &str, shard: u32, r: &RecoveryReport) {
             "shard recovered with damage"
         );
     } else {
-        tracing::debug!(
-            stream,
-            shard,
-            segments = r.segments,
-            tail_records = r.tail_records,
-            "shard recovered"
-        );
+        tracing::debug!(stream, shard, segments = r.segments, tail_records = r.tail_records, "shard recovered");
     }
 }
 
@@ -130,13 +117,7 @@ async fn maintenance_loop(shards: Rc<Shards>, ctx: Rc<CoreContext>, running: Rc<
             break;
         }
         let snapshot = ctx.router.catalog();
-        let retention = |inc: u64| {
-            snapshot
-                .streams
-                .iter()
-                .find(|s| s.incarnation == inc)
-                .map(|s| s.retention_ms())
-        };
+        let retention = |inc: u64| snapshot.streams.iter().find(|s| s.incarnation == inc).map(|s| s.retention_ms());
         if let Err(e) = shards.maintenance(retention).await {
             tracing::error!(core = ctx.id, error = %e, "maintenance failed");
         }
@@ -150,72 +131,32 @@ async fn serve(
     catalog: Rc<futures::lock::Mutex<Option<Catalog<DmaStorage>>>>,
 ) {
     match cmd {
-        Command::Append {
-            snapshot,
-            stream,
-            groups,
-            reply,
-        } => {
+        Command::Append { snapshot, stream, groups, reply } => {
             let meta = &snapshot.streams[stream];
-            let results = join_all(
-                groups
-                    .into_iter()
-                    .map(|(shard, g)| append_group(&shards, meta, shard, g)),
-            )
-            .await;
+            let results = join_all(groups.into_iter().map(|(shard, g)| append_group(&shards, meta, shard, g))).await;
             let _ = reply.send(results.into_iter().flatten().collect());
         }
-        Command::AppendOne {
-            snapshot,
-            stream,
-            shard,
-            record,
-            min_counter,
-            reply,
-        } => {
+        Command::AppendOne { snapshot, stream, shard, record, min_counter, reply } => {
             let meta = &snapshot.streams[stream];
-            let r = shards
-                .append(meta, shard, std::slice::from_ref(&record), min_counter)
-                .await;
+            let r = shards.append(meta, shard, std::slice::from_ref(&record), min_counter).await;
             let _ = reply.send(r.map(|ack| ack.first_counter));
         }
-        Command::Resolve {
-            snapshot,
-            stream,
-            shard,
-            position,
-            reply,
-        } => {
+        Command::Resolve { snapshot, stream, shard, position, reply } => {
             let _ = reply.send(shards.resolve(&snapshot.streams[stream], shard, position).await);
         }
-        Command::Read {
-            snapshot,
-            stream,
-            shard,
-            from,
-            limit,
-            reply,
-        } => {
+        Command::Read { snapshot, stream, shard, from, limit, reply } => {
             let _ = reply.send(shards.read(&snapshot.streams[stream], shard, from, limit).await);
         }
         Command::OpenShards { stream, reply } => {
             let tag = stream.tag();
             let cores = ctx.router.core_count();
-            let mine = stream
-                .shards
-                .iter()
-                .filter(|s| owning_core(tag, s.index, cores) == ctx.id);
+            let mine = stream.shards.iter().filter(|s| owning_core(tag, s.index, cores) == ctx.id);
             let _ = reply.send(shards.open_shards(&stream, mine).await.map(|_| ()));
         }
         Command::DropStream { stream, reply } => {
             let _ = reply.send(shards.drop_stream(&stream, false).await);
         }
-        Command::CreateStream {
-            name,
-            shards: count,
-            retention_hours,
-            reply,
-        } => {
+        Command::CreateStream { name, shards: count, retention_hours, reply } => {
             let mut guard = catalog.lock().await;
             let r = match guard.as_mut() {
                 Some(c) => create_stream(c, &ctx, &name, count, retention_hours).await,
@@ -231,12 +172,7 @@ async fn serve(
             };
             let _ = reply.send(r);
         }
-        Command::SetRetention {
-            name,
-            hours,
-            increase,
-            reply,
-        } => {
+        Command::SetRetention { name, hours, increase, reply } => {
             let mut guard = catalog.lock().await;
             let r = match guard.as_mut() {
                 Some(c) => c.set_retention(&name, hours, increase).await.map(|_| publish(&ctx, c)),
@@ -275,14 +211,8 @@ async fn create_stream(
     shards: u32,
     retention_hours: Option<u32>,
 ) -> Result<StreamDescription> {
-    let stream = catalog
-        .create_stream(name, shards, retention_hours, SystemClock.now_ms())
-        .await?;
-    broadcast(ctx, |reply| Command::OpenShards {
-        stream: stream.clone(),
-        reply,
-    })
-    .await?;
+    let stream = catalog.create_stream(name, shards, retention_hours, SystemClock.now_ms()).await?;
+    broadcast(ctx, |reply| Command::OpenShards { stream: stream.clone(), reply }).await?;
     publish(ctx, catalog);
     Ok(stream.describe())
 }
@@ -297,10 +227,6 @@ async fn delete_stream(
 ) -> Result<()> {
     let stream = catalog.delete_stream(name).await?;
     publish(ctx, catalog);
-    broadcast(ctx, |reply| Command::DropStream {
-        stream: stream.clone(),
-        reply,
-    })
-    .await?;
+    broadcast(ctx, |reply| Command::DropStream { stream: stream.clone(), reply }).await?;
     shards.storage().remove_dir_all(&stream.dir(&ctx.config.data_dir)).await
 }

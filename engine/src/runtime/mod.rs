@@ -105,11 +105,7 @@ impl Engine {
         let mut catalog = Some(catalog);
         let mut threads = Vec::with_capacity(cores);
         for (id, rx) in receivers.into_iter().enumerate() {
-            let placement = if cores <= cpus {
-                Placement::Fixed(id)
-            } else {
-                Placement::Unbound
-            };
+            let placement = if cores <= cpus { Placement::Fixed(id) } else { Placement::Unbound };
             let ctx = CoreContext {
                 id,
                 config: config.clone(),
@@ -134,13 +130,7 @@ impl Engine {
                 Err(_) => failure = Some(EngineError::Shutdown),
             }
         }
-        let engine = Engine {
-            inner: Arc::new(Inner {
-                router,
-                threads: Mutex::new(threads),
-                recovery,
-            }),
-        };
+        let engine = Engine { inner: Arc::new(Inner { router, threads: Mutex::new(threads), recovery }) };
         match failure {
             Some(e) => {
                 let _ = engine.stop();
@@ -180,34 +170,18 @@ impl Engine {
         retention_hours: Option<u32>,
     ) -> Result<StreamDescription> {
         let name = name.to_owned();
-        self.router()
-            .call(0, |reply| Command::CreateStream {
-                name,
-                shards,
-                retention_hours,
-                reply,
-            })
-            .await
+        self.router().call(0, |reply| Command::CreateStream { name, shards, retention_hours, reply }).await
     }
 
     pub async fn delete_stream(&self, name: &str) -> Result<()> {
         let name = name.to_owned();
-        self.router()
-            .call(0, |reply| Command::DeleteStream { name, reply })
-            .await
+        self.router().call(0, |reply| Command::DeleteStream { name, reply }).await
     }
 
     /// Changes retention; `increase` selects Increase/DecreaseStreamRetentionPeriod.
     pub async fn set_retention(&self, name: &str, hours: u32, increase: bool) -> Result<()> {
         let name = name.to_owned();
-        self.router()
-            .call(0, |reply| Command::SetRetention {
-                name,
-                hours,
-                increase,
-                reply,
-            })
-            .await
+        self.router().call(0, |reply| Command::SetRetention { name, hours, increase, reply }).await
     }
 
     pub fn describe_stream(&self, name: &str) -> Result<StreamDescription> {
@@ -246,10 +220,7 @@ impl Engine {
                 reply,
             })
             .await?;
-        let result = PutResult {
-            shard_index: shard,
-            sequence_number: SequenceNumber::new(counter, tag, shard),
-        };
+        let result = PutResult { shard_index: shard, sequence_number: SequenceNumber::new(counter, tag, shard) };
         Ok((result, self.durability()))
     }
 
@@ -277,31 +248,14 @@ impl Engine {
     pub async fn resolve(&self, stream: &str, shard: u32, position: StartingPosition) -> Result<u64> {
         let (snapshot, i) = self.router().locate(stream)?;
         let core = self.router().core_of(&snapshot.streams[i], shard);
-        self.router()
-            .call(core, |reply| Command::Resolve {
-                snapshot,
-                stream: i,
-                shard,
-                position,
-                reply,
-            })
-            .await
+        self.router().call(core, |reply| Command::Resolve { snapshot, stream: i, shard, position, reply }).await
     }
 
     /// Reads from a shard starting at counter `from`.
     pub async fn read(&self, stream: &str, shard: u32, from: u64, limit: usize) -> Result<ReadOutcome> {
         let (snapshot, i) = self.router().locate(stream)?;
         let core = self.router().core_of(&snapshot.streams[i], shard);
-        self.router()
-            .call(core, |reply| Command::Read {
-                snapshot,
-                stream: i,
-                shard,
-                from,
-                limit,
-                reply,
-            })
-            .await
+        self.router().call(core, |reply| Command::Read { snapshot, stream: i, shard, from, limit, reply }).await
     }
 
     /// Finishes in-flight appends, syncs every shard and stops the

@@ -70,12 +70,7 @@ impl Router {
     ) -> GroupResults {
         let positions: Vec<usize> = groups.iter().flat_map(|(_, g)| g.iter().map(|(p, _)| *p)).collect();
         let (tx, rx) = oneshot::channel();
-        let cmd = Command::Append {
-            snapshot,
-            stream,
-            groups,
-            reply: tx,
-        };
+        let cmd = Command::Append { snapshot, stream, groups, reply: tx };
         let sent = match self.cores.get(core) {
             Some(s) => s.send_async(cmd).await.is_ok(),
             None => false,

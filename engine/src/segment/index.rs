@@ -44,10 +44,7 @@ pub struct SegmentSummary {
 
 impl SegmentSummary {
     pub fn empty(base_counter: u64) -> Self {
-        Self {
-            end_counter: base_counter,
-            ..Self::default()
-        }
+        Self { end_counter: base_counter, ..Self::default() }
     }
 
     /// Records a frame that was just appended at `offset`.
@@ -58,11 +55,7 @@ impl SegmentSummary {
             Some(last) => offset - last.offset >= INDEX_INTERVAL_BYTES,
         };
         if due {
-            self.entries.push(IndexEntry {
-                counter: base_counter,
-                offset,
-                arrival_ms,
-            });
+            self.entries.push(IndexEntry { counter: base_counter, offset, arrival_ms });
         }
         self.first_ms.get_or_insert(arrival_ms);
         self.last_ms = Some(arrival_ms);
@@ -73,18 +66,14 @@ impl SegmentSummary {
     /// Offset of the last indexed frame starting at or before `counter`.
     pub fn offset_for_counter(&self, counter: u64) -> u64 {
         let i = self.entries.partition_point(|e| e.counter <= counter);
-        i.checked_sub(1)
-            .and_then(|i| self.entries.get(i))
-            .map_or(0, |e| e.offset)
+        i.checked_sub(1).and_then(|i| self.entries.get(i)).map_or(0, |e| e.offset)
     }
 
     /// Offset of the last indexed frame that arrived strictly before
     /// `ms`: the first record at or after `ms` starts at or after it.
     pub fn offset_for_time(&self, ms: u64) -> u64 {
         let i = self.entries.partition_point(|e| e.arrival_ms < ms);
-        i.checked_sub(1)
-            .and_then(|i| self.entries.get(i))
-            .map_or(0, |e| e.offset)
+        i.checked_sub(1).and_then(|i| self.entries.get(i)).map_or(0, |e| e.offset)
     }
 
     pub fn encode(&self, base_counter: u64) -> Vec<u8> {
@@ -133,19 +122,9 @@ impl SegmentSummary {
             return None;
         }
         let entries = (0..n)
-            .map(|_| IndexEntry {
-                counter: b.get_u64_le(),
-                offset: b.get_u64_le(),
-                arrival_ms: b.get_u64_le(),
-            })
+            .map(|_| IndexEntry { counter: b.get_u64_le(), offset: b.get_u64_le(), arrival_ms: b.get_u64_le() })
             .collect();
-        Some(Self {
-            end_counter,
-            data_len,
-            first_ms,
-            last_ms,
-            entries,
-        })
+        Some(Self { end_counter, data_len, first_ms, last_ms, entries })
     }
 }
 

@@ -97,13 +97,7 @@ pub enum NextFrame {
 impl<'a, F: SegmentFile> FrameReader<'a, F> {
     /// Reads frames starting at `pos` and ending before `limit` bytes.
     pub fn new(file: &'a F, pos: u64, limit: u64) -> Self {
-        Self {
-            file,
-            window: Bytes::new(),
-            window_start: pos,
-            pos,
-            limit,
-        }
+        Self { file, window: Bytes::new(), window_start: pos, pos, limit }
     }
 
     /// Makes `[pos, pos + len)` available in the window (fewer at EOF).
@@ -132,48 +126,25 @@ impl<'a, F: SegmentFile> FrameReader<'a, F> {
         let header = match check_header(self.available()) {
             HeaderCheck::Valid(h) => h,
             HeaderCheck::End => return Ok(NextFrame::End),
-            HeaderCheck::Short => {
-                return Ok(NextFrame::Damaged {
-                    offset: self.pos,
-                    reason: "frame header cut short",
-                })
-            }
-            HeaderCheck::Invalid(reason) => {
-                return Ok(NextFrame::Damaged {
-                    offset: self.pos,
-                    reason,
-                })
-            }
+            HeaderCheck::Short => return Ok(NextFrame::Damaged { offset: self.pos, reason: "frame header cut short" }),
+            HeaderCheck::Invalid(reason) => return Ok(NextFrame::Damaged { offset: self.pos, reason }),
         };
         let len = header.frame_len();
         if self.pos + len as u64 > self.limit {
-            return Ok(NextFrame::Damaged {
-                offset: self.pos,
-                reason: "frame extends past the end of the data",
-            });
+            return Ok(NextFrame::Damaged { offset: self.pos, reason: "frame extends past the end of the data" });
         }
         self.fill(len).await?;
         if self.available().len() < len {
-            return Ok(NextFrame::Damaged {
-                offset: self.pos,
-                reason: "frame extends past the end of the file",
-            });
+            return Ok(NextFrame::Damaged { offset: self.pos, reason: "frame extends past the end of the file" });
         }
         let skip = (self.pos - self.window_start) as usize;
         let payload = self.window.slice(skip + FRAME_HEADER_BYTES..skip + len);
         if let Err(reason) = verify_payload(&header, &payload) {
-            return Ok(NextFrame::Damaged {
-                offset: self.pos,
-                reason,
-            });
+            return Ok(NextFrame::Damaged { offset: self.pos, reason });
         }
         let offset = self.pos;
         self.pos += len as u64;
-        Ok(NextFrame::Frame(VerifiedFrame {
-            offset,
-            header,
-            payload,
-        }))
+        Ok(NextFrame::Frame(VerifiedFrame { offset, header, payload }))
     }
 }
 
@@ -195,17 +166,11 @@ pub async fn scan_segment_from<F: SegmentFile>(file: &F, known: SegmentSummary) 
             NextFrame::Damaged { offset, reason } => break ScanStop::Damaged { offset, reason },
             NextFrame::Frame(f) => {
                 if f.header.base_counter < summary.end_counter {
-                    break ScanStop::Damaged {
-                        offset: f.offset,
-                        reason: "sequence counter goes backwards",
-                    };
+                    break ScanStop::Damaged { offset: f.offset, reason: "sequence counter goes backwards" };
                 }
                 let arrival = f.header.arrival_ms;
                 if summary.last_ms.is_some_and(|last| arrival < last) {
-                    break ScanStop::Damaged {
-                        offset: f.offset,
-                        reason: "arrival time goes backwards",
-                    };
+                    break ScanStop::Damaged { offset: f.offset, reason: "arrival time goes backwards" };
                 }
                 summary.note_frame(
                     f.offset,
@@ -217,11 +182,7 @@ pub async fn scan_segment_from<F: SegmentFile>(file: &F, known: SegmentSummary) 
             }
         }
     };
-    Ok(ScanOutcome {
-        summary,
-        stop,
-        file_size,
-    })
+    Ok(ScanOutcome { summary, stop, file_size })
 }
 
 /// `dir/<base>.log`.

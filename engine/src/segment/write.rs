@@ -29,12 +29,7 @@ pub fn aligned_writes<'a, F: SegmentFile>(
     let total = align_up(used as u64) as usize;
     let mut writes: Vec<(F::Buf, u64)> = (0..total)
         .step_by(WRITE_CHUNK_BYTES)
-        .map(|at| {
-            (
-                file.alloc_buf(WRITE_CHUNK_BYTES.min(total - at)),
-                page_start + at as u64,
-            )
-        })
+        .map(|at| (file.alloc_buf(WRITE_CHUNK_BYTES.min(total - at)), page_start + at as u64))
         .collect();
     // Copy every source slice through a cursor over the chunks.
     let mut chunk = 0;

@@ -158,17 +158,9 @@ impl<S: Storage, C: Clock> ShardLog<S, C> {
         ending_counter: Option<u64>,
     ) -> Result<(Self, RecoveryReport)> {
         storage.create_dir_all(&dir).await?;
-        let mut bases: Vec<u64> = storage
-            .list_dir(&dir)
-            .await?
-            .iter()
-            .filter_map(|n| parse_log_file_name(n))
-            .collect();
+        let mut bases: Vec<u64> = storage.list_dir(&dir).await?.iter().filter_map(|n| parse_log_file_name(n)).collect();
         bases.sort_unstable();
-        let mut report = RecoveryReport {
-            segments: bases.len(),
-            ..RecoveryReport::default()
-        };
+        let mut report = RecoveryReport { segments: bases.len(), ..RecoveryReport::default() };
         let mut segments = VecDeque::new();
         let mut tail = None;
         let mut allocated_len = 0;
@@ -177,12 +169,7 @@ impl<S: Storage, C: Clock> ShardLog<S, C> {
             let is_last = i + 1 == bases.len();
             if !is_last {
                 let summary = Self::load_sealed_summary(&storage, &ident, &path, base, &mut report).await?;
-                segments.push_back(Segment {
-                    base_counter: base,
-                    path,
-                    file: None,
-                    summary,
-                });
+                segments.push_back(Segment { base_counter: base, path, file: None, summary });
                 continue;
             }
             let file = storage.open_segment(&path, false).await?;
@@ -190,9 +177,7 @@ impl<S: Storage, C: Clock> ShardLog<S, C> {
             let data_len = scan.summary.data_len;
             if let ScanStop::Damaged { offset, reason } = &scan.stop {
                 report.bytes_truncated = scan.file_size - data_len;
-                report
-                    .damage
-                    .push((path.display().to_string(), *offset, (*reason).to_string()));
+                report.damage.push((path.display().to_string(), *offset, (*reason).to_string()));
                 tracing::warn!(
                     shard = %ident, segment = %path.display(), offset, reason,
                     bytes_truncated = report.bytes_truncated,
@@ -218,12 +203,7 @@ impl<S: Storage, C: Clock> ShardLog<S, C> {
             }
             tail = Some(tail_bytes.to_vec());
             report.tail_records = scan.summary.end_counter - base;
-            segments.push_back(Segment {
-                base_counter: base,
-                path,
-                file: Some(Rc::new(file)),
-                summary: scan.summary,
-            });
+            segments.push_back(Segment { base_counter: base, path, file: Some(Rc::new(file)), summary: scan.summary });
         }
         let end = segments.back().map_or(start_counter, |s| s.summary.end_counter);
         let next_counter = end.max(start_counter);
@@ -296,9 +276,7 @@ impl<S: Storage, C: Clock> ShardLog<S, C> {
                 shard = %ident, segment = %path.display(), offset, reason,
                 "corrupt frame inside a sealed segment; records from here to the segment's end are unreadable"
             );
-            report
-                .damage
-                .push((path.display().to_string(), offset, reason.to_string()));
+            report.damage.push((path.display().to_string(), offset, reason.to_string()));
         }
         storage.write_file_atomic(&idx_path, &scan.summary.encode(base)).await?;
         Ok(scan.summary)
@@ -349,12 +327,7 @@ impl<S: Storage, C: Clock> ShardLog<S, C> {
             st.last_arrival_ms = arrival_ms;
             let mut bytes = Vec::new();
             encode_frame(&mut bytes, records, base, arrival_ms);
-            let frame = PendingFrame {
-                bytes,
-                base_counter: base,
-                record_count: records.len() as u32,
-                arrival_ms,
-            };
+            let frame = PendingFrame { bytes, base_counter: base, record_count: records.len() as u32, arrival_ms };
             let end = frame.end_counter();
             st.next_counter = end;
             st.pending.push(frame);
@@ -524,14 +497,9 @@ impl<S: Storage, C: Clock> ShardLog<S, C> {
             }
             let page_start = align_down(data_len);
             assert_eq!(tail.len() as u64, data_len - page_start, "tail page out of step");
-            self.allocate_ahead(&file, crate::limits::align_up(data_len + len))
-                .await?;
-            let AlignedWrites { writes, new_tail } = aligned_writes(
-                &*file,
-                page_start,
-                &tail,
-                frames[i..j].iter().map(|f| f.bytes.as_slice()),
-            );
+            self.allocate_ahead(&file, crate::limits::align_up(data_len + len)).await?;
+            let AlignedWrites { writes, new_tail } =
+                aligned_writes(&*file, page_start, &tail, frames[i..j].iter().map(|f| f.bytes.as_slice()));
             for r in join_all(writes.into_iter().map(|(buf, pos)| file.write_at(buf, pos))).await {
                 r?;
             }
@@ -543,13 +511,7 @@ impl<S: Storage, C: Clock> ShardLog<S, C> {
             let seg = st.segments.back_mut().expect("active segment");
             let mut offset = data_len;
             for f in &frames[i..j] {
-                seg.summary.note_frame(
-                    offset,
-                    f.bytes.len() as u64,
-                    f.base_counter,
-                    f.end_counter(),
-                    f.arrival_ms,
-                );
+                seg.summary.note_frame(offset, f.bytes.len() as u64, f.base_counter, f.end_counter(), f.arrival_ms);
                 offset += f.bytes.len() as u64;
             }
             drop(st);
@@ -603,10 +565,7 @@ impl<S: Storage, C: Clock> ShardLog<S, C> {
         let path = log_path(&self.dir, base);
         let file = self.storage.open_segment(&path, true).await?;
         let mut st = self.st.borrow_mut();
-        assert!(
-            st.segments.back().is_none_or(|s| s.base_counter < base),
-            "segments are created in counter order"
-        );
+        assert!(st.segments.back().is_none_or(|s| s.base_counter < base), "segments are created in counter order");
         st.segments.push_back(Segment {
             base_counter: base,
             path,
@@ -750,11 +709,9 @@ impl<S: Storage, C: Clock> ShardLog<S, C> {
         let job = {
             let st = self.st.borrow();
             match (st.unsynced, &st.tail, st.segments.back()) {
-                (false, Some(_), Some(seg)) if seg.summary.data_len > 0 => Some((
-                    seg.index_path(),
-                    seg.summary.encode(seg.base_counter),
-                    seg.summary.data_len,
-                )),
+                (false, Some(_), Some(seg)) if seg.summary.data_len > 0 => {
+                    Some((seg.index_path(), seg.summary.encode(seg.base_counter), seg.summary.data_len))
+                }
                 _ => None,
             }
         };

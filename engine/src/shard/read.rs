@@ -179,11 +179,7 @@ impl<S: Storage, C: Clock> ShardLog<S, C> {
         if st.segments.is_empty() {
             return None;
         }
-        Some(
-            st.segments
-                .partition_point(|s| s.base_counter <= counter)
-                .saturating_sub(1),
-        )
+        Some(st.segments.partition_point(|s| s.base_counter <= counter).saturating_sub(1))
     }
 
     async fn read_disk(&self, c: &mut Collector, stop_at: u64) -> Result<()> {
@@ -226,19 +222,9 @@ impl<S: Storage, C: Clock> ShardLog<S, C> {
     }
 
     fn corrupt_on_read(&self, segment_index: usize, offset: u64, reason: &'static str) -> EngineError {
-        let segment = self
-            .st
-            .borrow()
-            .segments
-            .get(segment_index)
-            .map(|s| s.path.display().to_string())
-            .unwrap_or_default();
+        let segment =
+            self.st.borrow().segments.get(segment_index).map(|s| s.path.display().to_string()).unwrap_or_default();
         tracing::error!(shard = %self.ident, %segment, offset, reason, "corrupt frame on read");
-        EngineError::Corrupt {
-            shard: self.ident.to_string(),
-            segment,
-            offset,
-            detail: reason.to_string(),
-        }
+        EngineError::Corrupt { shard: self.ident.to_string(), segment, offset, detail: reason.to_string() }
     }
 }

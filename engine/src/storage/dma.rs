@@ -37,9 +37,7 @@ pub struct DmaStorage {
 
 impl DmaStorage {
     pub fn new(root: impl Into<PathBuf>) -> Self {
-        Self {
-            root: Arc::new(root.into()),
-        }
+        Self { root: Arc::new(root.into()) }
     }
 
     /// Opens a non-empty file once per thread so glommio's iopoll probe
@@ -49,20 +47,14 @@ impl DmaStorage {
             return Ok(());
         }
         let primer = self.root.join(PRIMER_FILE);
-        let ok = std::fs::metadata(&primer)
-            .map(|m| m.len() >= DMA_ALIGNMENT as u64)
-            .unwrap_or(false);
+        let ok = std::fs::metadata(&primer).map(|m| m.len() >= DMA_ALIGNMENT as u64).unwrap_or(false);
         if !ok {
             std::fs::create_dir_all(self.root.as_path())
                 .map_err(|e| EngineError::io("mkdir", self.root.as_path(), e))?;
             std::fs::write(&primer, vec![0u8; DMA_ALIGNMENT]).map_err(|e| EngineError::io("write", &primer, e))?;
         }
-        let f = DmaFile::open(&primer)
-            .await
-            .map_err(|e| EngineError::io("open", &primer, e.into()))?;
-        f.close()
-            .await
-            .map_err(|e| EngineError::io("close", &primer, e.into()))?;
+        let f = DmaFile::open(&primer).await.map_err(|e| EngineError::io("open", &primer, e.into()))?;
+        f.close().await.map_err(|e| EngineError::io("close", &primer, e.into()))?;
         PRIMED.with(|p| p.set(true));
         Ok(())
     }
@@ -102,11 +94,8 @@ impl SegmentFile for DmaSegment {
     async fn write_at(&self, buf: DmaBuf, pos: u64) -> Result<()> {
         assert_eq!(pos % DMA_ALIGNMENT as u64, 0, "unaligned write position {pos}");
         let len = buf.0.len();
-        let written = self
-            .file
-            .write_at(buf.0, pos)
-            .await
-            .map_err(|e| EngineError::io("write", &self.path, e.into()))?;
+        let written =
+            self.file.write_at(buf.0, pos).await.map_err(|e| EngineError::io("write", &self.path, e.into()))?;
         if written != len {
             return Err(EngineError::io(
                 "write",
@@ -118,41 +107,25 @@ impl SegmentFile for DmaSegment {
     }
 
     async fn read_at(&self, pos: u64, len: usize) -> Result<Bytes> {
-        let r = self
-            .file
-            .read_at(pos, len)
-            .await
-            .map_err(|e| EngineError::io("read", &self.path, e.into()))?;
+        let r = self.file.read_at(pos, len).await.map_err(|e| EngineError::io("read", &self.path, e.into()))?;
         Ok(Bytes::copy_from_slice(&r))
     }
 
     async fn sync_data(&self) -> Result<()> {
-        self.file
-            .fdatasync()
-            .await
-            .map_err(|e| EngineError::io("fdatasync", &self.path, e.into()))
+        self.file.fdatasync().await.map_err(|e| EngineError::io("fdatasync", &self.path, e.into()))
     }
 
     async fn allocate(&self, len: u64) -> Result<()> {
-        self.file
-            .pre_allocate(len, false)
-            .await
-            .map_err(|e| EngineError::io("fallocate", &self.path, e.into()))
+        self.file.pre_allocate(len, false).await.map_err(|e| EngineError::io("fallocate", &self.path, e.into()))
     }
 
     async fn truncate(&self, len: u64) -> Result<()> {
-        self.file
-            .truncate(len)
-            .await
-            .map_err(|e| EngineError::io("truncate", &self.path, e.into()))?;
+        self.file.truncate(len).await.map_err(|e| EngineError::io("truncate", &self.path, e.into()))?;
         self.sync_data().await
     }
 
     async fn size(&self) -> Result<u64> {
-        self.file
-            .file_size()
-            .await
-            .map_err(|e| EngineError::io("stat", &self.path, e.into()))
+        self.file.file_size().await.map_err(|e| EngineError::io("stat", &self.path, e.into()))
     }
 
     fn path(&self) -> &Path {
@@ -161,9 +134,7 @@ impl SegmentFile for DmaSegment {
 }
 
 fn sync_dir_blocking(dir: &Path) -> Result<()> {
-    std::fs::File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(|e| EngineError::io("fsync dir", dir, e))
+    std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(|e| EngineError::io("fsync dir", dir, e))
 }
 
 impl Storage for DmaStorage {
@@ -184,10 +155,7 @@ impl Storage for DmaStorage {
                 sync_dir_blocking(dir)?;
             }
         }
-        Ok(DmaSegment {
-            file,
-            path: path.to_path_buf(),
-        })
+        Ok(DmaSegment { file, path: path.to_path_buf() })
     }
 
     async fn read_file(&self, path: &Path) -> Result<Option<Vec<u8>>> {

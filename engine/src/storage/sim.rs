@@ -123,14 +123,7 @@ impl SimStorage {
                     image[at..at + sector.len()].copy_from_slice(sector);
                 }
             }
-            files.insert(
-                path.clone(),
-                SimFile {
-                    durable: image.clone(),
-                    current: image,
-                    pending: Vec::new(),
-                },
-            );
+            files.insert(path.clone(), SimFile { durable: image.clone(), current: image, pending: Vec::new() });
         }
         s.rng = rng.clone();
         SimStorage(Rc::new(RefCell::new(SimState {
@@ -226,11 +219,7 @@ impl SimSegment {
         let mut s = self.store.0.borrow_mut();
         match s.files.get_mut(&self.path) {
             Some(file) => Ok(f(file)),
-            None => Err(EngineError::io(
-                "access",
-                &self.path,
-                std::io::Error::from(std::io::ErrorKind::NotFound),
-            )),
+            None => Err(EngineError::io("access", &self.path, std::io::Error::from(std::io::ErrorKind::NotFound))),
         }
     }
 }
@@ -249,11 +238,7 @@ impl SegmentFile for SimSegment {
         {
             let mut s = self.store.0.borrow_mut();
             if std::mem::take(&mut s.fail_next_write) {
-                return Err(EngineError::io(
-                    "write",
-                    &self.path,
-                    std::io::Error::other("injected write error"),
-                ));
+                return Err(EngineError::io("write", &self.path, std::io::Error::other("injected write error")));
             }
         }
         self.with(|f| {
@@ -280,11 +265,7 @@ impl SegmentFile for SimSegment {
         {
             let mut s = self.store.0.borrow_mut();
             if std::mem::take(&mut s.fail_next_sync) {
-                return Err(EngineError::io(
-                    "fdatasync",
-                    &self.path,
-                    std::io::Error::other("injected sync error"),
-                ));
+                return Err(EngineError::io("fdatasync", &self.path, std::io::Error::other("injected sync error")));
             }
             s.syncs += 1;
         }
@@ -342,18 +323,11 @@ impl Storage for SimStorage {
         let mut s = self.0.borrow_mut();
         if !s.files.contains_key(path) {
             if !create {
-                return Err(EngineError::io(
-                    "open",
-                    path,
-                    std::io::Error::from(std::io::ErrorKind::NotFound),
-                ));
+                return Err(EngineError::io("open", path, std::io::Error::from(std::io::ErrorKind::NotFound)));
             }
             s.files.insert(path.to_path_buf(), SimFile::default());
         }
-        Ok(SimSegment {
-            store: self.clone(),
-            path: path.to_path_buf(),
-        })
+        Ok(SimSegment { store: self.clone(), path: path.to_path_buf() })
     }
 
     async fn read_file(&self, path: &Path) -> Result<Option<Vec<u8>>> {
@@ -366,11 +340,7 @@ impl Storage for SimStorage {
         let mut s = self.0.borrow_mut();
         s.files.insert(
             path.to_path_buf(),
-            SimFile {
-                durable: bytes.to_vec(),
-                current: bytes.to_vec(),
-                pending: Vec::new(),
-            },
+            SimFile { durable: bytes.to_vec(), current: bytes.to_vec(), pending: Vec::new() },
         );
         Ok(())
     }

@@ -14,10 +14,7 @@ pub fn data_dir() -> PathBuf {
 }
 
 pub fn small_segments() -> LogConfig {
-    LogConfig {
-        segment_bytes: 64 * 1024,
-        sync_policy: SyncPolicy::Always,
-    }
+    LogConfig { segment_bytes: 64 * 1024, sync_policy: SyncPolicy::Always }
 }
 
 pub fn open(storage: &SimStorage, clock: &ManualClock) -> SimEngine {
@@ -25,14 +22,9 @@ pub fn open(storage: &SimStorage, clock: &ManualClock) -> SimEngine {
 }
 
 pub fn open_with(storage: &SimStorage, clock: &ManualClock, log: LogConfig, cache: usize) -> SimEngine {
-    let (engine, _reports) = futures::executor::block_on(LocalEngine::open(
-        storage.clone(),
-        clock.clone(),
-        data_dir(),
-        log,
-        cache,
-    ))
-    .expect("engine opens");
+    let (engine, _reports) =
+        futures::executor::block_on(LocalEngine::open(storage.clone(), clock.clone(), data_dir(), log, cache))
+            .expect("engine opens");
     engine
 }
 

@@ -48,14 +48,7 @@ fn write_until_crash_from(
         let expected: Vec<Vec<u64>> = puts
             .iter()
             .map(|p| {
-                p.iter()
-                    .map(|r| {
-                        std::str::from_utf8(&r.data[7..15])
-                            .expect("ascii")
-                            .parse()
-                            .expect("idx")
-                    })
-                    .collect()
+                p.iter().map(|r| std::str::from_utf8(&r.data[7..15]).expect("ascii").parse().expect("idx")).collect()
             })
             .collect();
         let results = block_on(join_all(puts.into_iter().map(|p| engine.put_records("c", p))));
@@ -171,21 +164,15 @@ fn a_bad_frame_in_a_sealed_segment_is_reported_never_returned() {
         block_on(engine.put_records("c", vec![record("k", i, 1000)])).expect("put");
     }
     drop(engine);
-    let mut logs: Vec<PathBuf> = storage
-        .paths()
-        .into_iter()
-        .filter(|p| p.extension().is_some_and(|e| e == "log"))
-        .collect();
+    let mut logs: Vec<PathBuf> =
+        storage.paths().into_iter().filter(|p| p.extension().is_some_and(|e| e == "log")).collect();
     logs.sort();
     assert!(logs.len() >= 3);
     // Damage a frame in the middle of the first (sealed) segment.
     storage.flip_bit(&logs[0], 5000, 3);
     let engine = open(&storage, &clock);
     let shard_err = block_on(async {
-        let at = engine
-            .resolve("c", 0, StartingPosition::TrimHorizon)
-            .await
-            .expect("resolve");
+        let at = engine.resolve("c", 0, StartingPosition::TrimHorizon).await.expect("resolve");
         let mut at = at;
         let mut seen = Vec::new();
         loop {
@@ -203,14 +190,8 @@ fn a_bad_frame_in_a_sealed_segment_is_reported_never_returned() {
     let err = err.expect("the damaged frame is an error, not data");
     assert_eq!(err.kind(), ErrorKind::InternalFailure);
     let text = err.to_string();
-    assert!(
-        text.contains("shardId-000000000000") && text.contains(".log") && text.contains("offset"),
-        "{text}"
-    );
-    assert!(
-        seen.iter().all(|&i| (i as usize) < 5),
-        "only records before the damage: {seen:?}"
-    );
+    assert!(text.contains("shardId-000000000000") && text.contains(".log") && text.contains("offset"), "{text}");
+    assert!(seen.iter().all(|&i| (i as usize) < 5), "only records before the damage: {seen:?}");
     assert!(seen.windows(2).all(|w| w[1] == w[0] + 1));
 }
 
@@ -245,11 +226,8 @@ fn missing_or_damaged_indexes_are_rebuilt_by_scanning() {
     }
     block_on(engine.shutdown()).expect("shutdown");
     drop(engine);
-    let mut idx: Vec<PathBuf> = storage
-        .paths()
-        .into_iter()
-        .filter(|p| p.extension().is_some_and(|e| e == "idx"))
-        .collect();
+    let mut idx: Vec<PathBuf> =
+        storage.paths().into_iter().filter(|p| p.extension().is_some_and(|e| e == "idx")).collect();
     idx.sort();
     assert!(idx.len() >= 4, "sealed indexes and the tail checkpoint exist");
     let first = idx[0].clone();
@@ -269,16 +247,9 @@ fn missing_or_damaged_indexes_are_rebuilt_by_scanning() {
     ))
     .expect("open");
     assert_eq!(reports[0].2.indexes_rebuilt, 2);
-    assert_eq!(
-        storage.file_bytes(&first),
-        Some(bytes),
-        "the rebuilt index equals the original"
-    );
+    assert_eq!(storage.file_bytes(&first), Some(bytes), "the rebuilt index equals the original");
     let got = read_all(&engine, "c", 0, StartingPosition::TrimHorizon, 77);
-    assert_eq!(
-        got.iter().map(record_index).collect::<Vec<_>>(),
-        (0..300).collect::<Vec<_>>()
-    );
+    assert_eq!(got.iter().map(record_index).collect::<Vec<_>>(), (0..300).collect::<Vec<_>>());
     let at = block_on(engine.resolve("c", 0, StartingPosition::AtTimestamp(T0 + 150))).expect("resolve");
     let r = block_on(engine.read("c", 0, at, 1)).expect("read");
     assert_eq!(r.records.first().map(record_index), Some(150));
@@ -288,10 +259,7 @@ fn missing_or_damaged_indexes_are_rebuilt_by_scanning() {
 fn damage_before_the_tail_checkpoint_is_an_error_on_read_never_data() {
     let storage = SimStorage::new(34);
     let clock = ManualClock::new(T0);
-    let log = LogConfig {
-        segment_bytes: 64 * 1024 * 1024,
-        sync_policy: SyncPolicy::Always,
-    };
+    let log = LogConfig { segment_bytes: 64 * 1024 * 1024, sync_policy: SyncPolicy::Always };
     let engine = open_with(&storage, &clock, log.clone(), 1 << 20);
     block_on(engine.create_stream("c", 1, None)).expect("create");
     for i in 0..50 {
@@ -299,20 +267,13 @@ fn damage_before_the_tail_checkpoint_is_an_error_on_read_never_data() {
     }
     block_on(engine.shutdown()).expect("shutdown writes a checkpoint");
     drop(engine);
-    let seg = storage
-        .paths()
-        .into_iter()
-        .find(|p| p.extension().is_some_and(|e| e == "log"))
-        .expect("segment");
+    let seg = storage.paths().into_iter().find(|p| p.extension().is_some_and(|e| e == "log")).expect("segment");
     // Frames here are 40 + 6 + 1 + 500 = 547 bytes: this is inside frame 10.
     storage.flip_bit(&seg, 10 * 547 + 100, 5);
     let engine = open_with(&storage, &clock, log, 1 << 20);
     let at = block_on(engine.resolve("c", 0, StartingPosition::TrimHorizon)).expect("resolve");
     let first = block_on(engine.read("c", 0, at, 10)).expect("records before the damage");
-    assert_eq!(
-        first.records.iter().map(record_index).collect::<Vec<_>>(),
-        (0..10).collect::<Vec<_>>()
-    );
+    assert_eq!(first.records.iter().map(record_index).collect::<Vec<_>>(), (0..10).collect::<Vec<_>>());
     let err = block_on(engine.read("c", 0, first.next_counter.expect("open"), 10)).expect_err("damaged frame");
     assert_eq!(err.kind(), ErrorKind::InternalFailure);
 }

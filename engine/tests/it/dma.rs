@@ -16,19 +16,13 @@ pub fn test_dir() -> tempfile::TempDir {
 pub fn config(dir: &std::path::Path) -> EngineConfig {
     let mut c = EngineConfig::new(dir);
     c.cores = 2;
-    c.log = LogConfig {
-        segment_bytes: 256 * 1024,
-        sync_policy: SyncPolicy::Always,
-    };
+    c.log = LogConfig { segment_bytes: 256 * 1024, sync_policy: SyncPolicy::Always };
     c
 }
 
 fn read_shard(engine: &Engine, stream: &str, shard: u32) -> Vec<shoal_engine::Record> {
     block_on(async {
-        let mut at = engine
-            .resolve(stream, shard, StartingPosition::TrimHorizon)
-            .await
-            .expect("resolve");
+        let mut at = engine.resolve(stream, shard, StartingPosition::TrimHorizon).await.expect("resolve");
         let mut out = Vec::new();
         loop {
             let r = engine.read(stream, shard, at, 333).await.expect("read");
@@ -56,9 +50,7 @@ fn multi_core_engine_round_trips_across_restart() {
                     let mut acked = Vec::new();
                     for b in 0..10u64 {
                         let base = (t * 10 + b) * 50;
-                        let records = (0..50)
-                            .map(|i| record(&format!("key-{}", base + i), base + i, 700))
-                            .collect();
+                        let records = (0..50).map(|i| record(&format!("key-{}", base + i), base + i, 700)).collect();
                         let out = block_on(engine.put_records("dma", records)).expect("put");
                         assert_eq!(out.durability, shoal_engine::Durability::Synced);
                         for (i, r) in out.results.into_iter().enumerate() {
@@ -96,9 +88,7 @@ fn multi_core_engine_round_trips_across_restart() {
     check(&engine);
     block_on(engine.delete_stream("dma")).expect("delete");
     assert!(engine.describe_stream("dma").is_err());
-    let left = std::fs::read_dir(dir.path().join("streams"))
-        .expect("streams dir")
-        .count();
+    let left = std::fs::read_dir(dir.path().join("streams")).expect("streams dir").count();
     assert_eq!(left, 0, "the stream's files are gone");
     engine.shutdown().expect("shutdown");
 }
@@ -131,17 +121,12 @@ fn hooks_on_every_core_serve_local_shards_and_forward_the_rest() {
         Box::pin(async move {
             let me = api.core_id();
             let owners: Vec<usize> = (0..4).map(|s| api.owner("hook", s).expect("owner")).collect();
-            let records = (0..100)
-                .map(|i| record(&format!("{me}-{i}"), me as u64 * 1000 + i, 50))
-                .collect();
+            let records = (0..100).map(|i| record(&format!("{me}-{i}"), me as u64 * 1000 + i, 50)).collect();
             let out = api.put_records("hook", records).await.expect("put");
             let stored = out.results.iter().filter(|r| r.is_ok()).count();
             let mut read = 0;
             for shard in 0..4 {
-                let at = api
-                    .resolve("hook", shard, StartingPosition::TrimHorizon)
-                    .await
-                    .expect("resolve");
+                let at = api.resolve("hook", shard, StartingPosition::TrimHorizon).await.expect("resolve");
                 read += api.read("hook", shard, at, 10_000).await.expect("read").records.len();
             }
             let _ = tx.send((me, owners, stored, read));
@@ -150,17 +135,11 @@ fn hooks_on_every_core_serve_local_shards_and_forward_the_rest() {
     let engine = Engine::start_with(config(dir.path()), Some(hook)).expect("start with hook");
     let mut seen = Vec::new();
     for _ in 0..2 {
-        seen.push(
-            rx.recv_timeout(std::time::Duration::from_secs(30))
-                .expect("hook reports"),
-        );
+        seen.push(rx.recv_timeout(std::time::Duration::from_secs(30)).expect("hook reports"));
     }
     seen.sort();
     for (core, owners, stored, read) in &seen {
-        assert!(
-            owners.contains(&0) && owners.contains(&1),
-            "shards on both cores: {owners:?}"
-        );
+        assert!(owners.contains(&0) && owners.contains(&1), "shards on both cores: {owners:?}");
         assert_eq!(*stored, 100, "core {core} stored every record");
         assert!(*read >= 100, "core {core} read its own records back at least");
     }
@@ -168,10 +147,7 @@ fn hooks_on_every_core_serve_local_shards_and_forward_the_rest() {
     let total: usize = (0..4)
         .map(|s| {
             let at = block_on(engine.resolve("hook", s, StartingPosition::TrimHorizon)).expect("resolve");
-            block_on(engine.read("hook", s, at, 10_000))
-                .expect("read")
-                .records
-                .len()
+            block_on(engine.read("hook", s, at, 10_000)).expect("read").records.len()
         })
         .sum();
     assert_eq!(total, 200);

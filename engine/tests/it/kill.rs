@@ -20,13 +20,7 @@ const CHILD_ENV: &str = "SHOAL_KILL_CHILD_DIR";
 fn acknowledged_records_survive_sigkill() {
     let dir = test_dir();
     let mut child = Command::new(std::env::current_exe().expect("test binary"))
-        .args([
-            "--exact",
-            "kill::kill_child",
-            "--ignored",
-            "--nocapture",
-            "--test-threads=1",
-        ])
+        .args(["--exact", "kill::kill_child", "--ignored", "--nocapture", "--test-threads=1"])
         .env(CHILD_ENV, dir.path())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -45,11 +39,7 @@ fn acknowledged_records_survive_sigkill() {
     }
     child.kill().expect("SIGKILL");
     let _ = child.wait();
-    assert!(
-        acked.len() >= 3000,
-        "child acknowledged {} records before dying",
-        acked.len()
-    );
+    assert!(acked.len() >= 3000, "child acknowledged {} records before dying", acked.len());
 
     let engine = Engine::start(config(dir.path())).expect("reopen");
     let mut found = BTreeSet::new();
@@ -62,23 +52,14 @@ fn acknowledged_records_survive_sigkill() {
             }
             for rec in &r.records {
                 let i = record_index(rec);
-                assert_eq!(
-                    rec.data,
-                    record("k", i, 200 + (i as usize % 7) * 100).data,
-                    "record {i} intact"
-                );
+                assert_eq!(rec.data, record("k", i, 200 + (i as usize % 7) * 100).data, "record {i} intact");
                 assert!(found.insert(i), "record {i} duplicated");
             }
             at = r.next_counter.expect("open");
         }
     }
     let lost: Vec<_> = acked.difference(&found).collect();
-    assert!(
-        lost.is_empty(),
-        "{} acknowledged records lost, e.g. {:?}",
-        lost.len(),
-        &lost[..lost.len().min(5)]
-    );
+    assert!(lost.is_empty(), "{} acknowledged records lost, e.g. {:?}", lost.len(), &lost[..lost.len().min(5)]);
     engine.shutdown().expect("shutdown");
 }
 
@@ -98,9 +79,8 @@ fn kill_child() {
             s.spawn(move || {
                 for n in 0.. {
                     let base = (n * 4 + t) * 10;
-                    let records = (base..base + 10)
-                        .map(|i| record(&format!("k{i}"), i, 200 + (i as usize % 7) * 100))
-                        .collect();
+                    let records =
+                        (base..base + 10).map(|i| record(&format!("k{i}"), i, 200 + (i as usize % 7) * 100)).collect();
                     let out = block_on(engine.put_records("kill", records)).expect("put");
                     let mut lock = stdout.lock();
                     for (i, r) in out.results.iter().enumerate() {

@@ -35,10 +35,7 @@ fn check_positions(engine: &SimEngine, clock: &ManualClock, written: &[(Sequence
     assert_eq!(first(P::AtTimestamp(written[50].1 + 1)), Some(51));
     assert_eq!(first(P::AtTimestamp(0)), Some(0));
     assert_eq!(first(P::AtTimestamp(clock.now_ms() + 60_000)), None);
-    assert_eq!(
-        read_all(engine, "p", 0, P::AtSequenceNumber(written[0].0), 7).len(),
-        300
-    );
+    assert_eq!(read_all(engine, "p", 0, P::AtSequenceNumber(written[0].0), 7).len(), 300);
 
     let err = |pos: P, shard: u32| block_on(engine.resolve("p", shard, pos)).expect_err("refused");
     // A number from another shard.
@@ -48,15 +45,10 @@ fn check_positions(engine: &SimEngine, clock: &ManualClock, written: &[(Sequence
     // A number beyond the tip.
     let beyond = SequenceNumber::new(written[299].0.counter() + 1, written[0].0.stream_tag(), 0);
     assert_eq!(err(P::AtSequenceNumber(beyond), 0).kind(), ErrorKind::InvalidArgument);
-    assert_eq!(
-        err(P::AfterSequenceNumber(beyond), 0).kind(),
-        ErrorKind::InvalidArgument
-    );
+    assert_eq!(err(P::AfterSequenceNumber(beyond), 0).kind(), ErrorKind::InvalidArgument);
     // A number from another stream.
     let foreign = SequenceNumber::new(1, written[0].0.stream_tag() ^ 1, 0);
-    assert!(err(P::AtSequenceNumber(foreign), 0)
-        .to_string()
-        .contains("did not come from this stream"));
+    assert!(err(P::AtSequenceNumber(foreign), 0).to_string().contains("did not come from this stream"));
     assert_eq!(err(P::TrimHorizon, 9).kind(), ErrorKind::ResourceNotFound);
 }
 
@@ -78,11 +70,7 @@ fn latest_then_new_records_and_millis_behind() {
     let at = block_on(engine.resolve("l", 0, P::Latest)).expect("latest");
     let empty = block_on(engine.read("l", 0, at, 10)).expect("read");
     assert!(empty.records.is_empty());
-    assert_eq!(
-        empty.next_counter,
-        Some(at),
-        "an open shard always gives a next position"
-    );
+    assert_eq!(empty.next_counter, Some(at), "an open shard always gives a next position");
     assert_eq!(empty.millis_behind, 0);
     block_on(engine.put_records("l", vec![record("k", 1, 10), record("k", 2, 10)])).expect("put");
     clock.advance(5_000);
@@ -94,8 +82,5 @@ fn latest_then_new_records_and_millis_behind() {
     assert_eq!(rest.records.len(), 1);
     assert_eq!(rest.millis_behind, 0, "caught up");
     assert!(block_on(engine.read("l", 0, at, 0)).is_err(), "limit 0 is invalid");
-    assert!(
-        block_on(engine.read("l", 0, at, 10_001)).is_err(),
-        "limit over 10,000 is invalid"
-    );
+    assert!(block_on(engine.read("l", 0, at, 10_001)).is_err(), "limit over 10,000 is invalid");
 }

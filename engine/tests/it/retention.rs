@@ -25,35 +25,20 @@ fn expired_segments_are_deleted_and_trim_horizon_moves() {
     for i in 200..210 {
         block_on(engine.put_records("r", vec![record("k", i, 1000)])).expect("put");
     }
-    let segments_before = storage
-        .paths()
-        .iter()
-        .filter(|p| p.extension().is_some_and(|e| e == "log"))
-        .count();
-    assert_eq!(
-        block_on(engine.maintenance()).expect("maintenance"),
-        0,
-        "nothing is 24 h old yet"
-    );
+    let segments_before = storage.paths().iter().filter(|p| p.extension().is_some_and(|e| e == "log")).count();
+    assert_eq!(block_on(engine.maintenance()).expect("maintenance"), 0, "nothing is 24 h old yet");
 
     clock.advance(2 * HOUR_MS); // old data is now 25 h old, young data 2 h
     let removed = block_on(engine.maintenance()).expect("maintenance");
     assert!(removed > 0);
-    let segments_after = storage
-        .paths()
-        .iter()
-        .filter(|p| p.extension().is_some_and(|e| e == "log"))
-        .count();
+    let segments_after = storage.paths().iter().filter(|p| p.extension().is_some_and(|e| e == "log")).count();
     assert_eq!(segments_before - removed, segments_after);
     let rest = read_all(&engine, "r", 0, StartingPosition::TrimHorizon, 1000);
     let first = record_index(rest.first().expect("young data survives"));
     assert!(first > 0, "expired records are gone");
     assert_eq!(rest.last().map(record_index), Some(209));
     let idx: Vec<u64> = rest.iter().map(record_index).collect();
-    assert!(
-        idx.windows(2).all(|w| w[1] == w[0] + 1),
-        "no gap inside what is retained"
-    );
+    assert!(idx.windows(2).all(|w| w[1] == w[0] + 1), "no gap inside what is retained");
 
     // Once everything is old, even the active segment goes; counters go on.
     clock.advance(30 * HOUR_MS);
@@ -80,10 +65,7 @@ fn longer_retention_keeps_data() {
     clock.advance(30 * HOUR_MS);
     block_on(engine.put_records("r", vec![record("k", 100, 10)])).expect("put");
     assert_eq!(block_on(engine.maintenance()).expect("maintenance"), 0);
-    assert_eq!(
-        read_all(&engine, "r", 0, StartingPosition::TrimHorizon, 1000).len(),
-        101
-    );
+    assert_eq!(read_all(&engine, "r", 0, StartingPosition::TrimHorizon, 1000).len(), 101);
     block_on(engine.set_retention("r", 24, false)).expect("decrease");
     assert!(block_on(engine.maintenance()).expect("maintenance") > 0);
 }

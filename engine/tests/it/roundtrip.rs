@@ -16,18 +16,13 @@ fn records_come_back_in_order_across_rolls_cache_and_restart() {
     block_on(engine.create_stream("s", 1, None)).expect("create");
     let mut seqs = Vec::new();
     for batch in 0..40u64 {
-        let records = (0..25)
-            .map(|i| record("k", batch * 25 + i, 100 + (i as usize * 37) % 900))
-            .collect();
+        let records = (0..25).map(|i| record("k", batch * 25 + i, 100 + (i as usize * 37) % 900)).collect();
         let out = block_on(engine.put_records("s", records)).expect("put");
         assert_eq!(out.failed_record_count(), 0);
         seqs.extend(out.results.into_iter().map(|r| r.expect("stored").sequence_number));
         clock.advance(3);
     }
-    assert!(
-        seqs.windows(2).all(|w| w[0] < w[1]),
-        "sequence numbers strictly increase"
-    );
+    assert!(seqs.windows(2).all(|w| w[0] < w[1]), "sequence numbers strictly increase");
     let shard = engine.core().shard(&engine.snapshot().streams[0], 0).expect("shard");
     assert!(shard.segment_count() > 3, "segments rolled: {}", shard.segment_count());
 
@@ -62,17 +57,10 @@ fn records_route_by_md5_to_shards_and_stay_unique() {
         let res = res.as_ref().expect("stored");
         let h = shoal_engine::routing::partition_key_hash(&r.partition_key);
         let shard = &desc.shards[res.shard_index as usize];
-        assert!(
-            shard.hash_key_range.contains(h),
-            "routed to the shard owning its hash key"
-        );
+        assert!(shard.hash_key_range.contains(h), "routed to the shard owning its hash key");
         assert_eq!(res.sequence_number.shard_index(), res.shard_index);
     }
-    let mut all: Vec<SequenceNumber> = out
-        .results
-        .iter()
-        .map(|r| r.as_ref().expect("ok").sequence_number)
-        .collect();
+    let mut all: Vec<SequenceNumber> = out.results.iter().map(|r| r.as_ref().expect("ok").sequence_number).collect();
     all.sort();
     all.dedup();
     assert_eq!(all.len(), 200, "sequence numbers are unique in the stream");
@@ -95,12 +83,7 @@ fn sequence_number_for_ordering_is_honoured() {
     for i in 0..50 {
         let mut r = record("a", i, 5);
         r.explicit_hash_key = Some(u128::MAX);
-        last = Some(
-            block_on(engine.put_record("o", r, None))
-                .expect("put")
-                .0
-                .sequence_number,
-        );
+        last = Some(block_on(engine.put_record("o", r, None)).expect("put").0.sequence_number);
     }
     let last = last.expect("put");
     let mut r = record("b", 0, 5);
@@ -110,10 +93,7 @@ fn sequence_number_for_ordering_is_honoured() {
     assert!(res.sequence_number > last);
     // A number from another stream is refused.
     block_on(engine.create_stream("other", 1, None)).expect("create");
-    let foreign = block_on(engine.put_record("other", record("c", 0, 1), None))
-        .expect("put")
-        .0
-        .sequence_number;
+    let foreign = block_on(engine.put_record("other", record("c", 0, 1), None)).expect("put").0.sequence_number;
     let err = block_on(engine.put_record("o", record("d", 0, 1), Some(foreign))).expect_err("foreign ordering");
     assert_eq!(err.kind(), shoal_engine::ErrorKind::InvalidArgument);
 }
@@ -135,11 +115,7 @@ fn bad_input_is_refused_whole_and_nothing_is_written() {
     for records in cases {
         let n = records.len();
         let err = block_on(engine.put_records("v", records)).expect_err("refused");
-        assert_eq!(
-            err.kind(),
-            shoal_engine::ErrorKind::InvalidArgument,
-            "{n} records: {err}"
-        );
+        assert_eq!(err.kind(), shoal_engine::ErrorKind::InvalidArgument, "{n} records: {err}");
     }
     assert!(read_all(&engine, "v", 0, StartingPosition::TrimHorizon, 100).is_empty());
     let err = block_on(engine.put_records("missing", vec![record("k", 0, 1)])).expect_err("no stream");
@@ -157,10 +133,7 @@ fn catalog_survives_restart_and_delete_removes_files() {
     assert_eq!(err.kind(), shoal_engine::ErrorKind::ResourceInUse);
     block_on(engine.put_records("b", vec![record("k", 0, 10)])).expect("put");
     block_on(engine.set_retention("a", 72, true)).expect("increase");
-    assert!(
-        block_on(engine.set_retention("a", 48, true)).is_err(),
-        "increase cannot lower"
-    );
+    assert!(block_on(engine.set_retention("a", 48, true)).is_err(), "increase cannot lower");
     drop(engine);
 
     let engine = open(&storage, &clock);
@@ -169,10 +142,7 @@ fn catalog_survives_restart_and_delete_removes_files() {
     assert_eq!(a.retention_hours, 72);
     assert_eq!(a.shards.len(), 3);
     block_on(engine.delete_stream("b")).expect("delete");
-    assert!(
-        storage.paths().iter().all(|p| !p.to_string_lossy().contains("/b.")),
-        "files of b are gone"
-    );
+    assert!(storage.paths().iter().all(|p| !p.to_string_lossy().contains("/b.")), "files of b are gone");
     drop(engine);
     let engine = open(&storage, &clock);
     assert_eq!(engine.list_streams(), vec!["a".to_string()]);

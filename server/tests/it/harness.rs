@@ -28,10 +28,7 @@ impl TestServer {
     pub fn start() -> TestServer {
         let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("dir");
         let server = Server::start(config(dir.path())).expect("server starts");
-        TestServer {
-            server: Some(server),
-            dir,
-        }
+        TestServer { server: Some(server), dir }
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -75,11 +72,7 @@ impl RawClient {
         let stream = TcpStream::connect(addr).expect("connect");
         stream.set_read_timeout(Some(Duration::from_secs(20))).expect("timeout");
         stream.set_nodelay(true).expect("nodelay");
-        RawClient {
-            stream,
-            buf: BytesMut::new(),
-            next_id: 1,
-        }
+        RawClient { stream, buf: BytesMut::new(), next_id: 1 }
     }
 
     pub fn send_bytes(&mut self, bytes: &[u8]) {
@@ -91,20 +84,14 @@ impl RawClient {
         let id = self.next_id;
         self.next_id += 1;
         let mut out = BytesMut::new();
-        Frame {
-            correlation_id: id,
-            body: FrameBody::Request(request),
-        }
-        .encode(&mut out)
-        .expect("encode");
+        Frame { correlation_id: id, body: FrameBody::Request(request) }.encode(&mut out).expect("encode");
         self.send_bytes(&out);
         id
     }
 
     /// The next frame from the server; `None` if it closed the connection.
     pub fn recv(&mut self) -> Option<Frame> {
-        self.recv_or_timeout()
-            .unwrap_or_else(|| panic!("no answer within the read timeout"))
+        self.recv_or_timeout().unwrap_or_else(|| panic!("no answer within the read timeout"))
     }
 
     /// Like [`RawClient::recv`], but a read timeout gives `None` instead of
@@ -159,18 +146,11 @@ pub fn create(name: &str, shards: u32) -> Request {
 }
 
 pub fn entry(key: &str, data: &[u8]) -> PutRecordsEntry {
-    PutRecordsEntry {
-        partition_key: key.into(),
-        explicit_hash_key: None,
-        data: Bytes::copy_from_slice(data),
-    }
+    PutRecordsEntry { partition_key: key.into(), explicit_hash_key: None, data: Bytes::copy_from_slice(data) }
 }
 
 pub fn put_records(stream: &str, records: Vec<PutRecordsEntry>) -> Request {
-    Request::PutRecords(PutRecords {
-        stream_name: stream.into(),
-        records,
-    })
+    Request::PutRecords(PutRecords { stream_name: stream.into(), records })
 }
 
 pub fn iterator(stream: &str, shard: u32, kind: ShardIteratorType, seq: Option<u128>, ts: Option<u64>) -> Request {
@@ -196,9 +176,7 @@ pub fn read_shard(c: &mut RawClient, stream: &str, shard: u32) -> Vec<Record> {
     let mut it = it.iterator;
     let mut out = Vec::new();
     loop {
-        let Response::GetRecords(r) = c.ok(get_records(it.clone(), Some(1000))) else {
-            panic!("records")
-        };
+        let Response::GetRecords(r) = c.ok(get_records(it.clone(), Some(1000))) else { panic!("records") };
         let n = r.records.len();
         out.extend(r.records);
         match r.next_iterator {

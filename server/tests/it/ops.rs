@@ -13,12 +13,8 @@ fn stream_lifecycle_put_and_read_across_both_cores_and_restart() {
     let (status, msg) = c.call(create("orders", 1)).expect_err("duplicate");
     assert_eq!(status, Status::ResourceInUse, "{msg}");
 
-    let records: Vec<_> = (0..200)
-        .map(|i| entry(&format!("key-{i}"), format!("value-{i}").as_bytes()))
-        .collect();
-    let Response::PutRecords(out) = c.ok(put_records("orders", records)) else {
-        panic!()
-    };
+    let records: Vec<_> = (0..200).map(|i| entry(&format!("key-{i}"), format!("value-{i}").as_bytes())).collect();
+    let Response::PutRecords(out) = c.ok(put_records("orders", records)) else { panic!() };
     assert_eq!(out.durability, Durability::Synced);
     assert_eq!(out.records.len(), 200);
     let mut per_shard = [0usize; 4];
@@ -28,10 +24,7 @@ fn stream_lifecycle_put_and_read_across_both_cores_and_restart() {
             PutRecordsResult::Failure { status, message } => panic!("{status:?} {message}"),
         }
     }
-    assert!(
-        per_shard.iter().all(|&n| n > 20),
-        "keys spread over shards: {per_shard:?}"
-    );
+    assert!(per_shard.iter().all(|&n| n > 20), "keys spread over shards: {per_shard:?}");
 
     let check = |c: &mut RawClient| {
         let mut total = 0;
@@ -62,9 +55,9 @@ fn stream_lifecycle_put_and_read_across_both_cores_and_restart() {
     assert_eq!(d.shards.len(), 3);
     assert!(d.has_more_shards);
     assert_eq!(d.shards[0].hash_key_range.start, 0);
-    let Response::DescribeStreamSummary(s) = c.ok(Request::DescribeStreamSummary(DescribeStreamSummary {
-        stream_name: "orders".into(),
-    })) else {
+    let Response::DescribeStreamSummary(s) =
+        c.ok(Request::DescribeStreamSummary(DescribeStreamSummary { stream_name: "orders".into() }))
+    else {
         panic!()
     };
     assert_eq!((s.open_shard_count, s.retention_hours), (4, 24));
@@ -82,26 +75,20 @@ fn stream_lifecycle_put_and_read_across_both_cores_and_restart() {
     assert_eq!(status, Status::InvalidArgument);
 
     c.ok(create("a-second", 1));
-    let Response::ListStreams(l) = c.ok(Request::ListStreams(ListStreams {
-        limit: Some(1),
-        exclusive_start_stream_name: None,
-    })) else {
+    let Response::ListStreams(l) =
+        c.ok(Request::ListStreams(ListStreams { limit: Some(1), exclusive_start_stream_name: None }))
+    else {
         panic!()
     };
     assert_eq!(l.stream_names, vec!["a-second".to_string()]);
     assert!(l.has_more_streams);
 
     assert_eq!(
-        c.ok(Request::DeleteStream(DeleteStream {
-            stream_name: "a-second".into(),
-            enforce_consumer_deletion: false,
-        })),
+        c.ok(Request::DeleteStream(DeleteStream { stream_name: "a-second".into(), enforce_consumer_deletion: false })),
         Response::DeleteStream
     );
     let (status, _) = c
-        .call(Request::DescribeStreamSummary(DescribeStreamSummary {
-            stream_name: "a-second".into(),
-        }))
+        .call(Request::DescribeStreamSummary(DescribeStreamSummary { stream_name: "a-second".into() }))
         .expect_err("gone");
     assert_eq!(status, Status::ResourceNotFound);
 }
@@ -120,9 +107,7 @@ fn list_shards_pages_with_next_token() {
         shard_filter: None,
     };
     loop {
-        let Response::ListShards(out) = c.ok(Request::ListShards(req.clone())) else {
-            panic!()
-        };
+        let Response::ListShards(out) = c.ok(Request::ListShards(req.clone())) else { panic!() };
         seen.extend(out.shards.iter().map(|s| s.index));
         match out.next_token {
             Some(token) => {
@@ -166,43 +151,22 @@ fn put_record_iterators_positions_and_tampering() {
     }
     assert!(seqs.windows(2).all(|w| w[0] < w[1]));
     let first_after = |c: &mut RawClient, kind, seq, ts| {
-        let Response::GetShardIterator(it) = c.ok(iterator("p", 0, kind, seq, ts)) else {
-            panic!()
-        };
-        let Response::GetRecords(r) = c.ok(get_records(it.iterator, Some(1))) else {
-            panic!()
-        };
+        let Response::GetShardIterator(it) = c.ok(iterator("p", 0, kind, seq, ts)) else { panic!() };
+        let Response::GetRecords(r) = c.ok(get_records(it.iterator, Some(1))) else { panic!() };
         r.records.first().map(|r| r.data[0])
     };
     assert_eq!(first_after(&mut c, ShardIteratorType::TrimHorizon, None, None), Some(0));
     assert_eq!(first_after(&mut c, ShardIteratorType::Latest, None, None), None);
-    assert_eq!(
-        first_after(&mut c, ShardIteratorType::AtSequenceNumber, Some(seqs[4]), None),
-        Some(4)
-    );
-    assert_eq!(
-        first_after(&mut c, ShardIteratorType::AfterSequenceNumber, Some(seqs[4]), None),
-        Some(5)
-    );
-    assert_eq!(
-        first_after(&mut c, ShardIteratorType::AtTimestamp, None, Some(0)),
-        Some(0)
-    );
+    assert_eq!(first_after(&mut c, ShardIteratorType::AtSequenceNumber, Some(seqs[4]), None), Some(4));
+    assert_eq!(first_after(&mut c, ShardIteratorType::AfterSequenceNumber, Some(seqs[4]), None), Some(5));
+    assert_eq!(first_after(&mut c, ShardIteratorType::AtTimestamp, None, Some(0)), Some(0));
 
     // Another shard's or a made-up sequence number is an invalid argument.
     let (status, msg) = c
-        .call(iterator(
-            "p",
-            0,
-            ShardIteratorType::AtSequenceNumber,
-            Some(seqs[9] + (1u128 << 64)),
-            None,
-        ))
+        .call(iterator("p", 0, ShardIteratorType::AtSequenceNumber, Some(seqs[9] + (1u128 << 64)), None))
         .expect_err("beyond the tip");
     assert_eq!(status, Status::InvalidArgument, "{msg}");
-    let (status, _) = c
-        .call(iterator("p", 7, ShardIteratorType::TrimHorizon, None, None))
-        .expect_err("no shard");
+    let (status, _) = c.call(iterator("p", 7, ShardIteratorType::TrimHorizon, None, None)).expect_err("no shard");
     assert_eq!(status, Status::ResourceNotFound);
 
     // A tampered iterator is refused; every byte matters.
@@ -216,10 +180,7 @@ fn put_record_iterators_positions_and_tampering() {
         assert_eq!(status, Status::InvalidArgument, "{msg}");
     }
     // An iterator of a deleted and re-created stream is refused.
-    c.ok(Request::DeleteStream(DeleteStream {
-        stream_name: "p".into(),
-        enforce_consumer_deletion: false,
-    }));
+    c.ok(Request::DeleteStream(DeleteStream { stream_name: "p".into(), enforce_consumer_deletion: false }));
     c.ok(create("p", 1));
     let (status, _) = c.call(get_records(it.iterator, None)).expect_err("old incarnation");
     assert_eq!(status, Status::ResourceNotFound);
@@ -233,10 +194,7 @@ fn pipelined_requests_are_all_answered_with_their_ids() {
     let mut expected = std::collections::BTreeMap::new();
     for i in 0..300u32 {
         let id = if i % 3 == 0 {
-            c.send(Request::ListStreams(ListStreams {
-                limit: None,
-                exclusive_start_stream_name: None,
-            }))
+            c.send(Request::ListStreams(ListStreams { limit: None, exclusive_start_stream_name: None }))
         } else {
             c.send(put_records("pipe", vec![entry(&format!("k{i}"), &i.to_le_bytes())]))
         };

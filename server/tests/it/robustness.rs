@@ -22,9 +22,7 @@ fn unknown_opcode_gets_an_error_and_the_connection_goes_on() {
     c.send_bytes(&header);
     let f = c.recv().expect("answer");
     assert_eq!(f.correlation_id, 42);
-    let FrameBody::Error(e) = f.body else {
-        panic!("error frame")
-    };
+    let FrameBody::Error(e) = f.body else { panic!("error frame") };
     assert_eq!(e.status, Status::UnsupportedOperation);
     // Still serving on the same connection.
     assert!(matches!(c.ok(create("still", 1)), Response::CreateStream));
@@ -40,10 +38,7 @@ fn invalid_requests_get_clear_errors() {
         (put_records("nope", vec![entry("k", b"x")]), Status::ResourceNotFound),
         (put_records("nope", vec![]), Status::Validation),
         (put_records("nope", vec![entry("", b"x")]), Status::Validation),
-        (
-            get_records(bytes::Bytes::from_static(b"not an iterator"), None),
-            Status::InvalidArgument,
-        ),
+        (get_records(bytes::Bytes::from_static(b"not an iterator"), None), Status::InvalidArgument),
     ];
     for (req, want) in cases {
         let (status, msg) = c.call(req.clone()).expect_err("refused");
@@ -101,12 +96,7 @@ fn random_and_mutated_frames_never_take_the_server_down() {
         }),
     ] {
         let mut out = bytes::BytesMut::new();
-        shoal_protocol::Frame {
-            correlation_id: 9,
-            body: FrameBody::Request(req),
-        }
-        .encode(&mut out)
-        .expect("encode");
+        shoal_protocol::Frame { correlation_id: 9, body: FrameBody::Request(req) }.encode(&mut out).expect("encode");
         seeds.push(out.to_vec());
     }
     let mut rng = 0x2545_f491_4f6c_dd1d_u64;
@@ -119,9 +109,7 @@ fn random_and_mutated_frames_never_take_the_server_down() {
     let mut answered = 0;
     for round in 0..300 {
         let mut c = server.client();
-        c.stream
-            .set_read_timeout(Some(std::time::Duration::from_millis(300)))
-            .expect("timeout");
+        c.stream.set_read_timeout(Some(std::time::Duration::from_millis(300))).expect("timeout");
         let mut bytes = seeds[(next() % seeds.len() as u64) as usize].clone();
         match round % 3 {
             0 => {
@@ -158,18 +146,10 @@ fn random_and_mutated_frames_never_take_the_server_down() {
     assert!(answered > 100, "most garbage is answered, not ignored: {answered}");
     // Still serving correct answers.
     let mut c = server.client();
-    let Response::PutRecords(out) = c.ok(put_records("fuzz", vec![entry("after", b"fuzzing")])) else {
-        panic!()
-    };
+    let Response::PutRecords(out) = c.ok(put_records("fuzz", vec![entry("after", b"fuzzing")])) else { panic!() };
     assert!(matches!(out.records[0], PutRecordsResult::Success { .. }));
-    let found: usize = (0..2)
-        .map(|s| {
-            read_shard(&mut c, "fuzz", s)
-                .iter()
-                .filter(|r| r.partition_key == "after")
-                .count()
-        })
-        .sum();
+    let found: usize =
+        (0..2).map(|s| read_shard(&mut c, "fuzz", s).iter().filter(|r| r.partition_key == "after").count()).sum();
     assert_eq!(found, 1);
 }
 
@@ -198,10 +178,8 @@ fn shutdown_answers_what_it_accepted_and_restart_keeps_every_acknowledged_record
     drop(c);
     server.server = Some(shoal_server::Server::start(config(server.dir.path())).expect("restart"));
     let mut c = server.client();
-    let stored: std::collections::BTreeSet<String> = (0..2)
-        .flat_map(|s| read_shard(&mut c, "drain", s))
-        .map(|r| r.partition_key)
-        .collect();
+    let stored: std::collections::BTreeSet<String> =
+        (0..2).flat_map(|s| read_shard(&mut c, "drain", s)).map(|r| r.partition_key).collect();
     let lost: Vec<_> = acked.difference(&stored).collect();
     assert!(lost.is_empty(), "acknowledged but lost: {lost:?}");
     server.stop();
@@ -213,11 +191,7 @@ fn crc32(bytes: &[u8]) -> u32 {
     for &b in bytes {
         crc ^= b as u32;
         for _ in 0..8 {
-            crc = if crc & 1 != 0 {
-                (crc >> 1) ^ 0xedb8_8320
-            } else {
-                crc >> 1
-            };
+            crc = if crc & 1 != 0 { (crc >> 1) ^ 0xedb8_8320 } else { crc >> 1 };
         }
     }
     !crc
@@ -230,19 +204,8 @@ fn expired_iterators_are_refused_with_expired_iterator() {
     c.ok(create("old", 1));
     let key_bytes = std::fs::read(server.dir.path().join("server.key")).expect("server key");
     let key: [u8; 32] = key_bytes.try_into().expect("32-byte key");
-    let incarnation = server
-        .server
-        .as_ref()
-        .expect("running")
-        .engine()
-        .catalog()
-        .stream("old")
-        .expect("s")
-        .incarnation;
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("clock")
-        .as_millis() as u64;
+    let incarnation = server.server.as_ref().expect("running").engine().catalog().stream("old").expect("s").incarnation;
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_millis() as u64;
     let token = |issued_ms| {
         shoal_protocol::ShardIteratorToken {
             stream_name: "old".into(),
@@ -253,14 +216,9 @@ fn expired_iterators_are_refused_with_expired_iterator() {
         }
         .seal(&key)
     };
-    let (status, msg) = c
-        .call(get_records(token(now - 301_000).into(), None))
-        .expect_err("expired");
+    let (status, msg) = c.call(get_records(token(now - 301_000).into(), None)).expect_err("expired");
     assert_eq!(status, Status::ExpiredIterator, "{msg}");
     assert!(msg.contains("Iterator expired"), "{msg}");
     // A fresh one sealed the same way is accepted: the expiry was the reason.
-    assert!(matches!(
-        c.ok(get_records(token(now - 1_000).into(), None)),
-        Response::GetRecords(_)
-    ));
+    assert!(matches!(c.ok(get_records(token(now - 1_000).into(), None)), Response::GetRecords(_)));
 }
