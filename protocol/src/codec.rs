@@ -50,20 +50,12 @@ impl<'a> Reader<'a> {
     pub fn finish(&self) -> Result<(), WireError> {
         match self.remaining() {
             0 => Ok(()),
-            extra => Err(WireError::TrailingBytes {
-                offset: self.offset,
-                extra,
-            }),
+            extra => Err(WireError::TrailingBytes { offset: self.offset, extra }),
         }
     }
 
     fn take(&mut self, field: &'static str, need: usize) -> Result<&'a [u8], WireError> {
-        let eof = WireError::UnexpectedEof {
-            field,
-            offset: self.offset,
-            need,
-            have: self.remaining(),
-        };
+        let eof = WireError::UnexpectedEof { field, offset: self.offset, need, have: self.remaining() };
         let end = self.offset.checked_add(need).ok_or_else(|| eof.clone())?;
         let bytes: &'a [u8] = self.body.as_ref();
         let slice = bytes.get(self.offset..end).ok_or(eof)?;
@@ -101,11 +93,7 @@ impl<'a> Reader<'a> {
     pub fn tag<T>(&mut self, field: &'static str, from: impl FnOnce(u8) -> Option<T>) -> Result<T, WireError> {
         let offset = self.offset;
         let value = self.u8(field)?;
-        from(value).ok_or(WireError::InvalidValue {
-            field,
-            offset,
-            value: u64::from(value),
-        })
+        from(value).ok_or(WireError::InvalidValue { field, offset, value: u64::from(value) })
     }
 
     pub fn bool(&mut self, field: &'static str) -> Result<bool, WireError> {
@@ -187,12 +175,7 @@ impl<'a> Reader<'a> {
         if fits {
             Ok(count as usize)
         } else {
-            Err(WireError::CountTooLarge {
-                field,
-                offset,
-                count,
-                have,
-            })
+            Err(WireError::CountTooLarge { field, offset, count, have })
         }
     }
 
@@ -233,20 +216,12 @@ pub struct Writer<'a> {
 impl<'a> Writer<'a> {
     pub fn new(dst: &'a mut BytesMut) -> Self {
         let start = dst.len();
-        Writer {
-            dst,
-            start,
-            notes: None,
-        }
+        Writer { dst, start, notes: None }
     }
 
     pub fn annotated(dst: &'a mut BytesMut) -> Self {
         let start = dst.len();
-        Writer {
-            dst,
-            start,
-            notes: Some(Vec::new()),
-        }
+        Writer { dst, start, notes: Some(Vec::new()) }
     }
 
     /// Bytes written since this writer was created.
@@ -275,12 +250,7 @@ impl<'a> Writer<'a> {
     fn note(&mut self, field: &'static str, role: &'static str, len: usize) {
         let offset = self.written();
         if let Some(notes) = &mut self.notes {
-            notes.push(Note {
-                offset,
-                len,
-                field,
-                role,
-            });
+            notes.push(Note { offset, len, field, role });
         }
     }
 

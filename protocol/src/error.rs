@@ -16,27 +16,13 @@ use crate::status::Status;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum WireError {
     #[error("unexpected end of body reading {field} at offset {offset}: need {need} bytes, have {have}")]
-    UnexpectedEof {
-        field: &'static str,
-        offset: usize,
-        need: usize,
-        have: usize,
-    },
+    UnexpectedEof { field: &'static str, offset: usize, need: usize, have: usize },
     #[error("{field} at offset {offset} claims {count} items, but only {have} bytes remain")]
-    CountTooLarge {
-        field: &'static str,
-        offset: usize,
-        count: u32,
-        have: usize,
-    },
+    CountTooLarge { field: &'static str, offset: usize, count: u32, have: usize },
     #[error("{field} at offset {offset} is not valid UTF-8")]
     InvalidUtf8 { field: &'static str, offset: usize },
     #[error("{field} at offset {offset} has value {value}, which is not defined")]
-    InvalidValue {
-        field: &'static str,
-        offset: usize,
-        value: u64,
-    },
+    InvalidValue { field: &'static str, offset: usize, value: u64 },
     #[error("{extra} trailing bytes after the body's last field at offset {offset}")]
     TrailingBytes { offset: usize, extra: usize },
     #[error("failed_record_count is {declared} but {actual} entries failed")]
@@ -108,20 +94,11 @@ pub enum FramingError {
     #[error("unknown frame kind {kind} (correlation id {correlation_id})")]
     UnknownKind { kind: u8, correlation_id: u64, opcode: u16 },
     #[error("header flags {flags:#010x} are not defined in this version (correlation id {correlation_id})")]
-    UnsupportedFlags {
-        flags: u32,
-        correlation_id: u64,
-        opcode: u16,
-    },
+    UnsupportedFlags { flags: u32, correlation_id: u64, opcode: u16 },
     #[error(
         "frame body of {body_size_bytes} bytes is over the {max_bytes}-byte limit (correlation id {correlation_id})"
     )]
-    TooLarge {
-        body_size_bytes: u32,
-        max_bytes: u32,
-        correlation_id: u64,
-        opcode: u16,
-    },
+    TooLarge { body_size_bytes: u32, max_bytes: u32, correlation_id: u64, opcode: u16 },
 }
 
 impl FramingError {
@@ -139,15 +116,9 @@ impl FramingError {
     pub fn correlation(&self) -> (u64, u16) {
         match *self {
             FramingError::UnsupportedVersion { .. } | FramingError::HeaderChecksum { .. } => (0, 0),
-            FramingError::UnknownKind {
-                correlation_id, opcode, ..
-            }
-            | FramingError::UnsupportedFlags {
-                correlation_id, opcode, ..
-            }
-            | FramingError::TooLarge {
-                correlation_id, opcode, ..
-            } => (correlation_id, opcode),
+            FramingError::UnknownKind { correlation_id, opcode, .. }
+            | FramingError::UnsupportedFlags { correlation_id, opcode, .. }
+            | FramingError::TooLarge { correlation_id, opcode, .. } => (correlation_id, opcode),
         }
     }
 
@@ -156,11 +127,7 @@ impl FramingError {
         let (correlation_id, opcode) = self.correlation();
         Frame {
             correlation_id,
-            body: FrameBody::Error(ErrorFrame {
-                opcode,
-                status: self.status(),
-                message: self.to_string(),
-            }),
+            body: FrameBody::Error(ErrorFrame { opcode, status: self.status(), message: self.to_string() }),
         }
     }
 }
@@ -169,11 +136,7 @@ impl FramingError {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum EncodeError {
     #[error("{field} is {size_bytes} bytes, over the {max_bytes}-byte limit of its length prefix")]
-    TooLong {
-        field: &'static str,
-        size_bytes: usize,
-        max_bytes: usize,
-    },
+    TooLong { field: &'static str, size_bytes: usize, max_bytes: usize },
     #[error("frame body is {size_bytes} bytes, over the {max_bytes}-byte frame limit")]
     FrameTooLarge { size_bytes: usize, max_bytes: usize },
 }
@@ -193,11 +156,7 @@ impl ValidationError {
     pub fn error_frame(&self, correlation_id: u64, opcode: u16) -> Frame {
         Frame {
             correlation_id,
-            body: FrameBody::Error(ErrorFrame {
-                opcode,
-                status: self.status,
-                message: self.message.clone(),
-            }),
+            body: FrameBody::Error(ErrorFrame { opcode, status: self.status, message: self.message.clone() }),
         }
     }
 }

@@ -101,10 +101,7 @@ impl FrameHeader {
             f0, f1, f2, f3, k0, k1, k2, k3,
         ] = *bytes;
         if version != PROTOCOL_VERSION {
-            return Err(FramingError::UnsupportedVersion {
-                version,
-                supported: PROTOCOL_VERSION,
-            });
+            return Err(FramingError::UnsupportedVersion { version, supported: PROTOCOL_VERSION });
         }
         let declared = u32::from_le_bytes([k0, k1, k2, k3]);
         let computed = header_crc32(bytes);
@@ -116,18 +113,10 @@ impl FrameHeader {
         let correlation_id = u64::from_le_bytes([c0, c1, c2, c3, c4, c5, c6, c7]);
         let flags = u32::from_le_bytes([f0, f1, f2, f3]);
         let Some(kind) = FrameKind::from_u8(kind) else {
-            return Err(FramingError::UnknownKind {
-                kind,
-                correlation_id,
-                opcode,
-            });
+            return Err(FramingError::UnknownKind { kind, correlation_id, opcode });
         };
         if flags != 0 {
-            return Err(FramingError::UnsupportedFlags {
-                flags,
-                correlation_id,
-                opcode,
-            });
+            return Err(FramingError::UnsupportedFlags { flags, correlation_id, opcode });
         }
         if body_size_bytes > FRAME_BODY_SIZE_BYTES_MAX {
             return Err(FramingError::TooLarge {
@@ -137,11 +126,6 @@ impl FrameHeader {
                 opcode,
             });
         }
-        Ok(FrameHeader {
-            body_size_bytes,
-            kind,
-            opcode,
-            correlation_id,
-        })
+        Ok(FrameHeader { body_size_bytes, kind, opcode, correlation_id })
     }
 }

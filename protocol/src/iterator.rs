@@ -101,10 +101,7 @@ impl ShardIteratorToken {
     /// The stream name must be a valid one (at most 128 bytes): the server only issues
     /// iterators for streams that exist, and that bound keeps iterators within 512 bytes.
     pub fn seal(&self, key: &[u8; SHARD_ITERATOR_KEY_SIZE_BYTES]) -> Vec<u8> {
-        assert!(
-            self.stream_name.len() <= STREAM_NAME_LENGTH_CHARS_MAX,
-            "iterator for an invalid stream name"
-        );
+        assert!(self.stream_name.len() <= STREAM_NAME_LENGTH_CHARS_MAX, "iterator for an invalid stream name");
         let mut buf = BytesMut::with_capacity(SEALED_SIZE_BYTES_MAX);
         let mut w = Writer::new(&mut buf);
         w.u8("format", FORMAT);
@@ -144,10 +141,7 @@ impl ShardIteratorToken {
         let payload = Bytes::copy_from_slice(payload);
         let token = Self::parse(&mut Reader::new(&payload)).ok_or(IteratorError::Invalid)?;
         if now_ms.saturating_sub(token.issued_ms) > SHARD_ITERATOR_LIFETIME_MS {
-            return Err(IteratorError::Expired {
-                issued_ms: token.issued_ms,
-                now_ms,
-            });
+            return Err(IteratorError::Expired { issued_ms: token.issued_ms, now_ms });
         }
         Ok(token)
     }
@@ -166,22 +160,14 @@ impl ShardIteratorToken {
         };
         let stream_name = r.string("stream_name").ok()?;
         r.finish().ok()?;
-        Some(ShardIteratorToken {
-            stream_name,
-            stream_incarnation,
-            shard,
-            position,
-            issued_ms,
-        })
+        Some(ShardIteratorToken { stream_name, stream_incarnation, shard, position, issued_ms })
     }
 }
 
 /// Formats epoch milliseconds the way Kinesis' messages do: `Thu Jan 22 01:22:02 UTC 2015`.
 pub fn kinesis_date(epoch_ms: u64) -> String {
     const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
+    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
     let seconds = epoch_ms / 1000;
     let days = seconds / 86_400;
     let (hour, minute, second) = (seconds % 86_400 / 3600, seconds % 3600 / 60, seconds % 60);
@@ -225,18 +211,9 @@ mod tests {
     #[test]
     fn seal_then_open_returns_the_token() {
         let t = token();
-        assert_eq!(
-            ShardIteratorToken::open(&t.seal(&KEY), &KEY, t.issued_ms),
-            Ok(t.clone())
-        );
-        let latest = ShardIteratorToken {
-            position: IteratorPosition::LatestAtIssue,
-            ..t
-        };
-        assert_eq!(
-            ShardIteratorToken::open(&latest.seal(&KEY), &KEY, latest.issued_ms + 1),
-            Ok(latest)
-        );
+        assert_eq!(ShardIteratorToken::open(&t.seal(&KEY), &KEY, t.issued_ms), Ok(t.clone()));
+        let latest = ShardIteratorToken { position: IteratorPosition::LatestAtIssue, ..t };
+        assert_eq!(ShardIteratorToken::open(&latest.seal(&KEY), &KEY, latest.issued_ms + 1), Ok(latest));
     }
 
     #[test]
@@ -248,11 +225,7 @@ mod tests {
                 if let Some(b) = bad.get_mut(i) {
                     *b ^= 1 << bit;
                 }
-                assert_eq!(
-                    ShardIteratorToken::open(&bad, &KEY, 0),
-                    Err(IteratorError::Invalid),
-                    "byte {i} bit {bit}"
-                );
+                assert_eq!(ShardIteratorToken::open(&bad, &KEY, 0), Err(IteratorError::Invalid), "byte {i} bit {bit}");
             }
         }
     }
@@ -267,10 +240,7 @@ mod tests {
         let mut longer = sealed.clone();
         longer.push(0);
         assert_eq!(ShardIteratorToken::open(&longer, &KEY, 0), Err(IteratorError::Invalid));
-        assert_eq!(
-            ShardIteratorToken::open(&sealed, &[8; 32], 0),
-            Err(IteratorError::Invalid)
-        );
+        assert_eq!(ShardIteratorToken::open(&sealed, &[8; 32], 0), Err(IteratorError::Invalid));
     }
 
     #[test]
@@ -280,13 +250,7 @@ mod tests {
         let last_valid = t.issued_ms + SHARD_ITERATOR_LIFETIME_MS;
         assert!(ShardIteratorToken::open(&sealed, &KEY, last_valid).is_ok());
         let e = ShardIteratorToken::open(&sealed, &KEY, last_valid + 1);
-        assert_eq!(
-            e,
-            Err(IteratorError::Expired {
-                issued_ms: t.issued_ms,
-                now_ms: last_valid + 1
-            })
-        );
+        assert_eq!(e, Err(IteratorError::Expired { issued_ms: t.issued_ms, now_ms: last_valid + 1 }));
         let message = e.err().map(|e| e.to_string()).unwrap_or_default();
         assert_eq!(
             message,
@@ -305,10 +269,7 @@ mod tests {
 
     #[test]
     fn largest_token_fits_the_iterator_limit() {
-        let t = ShardIteratorToken {
-            stream_name: "s".repeat(STREAM_NAME_LENGTH_CHARS_MAX),
-            ..token()
-        };
+        let t = ShardIteratorToken { stream_name: "s".repeat(STREAM_NAME_LENGTH_CHARS_MAX), ..token() };
         assert_eq!(t.seal(&KEY).len(), SEALED_SIZE_BYTES_MAX);
     }
 }

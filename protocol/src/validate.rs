@@ -34,10 +34,7 @@ pub fn constraint(path: &str, value: Option<&str>, rule: &str) -> ValidationErro
 
 /// A semantic failure with Kinesis' message.
 pub fn invalid_argument(message: impl Into<String>) -> ValidationError {
-    ValidationError {
-        status: Status::InvalidArgument,
-        message: message.into(),
-    }
+    ValidationError { status: Status::InvalidArgument, message: message.into() }
 }
 
 fn echo(s: &str) -> Option<&str> {
@@ -50,18 +47,10 @@ fn length_chars(path: &str, s: &str, min: usize, max: usize) -> Result<(), Valid
     // Counting stops just past the maximum, so a huge string costs no more than a legal one.
     let length = s.chars().take(max.saturating_add(1)).count();
     if length < min {
-        return Err(constraint(
-            path,
-            echo(s),
-            &format!("Member must have length greater than or equal to {min}"),
-        ));
+        return Err(constraint(path, echo(s), &format!("Member must have length greater than or equal to {min}")));
     }
     if length > max {
-        return Err(constraint(
-            path,
-            echo(s),
-            &format!("Member must have length less than or equal to {max}"),
-        ));
+        return Err(constraint(path, echo(s), &format!("Member must have length less than or equal to {max}")));
     }
     Ok(())
 }
@@ -90,23 +79,14 @@ pub fn stream_name(path: &str, name: &str) -> Result<(), ValidationError> {
     length_chars(path, name, STREAM_NAME_LENGTH_CHARS_MIN, STREAM_NAME_LENGTH_CHARS_MAX)?;
     let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-');
     if !name.chars().all(allowed) {
-        return Err(constraint(
-            path,
-            echo(name),
-            "Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+",
-        ));
+        return Err(constraint(path, echo(name), "Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+"));
     }
     Ok(())
 }
 
 /// Partition keys: 1..=256 characters (not bytes).
 pub fn partition_key(path: &str, key: &str) -> Result<(), ValidationError> {
-    length_chars(
-        path,
-        key,
-        PARTITION_KEY_LENGTH_CHARS_MIN,
-        PARTITION_KEY_LENGTH_CHARS_MAX,
-    )
+    length_chars(path, key, PARTITION_KEY_LENGTH_CHARS_MIN, PARTITION_KEY_LENGTH_CHARS_MAX)
 }
 
 /// Record data: at most 1 MiB. Empty data is allowed, as in Kinesis.
@@ -176,11 +156,7 @@ pub fn retention_hours(hours: u32) -> Result<(), ValidationError> {
 /// Shard iterators and other opaque tokens: 1..=512 bytes.
 pub fn token(path: &str, token: &[u8]) -> Result<(), ValidationError> {
     if token.is_empty() {
-        return Err(constraint(
-            path,
-            None,
-            "Member must have length greater than or equal to 1",
-        ));
+        return Err(constraint(path, None, "Member must have length greater than or equal to 1"));
     }
     if token.len() > SHARD_ITERATOR_SIZE_BYTES_MAX {
         return Err(constraint(
@@ -212,13 +188,7 @@ mod tests {
     #[test]
     fn long_values_are_not_echoed() {
         let key = "k".repeat(1000);
-        let e = partition_key("partitionKey", &key)
-            .err()
-            .map(|e| e.message)
-            .unwrap_or_default();
-        assert!(
-            e.starts_with("1 validation error detected: Value at 'partitionKey'"),
-            "{e}"
-        );
+        let e = partition_key("partitionKey", &key).err().map(|e| e.message).unwrap_or_default();
+        assert!(e.starts_with("1 validation error detected: Value at 'partitionKey'"), "{e}");
     }
 }

@@ -16,23 +16,14 @@ use bytes::{Bytes, BytesMut};
 use shoal_protocol::ops::*;
 use shoal_protocol::{decode, Decoded, ErrorFrame, Frame, FrameBody, FrameKind, Opcode, Request, Response, Status};
 
-const FULL_RANGE: HashKeyRange = HashKeyRange {
-    start: 0,
-    end: u128::MAX,
-};
+const FULL_RANGE: HashKeyRange = HashKeyRange { start: 0, end: u128::MAX };
 
 fn request(correlation_id: u64, r: Request) -> Frame {
-    Frame {
-        correlation_id,
-        body: FrameBody::Request(r),
-    }
+    Frame { correlation_id, body: FrameBody::Request(r) }
 }
 
 fn response(correlation_id: u64, r: Response) -> Frame {
-    Frame {
-        correlation_id,
-        body: FrameBody::Response(r),
-    }
+    Frame { correlation_id, body: FrameBody::Response(r) }
 }
 
 /// The documented examples, by the name PROTOCOL.md gives them.
@@ -41,10 +32,7 @@ fn examples() -> Vec<(&'static str, Frame)> {
         index: 0,
         parent: None,
         adjacent_parent: None,
-        hash_key_range: HashKeyRange {
-            start: 0,
-            end: (1 << 127) - 1,
-        },
+        hash_key_range: HashKeyRange { start: 0, end: (1 << 127) - 1 },
         starting_sequence_number: 1,
         ending_sequence_number: None,
     };
@@ -83,10 +71,7 @@ fn examples() -> Vec<(&'static str, Frame)> {
             "DeleteStream request",
             request(
                 3,
-                Request::DeleteStream(DeleteStream {
-                    stream_name: "orders".into(),
-                    enforce_consumer_deletion: false,
-                }),
+                Request::DeleteStream(DeleteStream { stream_name: "orders".into(), enforce_consumer_deletion: false }),
             ),
         ),
         ("DeleteStream response", response(3, Response::DeleteStream)),
@@ -117,12 +102,7 @@ fn examples() -> Vec<(&'static str, Frame)> {
         ),
         (
             "DescribeStreamSummary request",
-            request(
-                5,
-                Request::DescribeStreamSummary(DescribeStreamSummary {
-                    stream_name: "orders".into(),
-                }),
-            ),
+            request(5, Request::DescribeStreamSummary(DescribeStreamSummary { stream_name: "orders".into() })),
         ),
         (
             "DescribeStreamSummary response",
@@ -142,10 +122,7 @@ fn examples() -> Vec<(&'static str, Frame)> {
             "ListStreams request",
             request(
                 6,
-                Request::ListStreams(ListStreams {
-                    limit: Some(10),
-                    exclusive_start_stream_name: Some("logs".into()),
-                }),
+                Request::ListStreams(ListStreams { limit: Some(10), exclusive_start_stream_name: Some("logs".into()) }),
             ),
         ),
         (
@@ -195,10 +172,7 @@ fn examples() -> Vec<(&'static str, Frame)> {
                 }),
             ),
         ),
-        (
-            "IncreaseStreamRetentionPeriod response",
-            response(8, Response::IncreaseStreamRetentionPeriod),
-        ),
+        ("IncreaseStreamRetentionPeriod response", response(8, Response::IncreaseStreamRetentionPeriod)),
         (
             "DecreaseStreamRetentionPeriod request",
             request(
@@ -209,10 +183,7 @@ fn examples() -> Vec<(&'static str, Frame)> {
                 }),
             ),
         ),
-        (
-            "DecreaseStreamRetentionPeriod response",
-            response(9, Response::DecreaseStreamRetentionPeriod),
-        ),
+        ("DecreaseStreamRetentionPeriod response", response(9, Response::DecreaseStreamRetentionPeriod)),
         (
             "PutRecord request",
             request(
@@ -264,10 +235,7 @@ fn examples() -> Vec<(&'static str, Frame)> {
                 11,
                 Response::PutRecords(PutRecordsOutput {
                     records: vec![
-                        PutRecordsResult::Success {
-                            shard: 0,
-                            sequence_number: 7,
-                        },
+                        PutRecordsResult::Success { shard: 0, sequence_number: 7 },
                         PutRecordsResult::Failure {
                             status: Status::ProvisionedThroughputExceeded,
                             message: "Rate exceeded for shard shardId-000000000001 in stream orders.".into(),
@@ -347,11 +315,7 @@ fn examples() -> Vec<(&'static str, Frame)> {
                     records: vec![],
                     next_iterator: None,
                     millis_behind_latest: 0,
-                    child_shards: vec![ChildShard {
-                        index: 2,
-                        parents: vec![0, 1],
-                        hash_key_range: FULL_RANGE,
-                    }],
+                    child_shards: vec![ChildShard { index: 2, parents: vec![0, 1], hash_key_range: FULL_RANGE }],
                 }),
             ),
         ),
@@ -406,18 +370,11 @@ fn doc_examples(doc: &str) -> BTreeMap<String, Vec<u8>> {
                 for pair in data.split_whitespace() {
                     let byte = u8::from_str_radix(pair, 16)
                         .unwrap_or_else(|_| panic!("example {name:?}: {pair:?} is not a hex byte"));
-                    assert_eq!(
-                        pair.len(),
-                        2,
-                        "example {name:?}: write bytes as two hex digits, not {pair:?}"
-                    );
+                    assert_eq!(pair.len(), 2, "example {name:?}: write bytes as two hex digits, not {pair:?}");
                     bytes.push(byte);
                 }
             }
-            assert!(
-                out.insert(name.clone(), bytes).is_none(),
-                "example {name:?} appears twice"
-            );
+            assert!(out.insert(name.clone(), bytes).is_none(), "example {name:?} appears twice");
         }
         if !line.trim().is_empty() {
             previous = line;
@@ -432,10 +389,7 @@ fn protocol_md_examples_decode_to_their_values_and_reencode_identically() {
     let expected: BTreeMap<_, _> = examples().into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
     let doc_names: BTreeSet<_> = doc.keys().cloned().collect();
     let code_names: BTreeSet<_> = expected.keys().cloned().collect();
-    assert_eq!(
-        doc_names, code_names,
-        "PROTOCOL.md examples and this test's table differ"
-    );
+    assert_eq!(doc_names, code_names, "PROTOCOL.md examples and this test's table differ");
     for (name, bytes) in &doc {
         let value = &expected[name];
         match decode(bytes) {
@@ -459,17 +413,10 @@ fn every_served_operation_and_the_error_frame_have_examples() {
     }
     for op in Opcode::ALL.into_iter().filter(|op| op.is_served()) {
         for kind in [FrameKind::Request, FrameKind::Response] {
-            assert!(
-                covered.contains(&(kind as u8, op as u16)),
-                "no {kind:?} example for {}",
-                op.name()
-            );
+            assert!(covered.contains(&(kind as u8, op as u16)), "no {kind:?} example for {}", op.name());
         }
     }
-    assert!(
-        covered.iter().any(|(kind, _)| *kind == FrameKind::Error as u8),
-        "no error frame example"
-    );
+    assert!(covered.iter().any(|(kind, _)| *kind == FrameKind::Error as u8), "no error frame example");
 }
 
 /// Prints every example as an annotated ```hex block, ready to paste into PROTOCOL.md.
@@ -511,30 +458,16 @@ fn describe(field: &str, role: &str, span: &[u8]) -> String {
         _ => match field {
             "header_crc32" | "flags" => format!("{field} = 0x{:08x}", uint()),
             "opcode" => format!("{field} = 0x{:04x}", uint()),
-            "kind" => format!(
-                "{field} = {} ({})",
-                uint(),
-                ["?", "request", "response", "error", "push"][span[0] as usize]
-            ),
+            "kind" => {
+                format!("{field} = {} ({})", uint(), ["?", "request", "response", "error", "push"][span[0] as usize])
+            }
             "status" if span.len() == 1 => named(field, span, StreamStatus::from_u8(span[0]).map(StreamStatus::name)),
             "status" | "records[].status" => {
-                format!(
-                    "{field} = 0x{:04x} ({})",
-                    uint(),
-                    Status::from_code(uint() as u16).name()
-                )
+                format!("{field} = 0x{:04x} ({})", uint(), Status::from_code(uint() as u16).name())
             }
             "durability" => named(field, span, Durability::from_u8(span[0]).map(Durability::name)),
-            "iterator_type" => named(
-                field,
-                span,
-                ShardIteratorType::from_u8(span[0]).map(ShardIteratorType::name),
-            ),
-            "shard_filter.type" => named(
-                field,
-                span,
-                ShardFilterType::from_u8(span[0]).map(ShardFilterType::name),
-            ),
+            "iterator_type" => named(field, span, ShardIteratorType::from_u8(span[0]).map(ShardIteratorType::name)),
+            "shard_filter.type" => named(field, span, ShardFilterType::from_u8(span[0]).map(ShardFilterType::name)),
             "records[].result" => named(field, span, Some(if span[0] == 1 { "success" } else { "failure" })),
             "enforce_consumer_deletion" | "has_more_shards" | "has_more_streams" => {
                 named(field, span, Some(if span[0] == 1 { "true" } else { "false" }))

@@ -157,10 +157,7 @@ impl Request {
             | Opcode::ListStreamConsumers
             | Opcode::SubscribeToShard
             | Opcode::SubscribeToShardEvent => {
-                return Err(WireError::OpcodeNotServed {
-                    opcode: opcode as u16,
-                    name: opcode.name(),
-                })
+                return Err(WireError::OpcodeNotServed { opcode: opcode as u16, name: opcode.name() })
             }
         })
     }
@@ -244,10 +241,7 @@ impl Response {
             | Opcode::ListStreamConsumers
             | Opcode::SubscribeToShard
             | Opcode::SubscribeToShardEvent => {
-                return Err(WireError::OpcodeNotServed {
-                    opcode: opcode as u16,
-                    name: opcode.name(),
-                })
+                return Err(WireError::OpcodeNotServed { opcode: opcode as u16, name: opcode.name() })
             }
         })
     }

@@ -142,10 +142,9 @@ impl Opcode {
             | Opcode::DescribeStreamConsumer
             | Opcode::ListStreamConsumers
             | Opcode::SubscribeToShard
-            | Opcode::SubscribeToShardEvent => Some(WireError::OpcodeNotServed {
-                opcode: self as u16,
-                name: self.name(),
-            }),
+            | Opcode::SubscribeToShardEvent => {
+                Some(WireError::OpcodeNotServed { opcode: self as u16, name: self.name() })
+            }
         }
     }
 }

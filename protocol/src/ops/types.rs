@@ -83,10 +83,7 @@ impl WireEncode for HashKeyRange {
 
 impl WireDecode for HashKeyRange {
     fn decode(r: &mut Reader<'_>) -> Result<Self, WireError> {
-        Ok(HashKeyRange {
-            start: r.u128("hash_key_range.start")?,
-            end: r.u128("hash_key_range.end")?,
-        })
+        Ok(HashKeyRange { start: r.u128("hash_key_range.start")?, end: r.u128("hash_key_range.end")? })
     }
 }
 

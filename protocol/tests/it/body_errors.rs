@@ -15,12 +15,7 @@ use crate::strategies::frame;
 
 /// A frame with a valid header around an arbitrary body.
 fn framed(kind: FrameKind, opcode: u16, correlation_id: u64, body: &[u8]) -> BytesMut {
-    let header = FrameHeader {
-        body_size_bytes: body.len() as u32,
-        kind,
-        opcode,
-        correlation_id,
-    };
+    let header = FrameHeader { body_size_bytes: body.len() as u32, kind, opcode, correlation_id };
     let mut out = BytesMut::from(&header.to_bytes()[..]);
     out.extend_from_slice(body);
     out
@@ -39,9 +34,7 @@ fn body_error(bytes: &[u8]) -> BodyError {
 fn summary_request(correlation_id: u64) -> Frame {
     Frame {
         correlation_id,
-        body: FrameBody::Request(Request::DescribeStreamSummary(DescribeStreamSummary {
-            stream_name: "s".into(),
-        })),
+        body: FrameBody::Request(Request::DescribeStreamSummary(DescribeStreamSummary { stream_name: "s".into() })),
     }
 }
 
@@ -50,18 +43,14 @@ fn unknown_opcode_keeps_the_correlation_id_and_the_connection() {
     let mut buf = framed(FrameKind::Request, 0x0999, 4242, b"whatever");
     summary_request(4243).encode(&mut buf).unwrap();
 
-    let Decoded::Complete(Err(e), _) = decode_from(&mut buf) else {
-        panic!("body error expected")
-    };
+    let Decoded::Complete(Err(e), _) = decode_from(&mut buf) else { panic!("body error expected") };
     assert_eq!(e.correlation_id, 4242);
     assert_eq!(e.opcode, 0x0999);
     assert_eq!(e.source, WireError::UnknownOpcode { opcode: 0x0999 });
     assert_eq!(e.status(), Status::UnsupportedOperation);
     let reply = e.error_frame();
     assert_eq!(reply.correlation_id, 4242);
-    let FrameBody::Error(err) = &reply.body else {
-        panic!("an error frame")
-    };
+    let FrameBody::Error(err) = &reply.body else { panic!("an error frame") };
     assert_eq!(err.opcode, 0x0999);
     assert_eq!(err.status, Status::UnsupportedOperation);
     // The error frame itself encodes and decodes.
@@ -77,13 +66,7 @@ fn reserved_opcodes_are_typed_as_not_served() {
     for op in Opcode::ALL.into_iter().filter(|op| !op.is_served()) {
         for kind in [FrameKind::Request, FrameKind::Response] {
             let e = body_error(&framed(kind, op as u16, 7, b""));
-            assert_eq!(
-                e.source,
-                WireError::OpcodeNotServed {
-                    opcode: op as u16,
-                    name: op.name()
-                }
-            );
+            assert_eq!(e.source, WireError::OpcodeNotServed { opcode: op as u16, name: op.name() });
             assert_eq!(e.status(), Status::UnsupportedOperation);
             assert_eq!(e.correlation_id, 7);
         }
@@ -96,12 +79,7 @@ fn reserved_opcodes_are_typed_as_not_served() {
 
 #[test]
 fn push_frames_are_not_served_yet() {
-    let e = body_error(&framed(
-        FrameKind::Push,
-        Opcode::SubscribeToShardEvent as u16,
-        3,
-        b"event",
-    ));
+    let e = body_error(&framed(FrameKind::Push, Opcode::SubscribeToShardEvent as u16, 3, b"event"));
     assert_eq!(e.source, WireError::PushNotServed { opcode: 0x0035 });
     assert_eq!(e.kind, FrameKind::Push);
 }
@@ -141,19 +119,8 @@ proptest! {
 fn unexpected_eof_names_field_offset_need_and_have() {
     // DescribeStreamSummary: a string whose length prefix says 10 with 3 bytes behind it.
     let e = body_error(&framed(FrameKind::Request, 0x0004, 1, &[10, 0, b'a', b'b', b'c']));
-    assert_eq!(
-        e.source,
-        WireError::UnexpectedEof {
-            field: "stream_name",
-            offset: 2,
-            need: 10,
-            have: 3
-        }
-    );
-    assert!(
-        e.to_string().contains("stream_name at offset 2: need 10 bytes, have 3"),
-        "{e}"
-    );
+    assert_eq!(e.source, WireError::UnexpectedEof { field: "stream_name", offset: 2, need: 10, have: 3 });
+    assert!(e.to_string().contains("stream_name at offset 2: need 10 bytes, have 3"), "{e}");
 }
 
 fn put_record_body(presence: u8, key: &[u8]) -> Vec<u8> {
@@ -175,31 +142,13 @@ fn presence_bytes_other_than_0_and_1_are_refused() {
         Decoded::Complete(Ok(_), _)
     ));
     let e = body_error(&framed(FrameKind::Request, 0x0010, 1, &put_record_body(2, b"k")));
-    assert_eq!(
-        e.source,
-        WireError::InvalidValue {
-            field: "explicit_hash_key",
-            offset: 6,
-            value: 2
-        }
-    );
+    assert_eq!(e.source, WireError::InvalidValue { field: "explicit_hash_key", offset: 6, value: 2 });
 }
 
 #[test]
 fn invalid_utf8_is_refused() {
-    let e = body_error(&framed(
-        FrameKind::Request,
-        0x0010,
-        1,
-        &put_record_body(0, &[0xff, 0xfe]),
-    ));
-    assert_eq!(
-        e.source,
-        WireError::InvalidUtf8 {
-            field: "partition_key",
-            offset: 5
-        }
-    );
+    let e = body_error(&framed(FrameKind::Request, 0x0010, 1, &put_record_body(0, &[0xff, 0xfe])));
+    assert_eq!(e.source, WireError::InvalidUtf8 { field: "partition_key", offset: 5 });
 }
 
 #[test]
@@ -210,14 +159,7 @@ fn undefined_enum_values_are_refused() {
     b.put_u128_le(2);
     b.put_u8(0);
     let e = body_error(&framed(FrameKind::Response, 0x0010, 1, &b));
-    assert_eq!(
-        e.source,
-        WireError::InvalidValue {
-            field: "durability",
-            offset: 20,
-            value: 0
-        }
-    );
+    assert_eq!(e.source, WireError::InvalidValue { field: "durability", offset: 20, value: 0 });
 }
 
 #[test]
@@ -228,37 +170,20 @@ fn a_count_larger_than_the_body_is_refused_before_allocating() {
     b.put_u8(b's');
     b.put_u32_le(u32::MAX);
     let e = body_error(&framed(FrameKind::Request, 0x0011, 1, &b));
-    assert_eq!(
-        e.source,
-        WireError::CountTooLarge {
-            field: "records",
-            offset: 3,
-            count: u32::MAX,
-            have: 0
-        }
-    );
+    assert_eq!(e.source, WireError::CountTooLarge { field: "records", offset: 3, count: u32::MAX, have: 0 });
 }
 
 #[test]
 fn an_inconsistent_failed_record_count_is_refused() {
     let output = PutRecordsOutput {
         records: vec![
-            PutRecordsResult::Success {
-                shard: 0,
-                sequence_number: 1,
-            },
-            PutRecordsResult::Failure {
-                status: Status::ProvisionedThroughputExceeded,
-                message: "slow".into(),
-            },
+            PutRecordsResult::Success { shard: 0, sequence_number: 1 },
+            PutRecordsResult::Failure { status: Status::ProvisionedThroughputExceeded, message: "slow".into() },
         ],
         durability: Durability::Synced,
     };
     assert_eq!(output.failed_record_count(), 1);
-    let bytes = encode(&Frame {
-        correlation_id: 1,
-        body: FrameBody::Response(Response::PutRecords(output)),
-    });
+    let bytes = encode(&Frame { correlation_id: 1, body: FrameBody::Response(Response::PutRecords(output)) });
     let mut body = bytes[HEADER_SIZE_BYTES..].to_vec();
     body[0] = 2;
     let e = body_error(&framed(FrameKind::Response, 0x0011, 1, &body));
@@ -280,11 +205,7 @@ fn unencodable_values_fail_and_leave_the_buffer_as_it_was() {
     let mut dst = BytesMut::from(&b"kept"[..]);
     assert_eq!(
         long_key.encode(&mut dst),
-        Err(EncodeError::TooLong {
-            field: "partition_key",
-            size_bytes: 70_000,
-            max_bytes: 65_535
-        })
+        Err(EncodeError::TooLong { field: "partition_key", size_bytes: 70_000, max_bytes: 65_535 })
     );
     assert_eq!(&dst[..], b"kept");
 
@@ -298,13 +219,7 @@ fn unencodable_values_fail_and_leave_the_buffer_as_it_was() {
             data: Bytes::from(vec![0u8; 16 * 1024 * 1024]),
         })),
     };
-    assert!(matches!(
-        huge.encode(&mut dst),
-        Err(EncodeError::FrameTooLarge {
-            max_bytes: 16_777_216,
-            ..
-        })
-    ));
+    assert!(matches!(huge.encode(&mut dst), Err(EncodeError::FrameTooLarge { max_bytes: 16_777_216, .. })));
     assert_eq!(&dst[..], b"kept");
 }
 
@@ -313,17 +228,9 @@ fn a_server_answers_non_request_frames_with_malformed_frame() {
     let (id, request) = summary_request(5).into_request().unwrap();
     assert_eq!(id, 5);
     assert_eq!(request.opcode(), Opcode::DescribeStreamSummary);
-    let stray = Frame {
-        correlation_id: 6,
-        body: FrameBody::Response(Response::CreateStream),
-    };
+    let stray = Frame { correlation_id: 6, body: FrameBody::Response(Response::CreateStream) };
     let reply = stray.into_request().unwrap_err();
     assert_eq!(reply.correlation_id, 6);
-    let FrameBody::Error(err) = reply.body else {
-        panic!("error frame")
-    };
-    assert_eq!(
-        (err.opcode, err.status),
-        (Opcode::CreateStream as u16, Status::MalformedFrame)
-    );
+    let FrameBody::Error(err) = reply.body else { panic!("error frame") };
+    assert_eq!((err.opcode, err.status), (Opcode::CreateStream as u16, Status::MalformedFrame));
 }

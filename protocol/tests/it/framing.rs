@@ -30,9 +30,7 @@ fn header(body_size: u32, version: u8, kind: u8, opcode: u16, correlation_id: u6
 fn sample() -> BytesMut {
     encode(&shoal_protocol::Frame {
         correlation_id: 77,
-        body: FrameBody::Request(Request::DescribeStreamSummary(DescribeStreamSummary {
-            stream_name: "s".into(),
-        })),
+        body: FrameBody::Request(Request::DescribeStreamSummary(DescribeStreamSummary { stream_name: "s".into() })),
     })
 }
 
@@ -40,12 +38,7 @@ fn sample() -> BytesMut {
 fn header_is_24_bytes_and_matches_its_to_bytes() {
     assert_eq!(HEADER_SIZE_BYTES, 24);
     let bytes = sample();
-    let h = FrameHeader {
-        body_size_bytes: 3,
-        kind: FrameKind::Request,
-        opcode: 0x0004,
-        correlation_id: 77,
-    };
+    let h = FrameHeader { body_size_bytes: 3, kind: FrameKind::Request, opcode: 0x0004, correlation_id: 77 };
     assert_eq!(&bytes[..24], &h.to_bytes()[..]);
     assert_eq!(FrameHeader::parse(&h.to_bytes()), Ok(h));
 }
@@ -88,22 +81,12 @@ fn wrong_version_is_refused_as_soon_as_its_byte_arrives() {
     for len in 5..bytes.len() {
         assert_eq!(
             decode_raw(&bytes[..len]),
-            Decoded::Invalid(FramingError::UnsupportedVersion {
-                version: 2,
-                supported: 1
-            })
+            Decoded::Invalid(FramingError::UnsupportedVersion { version: 2, supported: 1 })
         );
     }
-    let e = FramingError::UnsupportedVersion {
-        version: 2,
-        supported: 1,
-    };
+    let e = FramingError::UnsupportedVersion { version: 2, supported: 1 };
     assert_eq!(e.status(), Status::UnsupportedVersion);
-    assert_eq!(
-        e.farewell().correlation_id,
-        0,
-        "an unknown version's header is not trusted"
-    );
+    assert_eq!(e.farewell().correlation_id, 0, "an unknown version's header is not trusted");
 }
 
 #[test]
@@ -128,21 +111,10 @@ fn any_corrupted_header_byte_is_refused() {
 fn unknown_kind_and_flags_are_refused_with_the_correlation_id() {
     for kind in [0u8, 5, 255] {
         let h = header(0, 1, kind, 0x0004, 8, 0);
-        assert_eq!(
-            decode_raw(&h),
-            Decoded::Invalid(FramingError::UnknownKind {
-                kind,
-                correlation_id: 8,
-                opcode: 4
-            })
-        );
+        assert_eq!(decode_raw(&h), Decoded::Invalid(FramingError::UnknownKind { kind, correlation_id: 8, opcode: 4 }));
     }
     let h = header(0, 1, 1, 0x0004, 9, 1);
-    let e = FramingError::UnsupportedFlags {
-        flags: 1,
-        correlation_id: 9,
-        opcode: 4,
-    };
+    let e = FramingError::UnsupportedFlags { flags: 1, correlation_id: 9, opcode: 4 };
     assert_eq!(decode_raw(&h), Decoded::Invalid(e.clone()));
     assert_eq!(e.status(), Status::MalformedFrame);
     assert_eq!(e.correlation(), (9, 4));

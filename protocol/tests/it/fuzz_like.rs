@@ -31,11 +31,7 @@ fn check(data: &[u8]) -> usize {
                 assert_eq!(&shared, &full);
                 assert_eq!(buf.len(), rest.len() - a);
                 if let Ok(frame) = result {
-                    assert_eq!(
-                        &encode(frame)[..],
-                        &rest[..*a],
-                        "accepted frame must re-encode identically"
-                    );
+                    assert_eq!(&encode(frame)[..], &rest[..*a], "accepted frame must re-encode identically");
                     frames += 1;
                 }
                 rest = &rest[*a..];

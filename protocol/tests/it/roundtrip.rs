@@ -90,12 +90,8 @@ fn record_data_is_a_zero_copy_slice_of_the_read_buffer() {
     };
     let mut buf = encode(&frame);
     let range = buf.as_ptr_range();
-    let Decoded::Complete(Ok(decoded), _) = decode_from(&mut buf) else {
-        panic!("decodes")
-    };
-    let FrameBody::Request(Request::PutRecord(put)) = decoded.body else {
-        panic!("a PutRecord")
-    };
+    let Decoded::Complete(Ok(decoded), _) = decode_from(&mut buf) else { panic!("decodes") };
+    let FrameBody::Request(Request::PutRecord(put)) = decoded.body else { panic!("a PutRecord") };
     assert!(range.contains(&put.data.as_ptr()), "data points into the read buffer");
     assert_eq!(put.data.len(), 4096);
 }

@@ -19,10 +19,7 @@ pub fn blob() -> impl Strategy<Value = Bytes> {
 
 pub fn status() -> impl Strategy<Value = Status> {
     // Unrecognized codes only come from decoding, so draw raw codes and map them.
-    prop_oneof![
-        proptest::sample::select(Status::KNOWN.to_vec()),
-        any::<u16>().prop_map(Status::from_code),
-    ]
+    prop_oneof![proptest::sample::select(Status::KNOWN.to_vec()), any::<u16>().prop_map(Status::from_code),]
 }
 
 fn hash_key_range() -> impl Strategy<Value = HashKeyRange> {
@@ -30,26 +27,16 @@ fn hash_key_range() -> impl Strategy<Value = HashKeyRange> {
 }
 
 fn shard() -> impl Strategy<Value = Shard> {
-    (
-        any::<u32>(),
-        of(any::<u32>()),
-        of(any::<u32>()),
-        hash_key_range(),
-        any::<u128>(),
-        of(any::<u128>()),
+    (any::<u32>(), of(any::<u32>()), of(any::<u32>()), hash_key_range(), any::<u128>(), of(any::<u128>())).prop_map(
+        |(index, parent, adjacent_parent, hash_key_range, starting_sequence_number, ending_sequence_number)| Shard {
+            index,
+            parent,
+            adjacent_parent,
+            hash_key_range,
+            starting_sequence_number,
+            ending_sequence_number,
+        },
     )
-        .prop_map(
-            |(index, parent, adjacent_parent, hash_key_range, starting_sequence_number, ending_sequence_number)| {
-                Shard {
-                    index,
-                    parent,
-                    adjacent_parent,
-                    hash_key_range,
-                    starting_sequence_number,
-                    ending_sequence_number,
-                }
-            },
-        )
 }
 
 fn stream_status() -> impl Strategy<Value = StreamStatus> {
@@ -67,52 +54,26 @@ pub fn request() -> impl Strategy<Value = Request> {
         read_bytes_per_second: c,
         read_calls_per_second: d,
     });
-    let filter = (
-        proptest::sample::select(ShardFilterType::ALL.to_vec()),
-        of(any::<u32>()),
-        of(any::<u64>()),
-    )
-        .prop_map(|(filter_type, shard, timestamp_ms)| ShardFilter {
-            filter_type,
-            shard,
-            timestamp_ms,
-        });
-    let entry =
-        (text(), of(any::<u128>()), blob()).prop_map(|(partition_key, explicit_hash_key, data)| PutRecordsEntry {
-            partition_key,
-            explicit_hash_key,
-            data,
-        });
+    let filter = (proptest::sample::select(ShardFilterType::ALL.to_vec()), of(any::<u32>()), of(any::<u64>()))
+        .prop_map(|(filter_type, shard, timestamp_ms)| ShardFilter { filter_type, shard, timestamp_ms });
+    let entry = (text(), of(any::<u128>()), blob()).prop_map(|(partition_key, explicit_hash_key, data)| {
+        PutRecordsEntry { partition_key, explicit_hash_key, data }
+    });
     prop_oneof![
         (text(), any::<u32>(), of(any::<u32>()), of(shard_limits)).prop_map(
             |(stream_name, shard_count, retention_hours, shard_limits)| {
-                Request::CreateStream(CreateStream {
-                    stream_name,
-                    shard_count,
-                    retention_hours,
-                    shard_limits,
-                })
+                Request::CreateStream(CreateStream { stream_name, shard_count, retention_hours, shard_limits })
             }
         ),
         (text(), any::<bool>()).prop_map(|(stream_name, enforce_consumer_deletion)| {
-            Request::DeleteStream(DeleteStream {
-                stream_name,
-                enforce_consumer_deletion,
-            })
+            Request::DeleteStream(DeleteStream { stream_name, enforce_consumer_deletion })
         }),
         (text(), of(any::<u32>()), of(any::<u32>())).prop_map(|(stream_name, limit, exclusive_start_shard)| {
-            Request::DescribeStream(DescribeStream {
-                stream_name,
-                limit,
-                exclusive_start_shard,
-            })
+            Request::DescribeStream(DescribeStream { stream_name, limit, exclusive_start_shard })
         }),
         text().prop_map(|stream_name| Request::DescribeStreamSummary(DescribeStreamSummary { stream_name })),
         (of(any::<u32>()), of(text())).prop_map(|(limit, exclusive_start_stream_name)| {
-            Request::ListStreams(ListStreams {
-                limit,
-                exclusive_start_stream_name,
-            })
+            Request::ListStreams(ListStreams { limit, exclusive_start_stream_name })
         }),
         (of(text()), of(blob()), of(any::<u32>()), of(any::<u32>()), of(filter)).prop_map(
             |(stream_name, next_token, exclusive_start_shard, max_results, shard_filter)| {
@@ -126,16 +87,10 @@ pub fn request() -> impl Strategy<Value = Request> {
             }
         ),
         (text(), any::<u32>()).prop_map(|(stream_name, retention_hours)| {
-            Request::IncreaseStreamRetentionPeriod(RetentionPeriodChange {
-                stream_name,
-                retention_hours,
-            })
+            Request::IncreaseStreamRetentionPeriod(RetentionPeriodChange { stream_name, retention_hours })
         }),
         (text(), any::<u32>()).prop_map(|(stream_name, retention_hours)| {
-            Request::DecreaseStreamRetentionPeriod(RetentionPeriodChange {
-                stream_name,
-                retention_hours,
-            })
+            Request::DecreaseStreamRetentionPeriod(RetentionPeriodChange { stream_name, retention_hours })
         }),
         (text(), text(), of(any::<u128>()), of(any::<u128>()), blob()).prop_map(
             |(stream_name, partition_key, explicit_hash_key, sequence_number_for_ordering, data)| {
@@ -157,17 +112,15 @@ pub fn request() -> impl Strategy<Value = Request> {
             of(any::<u128>()),
             of(any::<u64>())
         )
-            .prop_map(
-                |(stream_name, shard, iterator_type, starting_sequence_number, timestamp_ms)| {
-                    Request::GetShardIterator(GetShardIterator {
-                        stream_name,
-                        shard,
-                        iterator_type,
-                        starting_sequence_number,
-                        timestamp_ms,
-                    })
-                }
-            ),
+            .prop_map(|(stream_name, shard, iterator_type, starting_sequence_number, timestamp_ms)| {
+                Request::GetShardIterator(GetShardIterator {
+                    stream_name,
+                    shard,
+                    iterator_type,
+                    starting_sequence_number,
+                    timestamp_ms,
+                })
+            }),
         (blob(), of(any::<u32>())).prop_map(|(iterator, limit)| Request::GetRecords(GetRecords { iterator, limit })),
     ]
 }
@@ -186,96 +139,58 @@ pub fn response() -> impl Strategy<Value = Response> {
             data,
         },
     );
-    let child =
-        (any::<u32>(), vec(any::<u32>(), 0..3), hash_key_range()).prop_map(|(index, parents, hash_key_range)| {
-            ChildShard {
-                index,
-                parents,
-                hash_key_range,
-            }
-        });
+    let child = (any::<u32>(), vec(any::<u32>(), 0..3), hash_key_range())
+        .prop_map(|(index, parents, hash_key_range)| ChildShard { index, parents, hash_key_range });
     prop_oneof![
         Just(Response::CreateStream),
         Just(Response::DeleteStream),
         Just(Response::IncreaseStreamRetentionPeriod),
         Just(Response::DecreaseStreamRetentionPeriod),
-        (
-            text(),
-            stream_status(),
-            any::<u32>(),
-            any::<u64>(),
-            vec(shard(), 0..4),
-            any::<bool>()
-        )
-            .prop_map(
-                |(stream_name, status, retention_hours, creation_timestamp_ms, shards, has_more_shards)| {
-                    Response::DescribeStream(StreamDescription {
-                        stream_name,
-                        status,
-                        retention_hours,
-                        creation_timestamp_ms,
-                        shards,
-                        has_more_shards,
-                    })
-                }
-            ),
-        (
-            text(),
-            stream_status(),
-            any::<u32>(),
-            any::<u64>(),
-            any::<u32>(),
-            any::<u32>()
-        )
-            .prop_map(
-                |(stream_name, status, retention_hours, creation_timestamp_ms, open_shard_count, consumer_count)| {
-                    Response::DescribeStreamSummary(StreamDescriptionSummary {
-                        stream_name,
-                        status,
-                        retention_hours,
-                        creation_timestamp_ms,
-                        open_shard_count,
-                        consumer_count,
-                    })
-                }
-            ),
+        (text(), stream_status(), any::<u32>(), any::<u64>(), vec(shard(), 0..4), any::<bool>()).prop_map(
+            |(stream_name, status, retention_hours, creation_timestamp_ms, shards, has_more_shards)| {
+                Response::DescribeStream(StreamDescription {
+                    stream_name,
+                    status,
+                    retention_hours,
+                    creation_timestamp_ms,
+                    shards,
+                    has_more_shards,
+                })
+            }
+        ),
+        (text(), stream_status(), any::<u32>(), any::<u64>(), any::<u32>(), any::<u32>()).prop_map(
+            |(stream_name, status, retention_hours, creation_timestamp_ms, open_shard_count, consumer_count)| {
+                Response::DescribeStreamSummary(StreamDescriptionSummary {
+                    stream_name,
+                    status,
+                    retention_hours,
+                    creation_timestamp_ms,
+                    open_shard_count,
+                    consumer_count,
+                })
+            }
+        ),
         (vec(text(), 0..5), any::<bool>()).prop_map(|(stream_names, has_more_streams)| {
-            Response::ListStreams(ListStreamsOutput {
-                stream_names,
-                has_more_streams,
-            })
+            Response::ListStreams(ListStreamsOutput { stream_names, has_more_streams })
         }),
         (vec(shard(), 0..4), of(blob()))
             .prop_map(|(shards, next_token)| Response::ListShards(ListShardsOutput { shards, next_token })),
         (any::<u32>(), any::<u128>(), durability()).prop_map(|(shard, sequence_number, durability)| {
-            Response::PutRecord(PutRecordOutput {
-                shard,
-                sequence_number,
-                durability,
-            })
+            Response::PutRecord(PutRecordOutput { shard, sequence_number, durability })
         }),
         (vec(put_result, 0..6), durability())
             .prop_map(|(records, durability)| Response::PutRecords(PutRecordsOutput { records, durability })),
         blob().prop_map(|iterator| Response::GetShardIterator(GetShardIteratorOutput { iterator })),
         (vec(record, 0..5), of(blob()), any::<u64>(), vec(child, 0..3)).prop_map(
             |(records, next_iterator, millis_behind_latest, child_shards)| {
-                Response::GetRecords(GetRecordsOutput {
-                    records,
-                    next_iterator,
-                    millis_behind_latest,
-                    child_shards,
-                })
+                Response::GetRecords(GetRecordsOutput { records, next_iterator, millis_behind_latest, child_shards })
             }
         ),
     ]
 }
 
 pub fn error_frame() -> impl Strategy<Value = ErrorFrame> {
-    (any::<u16>(), status(), text()).prop_map(|(opcode, status, message)| ErrorFrame {
-        opcode,
-        status,
-        message,
-    })
+    (any::<u16>(), status(), text()).prop_map(|(opcode, status, message)| ErrorFrame { opcode, status, message })
 }
 
 pub fn frame() -> impl Strategy<Value = Frame> {

@@ -18,45 +18,27 @@ fn ok(r: Result<(), ValidationError>) {
 
 fn constraint(value: Option<&str>, path: &str, rule: &str) -> (Status, String) {
     let value = value.map_or("Value at".to_owned(), |v| format!("Value '{v}' at"));
-    (
-        Status::Validation,
-        format!("1 validation error detected: {value} '{path}' failed to satisfy constraint: {rule}"),
-    )
+    (Status::Validation, format!("1 validation error detected: {value} '{path}' failed to satisfy constraint: {rule}"))
 }
 
 #[test]
 fn stream_names() {
     ok(validate::stream_name("streamName", "a"));
     ok(validate::stream_name("streamName", "Az09_.-"));
-    ok(validate::stream_name(
-        "streamName",
-        &"x".repeat(STREAM_NAME_LENGTH_CHARS_MAX),
-    ));
+    ok(validate::stream_name("streamName", &"x".repeat(STREAM_NAME_LENGTH_CHARS_MAX)));
     assert_eq!(
         failure(validate::stream_name("streamName", "")),
-        constraint(
-            Some(""),
-            "streamName",
-            "Member must have length greater than or equal to 1"
-        )
+        constraint(Some(""), "streamName", "Member must have length greater than or equal to 1")
     );
     let long = "x".repeat(129);
     assert_eq!(
         failure(validate::stream_name("streamName", &long)),
-        constraint(
-            Some(&long),
-            "streamName",
-            "Member must have length less than or equal to 128"
-        )
+        constraint(Some(&long), "streamName", "Member must have length less than or equal to 128")
     );
     for bad in ["a b", "a/b", "é", "a:b", "a\u{0}"] {
         assert_eq!(
             failure(validate::stream_name("streamName", bad)),
-            constraint(
-                Some(bad),
-                "streamName",
-                "Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+"
-            )
+            constraint(Some(bad), "streamName", "Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+")
         );
     }
 }
@@ -69,19 +51,11 @@ fn partition_keys_count_characters_not_bytes() {
     let too_long = "😀".repeat(257);
     assert_eq!(
         failure(validate::partition_key("partitionKey", &too_long)),
-        constraint(
-            Some(&too_long),
-            "partitionKey",
-            "Member must have length less than or equal to 256"
-        )
+        constraint(Some(&too_long), "partitionKey", "Member must have length less than or equal to 256")
     );
     assert_eq!(
         failure(validate::partition_key("partitionKey", "")),
-        constraint(
-            Some(""),
-            "partitionKey",
-            "Member must have length greater than or equal to 1"
-        )
+        constraint(Some(""), "partitionKey", "Member must have length greater than or equal to 1")
     );
 }
 
@@ -96,18 +70,11 @@ fn record_data_size() {
 }
 
 fn put(records: Vec<PutRecordsEntry>) -> PutRecords {
-    PutRecords {
-        stream_name: "s".into(),
-        records,
-    }
+    PutRecords { stream_name: "s".into(), records }
 }
 
 fn entry(key: &str, data_len: usize) -> PutRecordsEntry {
-    PutRecordsEntry {
-        partition_key: key.into(),
-        explicit_hash_key: None,
-        data: Bytes::from(vec![0; data_len]),
-    }
+    PutRecordsEntry { partition_key: key.into(), explicit_hash_key: None, data: Bytes::from(vec![0; data_len]) }
 }
 
 #[test]
@@ -124,34 +91,21 @@ fn put_records_counts_sizes_and_member_paths() {
     );
     assert_eq!(
         failure(put(vec![entry("k", 0), entry("", 0)]).validate()),
-        constraint(
-            Some(""),
-            "records.2.member.partitionKey",
-            "Member must have length greater than or equal to 1"
-        )
+        constraint(Some(""), "records.2.member.partitionKey", "Member must have length greater than or equal to 1")
     );
     assert_eq!(
         failure(put(vec![entry("k", RECORD_DATA_SIZE_BYTES_MAX + 1)]).validate()),
-        constraint(
-            None,
-            "records.1.member.data",
-            "Member must have length less than or equal to 1048576"
-        )
+        constraint(None, "records.1.member.data", "Member must have length less than or equal to 1048576")
     );
     // Exactly 5 MiB of data and keys is fine; one byte more is not, and keys count.
     let full: Vec<_> = (0..5).map(|_| entry("k", RECORD_DATA_SIZE_BYTES_MAX - 1)).collect();
     assert_eq!(put(full.clone()).size_bytes(), PUT_RECORDS_SIZE_BYTES_MAX);
     ok(put(full).validate());
-    let over: Vec<_> = (0..5)
-        .map(|i| entry(if i == 0 { "kk" } else { "k" }, RECORD_DATA_SIZE_BYTES_MAX - 1))
-        .collect();
+    let over: Vec<_> = (0..5).map(|i| entry(if i == 0 { "kk" } else { "k" }, RECORD_DATA_SIZE_BYTES_MAX - 1)).collect();
     let (status, message) = failure(put(over).validate());
     assert_eq!(status, Status::InvalidArgument);
     assert!(message.contains("5242880") && message.contains("5242881"), "{message}");
-    let bad_name = PutRecords {
-        stream_name: "a b".into(),
-        records: vec![entry("k", 0)],
-    };
+    let bad_name = PutRecords { stream_name: "a b".into(), records: vec![entry("k", 0)] };
     assert_eq!(failure(bad_name.validate()).0, Status::Validation);
 }
 
@@ -180,30 +134,17 @@ fn put_record() {
 
 #[test]
 fn create_stream_and_retention() {
-    let mut c = CreateStream {
-        stream_name: "s".into(),
-        shard_count: 1,
-        retention_hours: None,
-        shard_limits: None,
-    };
+    let mut c = CreateStream { stream_name: "s".into(), shard_count: 1, retention_hours: None, shard_limits: None };
     ok(Request::CreateStream(c.clone()).validate());
     c.shard_count = 0;
     assert_eq!(
         failure(c.validate()),
-        constraint(
-            Some("0"),
-            "shardCount",
-            "Member must have value greater than or equal to 1"
-        )
+        constraint(Some("0"), "shardCount", "Member must have value greater than or equal to 1")
     );
     c.shard_count = SHARD_COUNT_MAX + 1;
     assert_eq!(
         failure(c.validate()),
-        constraint(
-            Some("100001"),
-            "shardCount",
-            "Member must have value less than or equal to 100000"
-        )
+        constraint(Some("100001"), "shardCount", "Member must have value less than or equal to 100000")
     );
     c.shard_count = 4;
     c.retention_hours = Some(23);
@@ -234,14 +175,9 @@ fn create_stream_and_retention() {
     };
     c.shard_limits = Some(limits);
     ok(c.validate());
-    for (i, path) in [
-        "writeBytesPerSecond",
-        "writeRecordsPerSecond",
-        "readBytesPerSecond",
-        "readCallsPerSecond",
-    ]
-    .into_iter()
-    .enumerate()
+    for (i, path) in ["writeBytesPerSecond", "writeRecordsPerSecond", "readBytesPerSecond", "readCallsPerSecond"]
+        .into_iter()
+        .enumerate()
     {
         let mut l = limits;
         match i {
@@ -253,40 +189,23 @@ fn create_stream_and_retention() {
         c.shard_limits = Some(l);
         assert_eq!(
             failure(c.validate()),
-            constraint(
-                Some("0"),
-                &format!("shardLimits.{path}"),
-                "Member must have value greater than or equal to 1"
-            )
+            constraint(Some("0"), &format!("shardLimits.{path}"), "Member must have value greater than or equal to 1")
         );
     }
     c.shard_limits = None;
     c.stream_name = "bad name".into();
     assert_eq!(failure(c.validate()).0, Status::Validation);
 
-    let r = RetentionPeriodChange {
-        stream_name: "s".into(),
-        retention_hours: 48,
-    };
+    let r = RetentionPeriodChange { stream_name: "s".into(), retention_hours: 48 };
     ok(Request::IncreaseStreamRetentionPeriod(r.clone()).validate());
     ok(Request::DecreaseStreamRetentionPeriod(r.clone()).validate());
-    let short = RetentionPeriodChange {
-        retention_hours: 1,
-        ..r
-    };
-    assert_eq!(
-        failure(Request::DecreaseStreamRetentionPeriod(short).validate()).0,
-        Status::InvalidArgument
-    );
+    let short = RetentionPeriodChange { retention_hours: 1, ..r };
+    assert_eq!(failure(Request::DecreaseStreamRetentionPeriod(short).validate()).0, Status::InvalidArgument);
 }
 
 #[test]
 fn paging_limits() {
-    let d = |limit| DescribeStream {
-        stream_name: "s".into(),
-        limit,
-        exclusive_start_shard: Some(3),
-    };
+    let d = |limit| DescribeStream { stream_name: "s".into(), limit, exclusive_start_shard: Some(3) };
     ok(d(None).validate());
     ok(d(Some(DESCRIBE_STREAM_LIMIT_MAX)).validate());
     assert_eq!(
@@ -295,47 +214,17 @@ fn paging_limits() {
     );
     assert_eq!(
         failure(d(Some(10_001)).validate()),
-        constraint(
-            Some("10001"),
-            "limit",
-            "Member must have value less than or equal to 10000"
-        )
+        constraint(Some("10001"), "limit", "Member must have value less than or equal to 10000")
     );
-    ok(Request::DescribeStreamSummary(DescribeStreamSummary {
-        stream_name: "s".into(),
-    })
-    .validate());
+    ok(Request::DescribeStreamSummary(DescribeStreamSummary { stream_name: "s".into() }).validate());
+    assert_eq!(failure(DescribeStreamSummary { stream_name: String::new() }.validate()).0, Status::Validation);
+    ok(Request::DeleteStream(DeleteStream { stream_name: "s".into(), enforce_consumer_deletion: true }).validate());
     assert_eq!(
-        failure(
-            DescribeStreamSummary {
-                stream_name: String::new()
-            }
-            .validate()
-        )
-        .0,
-        Status::Validation
-    );
-    ok(Request::DeleteStream(DeleteStream {
-        stream_name: "s".into(),
-        enforce_consumer_deletion: true,
-    })
-    .validate());
-    assert_eq!(
-        failure(
-            DeleteStream {
-                stream_name: "?".into(),
-                enforce_consumer_deletion: false
-            }
-            .validate()
-        )
-        .0,
+        failure(DeleteStream { stream_name: "?".into(), enforce_consumer_deletion: false }.validate()).0,
         Status::Validation
     );
 
-    let l = |limit, start: Option<&str>| ListStreams {
-        limit,
-        exclusive_start_stream_name: start.map(Into::into),
-    };
+    let l = |limit, start: Option<&str>| ListStreams { limit, exclusive_start_stream_name: start.map(Into::into) };
     ok(Request::ListStreams(l(None, None)).validate());
     ok(l(Some(1), Some("a")).validate());
     assert_eq!(failure(l(Some(0), None).validate()).0, Status::Validation);
@@ -349,10 +238,7 @@ fn paging_limits() {
         )
     );
 
-    let g = |iterator: Vec<u8>, limit| GetRecords {
-        iterator: Bytes::from(iterator),
-        limit,
-    };
+    let g = |iterator: Vec<u8>, limit| GetRecords { iterator: Bytes::from(iterator), limit };
     ok(Request::GetRecords(g(vec![1], None)).validate());
     ok(g(vec![1; SHARD_ITERATOR_SIZE_BYTES_MAX], Some(GET_RECORDS_LIMIT_MAX)).validate());
     assert_eq!(
@@ -361,27 +247,15 @@ fn paging_limits() {
     );
     assert_eq!(
         failure(g(vec![1], Some(10_001)).validate()),
-        constraint(
-            Some("10001"),
-            "limit",
-            "Member must have value less than or equal to 10000"
-        )
+        constraint(Some("10001"), "limit", "Member must have value less than or equal to 10000")
     );
     assert_eq!(
         failure(g(vec![], None).validate()),
-        constraint(
-            None,
-            "shardIterator",
-            "Member must have length greater than or equal to 1"
-        )
+        constraint(None, "shardIterator", "Member must have length greater than or equal to 1")
     );
     assert_eq!(
         failure(g(vec![1; 513], None).validate()),
-        constraint(
-            None,
-            "shardIterator",
-            "Member must have length less than or equal to 512"
-        )
+        constraint(None, "shardIterator", "Member must have length less than or equal to 512")
     );
 }
 
@@ -395,84 +269,28 @@ fn list_shards_rules() {
         shard_filter: None,
     };
     ok(Request::ListShards(base.clone()).validate());
-    let both = ListShards {
-        next_token: Some(Bytes::from_static(b"t")),
-        ..base.clone()
-    };
+    let both = ListShards { next_token: Some(Bytes::from_static(b"t")), ..base.clone() };
     assert_eq!(
         failure(both.validate()),
-        (
-            Status::InvalidArgument,
-            "NextToken and StreamName cannot be provided together.".into()
-        )
+        (Status::InvalidArgument, "NextToken and StreamName cannot be provided together.".into())
     );
-    let neither = ListShards {
-        stream_name: None,
-        ..base.clone()
-    };
+    let neither = ListShards { stream_name: None, ..base.clone() };
     assert_eq!(
         failure(neither.validate()),
-        (
-            Status::InvalidArgument,
-            "Either NextToken or StreamName should be provided.".into()
-        )
+        (Status::InvalidArgument, "Either NextToken or StreamName should be provided.".into())
     );
-    let token_only = ListShards {
-        stream_name: None,
-        next_token: Some(Bytes::from_static(b"t")),
-        ..base.clone()
-    };
+    let token_only = ListShards { stream_name: None, next_token: Some(Bytes::from_static(b"t")), ..base.clone() };
     ok(token_only.validate());
-    let token_and_start = ListShards {
-        exclusive_start_shard: Some(1),
-        ..token_only.clone()
-    };
+    let token_and_start = ListShards { exclusive_start_shard: Some(1), ..token_only.clone() };
     assert_eq!(failure(token_and_start.validate()).0, Status::InvalidArgument);
-    let empty_token = ListShards {
-        next_token: Some(Bytes::new()),
-        ..token_only
-    };
+    let empty_token = ListShards { next_token: Some(Bytes::new()), ..token_only };
     assert_eq!(failure(empty_token.validate()).0, Status::Validation);
-    assert_eq!(
-        failure(
-            ListShards {
-                max_results: Some(0),
-                ..base.clone()
-            }
-            .validate()
-        )
-        .0,
-        Status::Validation
-    );
-    assert_eq!(
-        failure(
-            ListShards {
-                max_results: Some(10_001),
-                ..base.clone()
-            }
-            .validate()
-        )
-        .0,
-        Status::Validation
-    );
-    assert_eq!(
-        failure(
-            ListShards {
-                stream_name: Some("".into()),
-                ..base.clone()
-            }
-            .validate()
-        )
-        .0,
-        Status::Validation
-    );
+    assert_eq!(failure(ListShards { max_results: Some(0), ..base.clone() }.validate()).0, Status::Validation);
+    assert_eq!(failure(ListShards { max_results: Some(10_001), ..base.clone() }.validate()).0, Status::Validation);
+    assert_eq!(failure(ListShards { stream_name: Some("".into()), ..base.clone() }.validate()).0, Status::Validation);
 
     let with = |filter_type, shard, timestamp_ms| ListShards {
-        shard_filter: Some(ShardFilter {
-            filter_type,
-            shard,
-            timestamp_ms,
-        }),
+        shard_filter: Some(ShardFilter { filter_type, shard, timestamp_ms }),
         ..base.clone()
     };
     ok(with(ShardFilterType::AfterShardId, Some(1), None).validate());
@@ -483,31 +301,19 @@ fn list_shards_rules() {
     ok(with(ShardFilterType::FromTrimHorizon, None, None).validate());
     assert_eq!(
         failure(with(ShardFilterType::AfterShardId, None, None).validate()),
-        (
-            Status::InvalidArgument,
-            "ShardFilter type AFTER_SHARD_ID requires a ShardId.".into()
-        )
+        (Status::InvalidArgument, "ShardFilter type AFTER_SHARD_ID requires a ShardId.".into())
     );
     assert_eq!(
         failure(with(ShardFilterType::AtLatest, Some(1), None).validate()),
-        (
-            Status::InvalidArgument,
-            "ShardFilter type AT_LATEST does not take a ShardId.".into()
-        )
+        (Status::InvalidArgument, "ShardFilter type AT_LATEST does not take a ShardId.".into())
     );
     assert_eq!(
         failure(with(ShardFilterType::AtTimestamp, None, None).validate()),
-        (
-            Status::InvalidArgument,
-            "ShardFilter type AT_TIMESTAMP requires a Timestamp.".into()
-        )
+        (Status::InvalidArgument, "ShardFilter type AT_TIMESTAMP requires a Timestamp.".into())
     );
     assert_eq!(
         failure(with(ShardFilterType::AfterShardId, Some(1), Some(2)).validate()),
-        (
-            Status::InvalidArgument,
-            "ShardFilter type AFTER_SHARD_ID does not take a Timestamp.".into()
-        )
+        (Status::InvalidArgument, "ShardFilter type AFTER_SHARD_ID does not take a Timestamp.".into())
     );
 }
 
@@ -535,19 +341,13 @@ fn get_shard_iterator_combinations_use_kinesis_messages() {
     for t in [AtSequenceNumber, AfterSequenceNumber] {
         assert_eq!(
             failure(g(t, None, None).validate()),
-            (
-                Status::InvalidArgument,
-                format!("{prefix} {} and no StartingSequenceNumber.", t.name())
-            )
+            (Status::InvalidArgument, format!("{prefix} {} and no StartingSequenceNumber.", t.name()))
         );
     }
     for t in [TrimHorizon, Latest, AtTimestamp] {
         assert_eq!(
             failure(g(t, Some(1), Some(1)).validate()),
-            (
-                Status::InvalidArgument,
-                format!("{prefix} {} and also a StartingSequenceNumber.", t.name())
-            )
+            (Status::InvalidArgument, format!("{prefix} {} and also a StartingSequenceNumber.", t.name()))
         );
     }
     assert_eq!(
@@ -563,14 +363,7 @@ fn get_shard_iterator_combinations_use_kinesis_messages() {
     assert_eq!(status, Status::InvalidArgument);
     assert!(message.contains("LATEST and also a timestamp"), "{message}");
     assert_eq!(
-        failure(
-            GetShardIterator {
-                stream_name: "".into(),
-                ..g(Latest, None, None)
-            }
-            .validate()
-        )
-        .0,
+        failure(GetShardIterator { stream_name: "".into(), ..g(Latest, None, None) }.validate()).0,
         Status::Validation
     );
 
@@ -592,11 +385,6 @@ fn validation_errors_become_error_frames() {
     let e = validate::stream_name("streamName", "").unwrap_err();
     let frame = e.error_frame(31, 0x0001);
     assert_eq!(frame.correlation_id, 31);
-    let shoal_protocol::FrameBody::Error(err) = frame.body else {
-        panic!("error frame")
-    };
-    assert_eq!(
-        (err.opcode, err.status, err.message),
-        (0x0001, Status::Validation, e.message)
-    );
+    let shoal_protocol::FrameBody::Error(err) = frame.body else { panic!("error frame") };
+    assert_eq!((err.opcode, err.status, err.message), (0x0001, Status::Validation, e.message));
 }
