@@ -79,10 +79,7 @@ pub fn decode_raw(buf: &[u8]) -> Decoded<RawFrame<'_>> {
     // use another header size, so nothing else about its bytes can be assumed.
     if let Some(&version) = buf.get(VERSION_OFFSET) {
         if version != PROTOCOL_VERSION {
-            return Decoded::Invalid(FramingError::UnsupportedVersion {
-                version,
-                supported: PROTOCOL_VERSION,
-            });
+            return Decoded::Invalid(FramingError::UnsupportedVersion { version, supported: PROTOCOL_VERSION });
         }
     }
     let Some(header_bytes) = buf.first_chunk::<HEADER_SIZE_BYTES>() else {
@@ -123,11 +120,7 @@ impl ErrorFrame {
     fn decode(opcode: u16, r: &mut Reader<'_>) -> Result<ErrorFrame, WireError> {
         let status = Status::from_code(r.u16("status")?);
         let message = r.string("message")?;
-        Ok(ErrorFrame {
-            opcode,
-            status,
-            message,
-        })
+        Ok(ErrorFrame { opcode, status, message })
     }
 
     fn encode(&self, w: &mut Writer<'_>) -> Result<(), EncodeError> {
@@ -177,20 +170,13 @@ impl Frame {
         let mut r = Reader::new(&body);
         let opcode = || Opcode::from_u16(header.opcode).ok_or(WireError::UnknownOpcode { opcode: header.opcode });
         let decoded = match header.kind {
-            FrameKind::Request => opcode()
-                .and_then(|op| Request::decode(op, &mut r))
-                .map(FrameBody::Request),
-            FrameKind::Response => opcode()
-                .and_then(|op| Response::decode(op, &mut r))
-                .map(FrameBody::Response),
+            FrameKind::Request => opcode().and_then(|op| Request::decode(op, &mut r)).map(FrameBody::Request),
+            FrameKind::Response => opcode().and_then(|op| Response::decode(op, &mut r)).map(FrameBody::Response),
             FrameKind::Error => ErrorFrame::decode(header.opcode, &mut r).map(FrameBody::Error),
             FrameKind::Push => Err(WireError::PushNotServed { opcode: header.opcode }),
         };
         match decoded.and_then(|body| r.finish().map(|()| body)) {
-            Ok(body) => Ok(Frame {
-                correlation_id: header.correlation_id,
-                body,
-            }),
+            Ok(body) => Ok(Frame { correlation_id: header.correlation_id, body }),
             Err(source) => Err(BodyError {
                 correlation_id: header.correlation_id,
                 kind: header.kind,
@@ -216,45 +202,56 @@ impl Frame {
         Ok((dst.freeze(), notes))
     }
 
+    /// Appends a request frame to `dst` without taking ownership of the request, so a client
+    /// can send the same request again (a retry) without cloning it. On error `dst` is left as
+    /// it was.
+    pub fn encode_request(correlation_id: u64, request: &Request, dst: &mut BytesMut) -> Result<(), EncodeError> {
+        encode_frame(&mut Writer::new(dst), FrameKind::Request, request.opcode() as u16, correlation_id, |w| {
+            request.encode(w)
+        })
+    }
+
     fn encode_with(&self, w: &mut Writer<'_>) -> Result<(), EncodeError> {
-        // The header is written with zeros for the size and checksum (annotated like the real
-        // ones), then patched once the body's size is known.
-        w.u32("body_size_bytes", 0);
-        w.u8("version", PROTOCOL_VERSION);
-        w.u8("kind", self.kind() as u8);
-        w.u16("opcode", self.opcode());
-        w.u64("correlation_id", self.correlation_id);
-        w.u32("flags", 0);
-        w.u32("header_crc32", 0);
-        let encoded = match &self.body {
+        encode_frame(w, self.kind(), self.opcode(), self.correlation_id, |w| match &self.body {
             FrameBody::Request(request) => request.encode(w),
             FrameBody::Response(response) => response.encode(w),
             FrameBody::Error(error) => error.encode(w),
-        };
-        if let Err(e) = encoded {
-            w.rollback();
-            return Err(e);
-        }
-        let body_size_bytes = w.written() - HEADER_SIZE_BYTES;
-        let Some(body_size_bytes) = u32::try_from(body_size_bytes)
-            .ok()
-            .filter(|&n| n <= FRAME_BODY_SIZE_BYTES_MAX)
-        else {
-            w.rollback();
-            return Err(EncodeError::FrameTooLarge {
-                size_bytes: body_size_bytes,
-                max_bytes: FRAME_BODY_SIZE_BYTES_MAX as usize,
-            });
-        };
-        let header = FrameHeader {
-            body_size_bytes,
-            kind: self.kind(),
-            opcode: self.opcode(),
-            correlation_id: self.correlation_id,
-        };
-        for (dst, src) in w.written_mut().iter_mut().zip(header.to_bytes()) {
-            *dst = src;
-        }
-        Ok(())
+        })
     }
+}
+
+/// Writes a header, the body `encode_body` writes, then patches the header's size and checksum.
+fn encode_frame(
+    w: &mut Writer<'_>,
+    kind: FrameKind,
+    opcode: u16,
+    correlation_id: u64,
+    encode_body: impl FnOnce(&mut Writer<'_>) -> Result<(), EncodeError>,
+) -> Result<(), EncodeError> {
+    // The header is written with zeros for the size and checksum (annotated like the real
+    // ones), then patched once the body's size is known.
+    w.u32("body_size_bytes", 0);
+    w.u8("version", PROTOCOL_VERSION);
+    w.u8("kind", kind as u8);
+    w.u16("opcode", opcode);
+    w.u64("correlation_id", correlation_id);
+    w.u32("flags", 0);
+    w.u32("header_crc32", 0);
+    if let Err(e) = encode_body(w) {
+        w.rollback();
+        return Err(e);
+    }
+    let body_size_bytes = w.written() - HEADER_SIZE_BYTES;
+    let Some(body_size_bytes) = u32::try_from(body_size_bytes).ok().filter(|&n| n <= FRAME_BODY_SIZE_BYTES_MAX) else {
+        w.rollback();
+        return Err(EncodeError::FrameTooLarge {
+            size_bytes: body_size_bytes,
+            max_bytes: FRAME_BODY_SIZE_BYTES_MAX as usize,
+        });
+    };
+    let header = FrameHeader { body_size_bytes, kind, opcode, correlation_id };
+    for (dst, src) in w.written_mut().iter_mut().zip(header.to_bytes()) {
+        *dst = src;
+    }
+    Ok(())
 }

@@ -26,6 +26,11 @@ pub struct ShardLimits {
 }
 
 impl CreateStream {
+    /// A stream of `shard_count` shards with the server's default retention and limits.
+    pub fn new(stream_name: impl Into<String>, shard_count: u32) -> CreateStream {
+        CreateStream { stream_name: stream_name.into(), shard_count, retention_hours: None, shard_limits: None }
+    }
+
     pub fn validate(&self) -> Result<(), ValidationError> {
         validate::stream_name("streamName", &self.stream_name)?;
         validate::shard_count("shardCount", self.shard_count)?;
@@ -33,30 +38,10 @@ impl CreateStream {
             validate::retention_hours(hours)?;
         }
         if let Some(limits) = &self.shard_limits {
-            validate::range(
-                "shardLimits.writeBytesPerSecond",
-                limits.write_bytes_per_second,
-                1,
-                u32::MAX,
-            )?;
-            validate::range(
-                "shardLimits.writeRecordsPerSecond",
-                limits.write_records_per_second,
-                1,
-                u32::MAX,
-            )?;
-            validate::range(
-                "shardLimits.readBytesPerSecond",
-                limits.read_bytes_per_second,
-                1,
-                u32::MAX,
-            )?;
-            validate::range(
-                "shardLimits.readCallsPerSecond",
-                limits.read_calls_per_second,
-                1,
-                u32::MAX,
-            )?;
+            validate::range("shardLimits.writeBytesPerSecond", limits.write_bytes_per_second, 1, u32::MAX)?;
+            validate::range("shardLimits.writeRecordsPerSecond", limits.write_records_per_second, 1, u32::MAX)?;
+            validate::range("shardLimits.readBytesPerSecond", limits.read_bytes_per_second, 1, u32::MAX)?;
+            validate::range("shardLimits.readCallsPerSecond", limits.read_calls_per_second, 1, u32::MAX)?;
         }
         Ok(())
     }

@@ -45,6 +45,11 @@ pub struct StreamDescriptionSummary {
 }
 
 impl DescribeStream {
+    /// The first page of the stream's shards.
+    pub fn new(stream_name: impl Into<String>) -> DescribeStream {
+        DescribeStream { stream_name: stream_name.into(), limit: None, exclusive_start_shard: None }
+    }
+
     pub fn validate(&self) -> Result<(), ValidationError> {
         validate::stream_name("streamName", &self.stream_name)?;
         if let Some(limit) = self.limit {
@@ -55,6 +60,10 @@ impl DescribeStream {
 }
 
 impl DescribeStreamSummary {
+    pub fn new(stream_name: impl Into<String>) -> DescribeStreamSummary {
+        DescribeStreamSummary { stream_name: stream_name.into() }
+    }
+
     pub fn validate(&self) -> Result<(), ValidationError> {
         validate::stream_name("streamName", &self.stream_name)
     }
@@ -87,9 +96,7 @@ impl WireEncode for DescribeStreamSummary {
 
 impl WireDecode for DescribeStreamSummary {
     fn decode(r: &mut Reader<'_>) -> Result<Self, WireError> {
-        Ok(DescribeStreamSummary {
-            stream_name: r.string("stream_name")?,
-        })
+        Ok(DescribeStreamSummary { stream_name: r.string("stream_name")? })
     }
 }
 

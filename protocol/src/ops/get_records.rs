@@ -44,6 +44,11 @@ pub struct GetRecordsOutput {
 const RECORD_SIZE_BYTES_MIN: usize = 16 + 8 + 2 + 4;
 
 impl GetRecords {
+    /// Reads as many records as one response carries.
+    pub fn new(iterator: impl Into<Bytes>) -> GetRecords {
+        GetRecords { iterator: iterator.into(), limit: None }
+    }
+
     pub fn validate(&self) -> Result<(), ValidationError> {
         validate::token("shardIterator", &self.iterator)?;
         if let Some(limit) = self.limit {
@@ -63,10 +68,7 @@ impl WireEncode for GetRecords {
 
 impl WireDecode for GetRecords {
     fn decode(r: &mut Reader<'_>) -> Result<Self, WireError> {
-        Ok(GetRecords {
-            iterator: r.blob("iterator")?,
-            limit: r.opt_u32("limit")?,
-        })
+        Ok(GetRecords { iterator: r.blob("iterator")?, limit: r.opt_u32("limit")? })
     }
 }
 

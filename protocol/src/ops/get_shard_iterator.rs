@@ -39,14 +39,52 @@ pub struct GetShardIteratorOutput {
 }
 
 impl GetShardIterator {
+    /// An iterator of `iterator_type` that needs neither a sequence number nor a timestamp
+    /// (`TRIM_HORIZON`, `LATEST`); see also the constructors for the other types.
+    pub fn new(stream_name: impl Into<String>, shard: u32, iterator_type: ShardIteratorType) -> GetShardIterator {
+        GetShardIterator {
+            stream_name: stream_name.into(),
+            shard,
+            iterator_type,
+            starting_sequence_number: None,
+            timestamp_ms: None,
+        }
+    }
+
+    /// An iterator at the record with `sequence_number`.
+    pub fn at_sequence_number(stream_name: impl Into<String>, shard: u32, sequence_number: u128) -> GetShardIterator {
+        GetShardIterator {
+            starting_sequence_number: Some(sequence_number),
+            ..GetShardIterator::new(stream_name, shard, ShardIteratorType::AtSequenceNumber)
+        }
+    }
+
+    /// An iterator just after the record with `sequence_number`.
+    pub fn after_sequence_number(
+        stream_name: impl Into<String>,
+        shard: u32,
+        sequence_number: u128,
+    ) -> GetShardIterator {
+        GetShardIterator {
+            starting_sequence_number: Some(sequence_number),
+            ..GetShardIterator::new(stream_name, shard, ShardIteratorType::AfterSequenceNumber)
+        }
+    }
+
+    /// An iterator at the first record that arrived at or after `timestamp_ms`.
+    pub fn at_timestamp(stream_name: impl Into<String>, shard: u32, timestamp_ms: u64) -> GetShardIterator {
+        GetShardIterator {
+            timestamp_ms: Some(timestamp_ms),
+            ..GetShardIterator::new(stream_name, shard, ShardIteratorType::AtTimestamp)
+        }
+    }
+
     /// Checks the fields that each iterator type requires, with Kinesis' messages.
     pub fn validate(&self) -> Result<(), ValidationError> {
         validate::stream_name("streamName", &self.stream_name)?;
         let name = self.iterator_type.name();
-        let wants_sequence_number = matches!(
-            self.iterator_type,
-            ShardIteratorType::AtSequenceNumber | ShardIteratorType::AfterSequenceNumber
-        );
+        let wants_sequence_number =
+            matches!(self.iterator_type, ShardIteratorType::AtSequenceNumber | ShardIteratorType::AfterSequenceNumber);
         let combination = |what: &str| {
             validate::invalid_argument(format!(
                 "Must either specify (1) AT_SEQUENCE_NUMBER or AFTER_SEQUENCE_NUMBER and \
@@ -59,10 +97,7 @@ impl GetShardIterator {
             (false, true) => return Err(combination("also a StartingSequenceNumber")),
             _ => {}
         }
-        match (
-            self.iterator_type == ShardIteratorType::AtTimestamp,
-            self.timestamp_ms.is_some(),
-        ) {
+        match (self.iterator_type == ShardIteratorType::AtTimestamp, self.timestamp_ms.is_some()) {
             (true, false) => Err(validate::invalid_argument(
                 "Must specify timestampInMillis parameter for iterator of type AT_TIMESTAMP. \
                  Current request has no timestamp parameter.",
@@ -119,8 +154,6 @@ impl WireEncode for GetShardIteratorOutput {
 
 impl WireDecode for GetShardIteratorOutput {
     fn decode(r: &mut Reader<'_>) -> Result<Self, WireError> {
-        Ok(GetShardIteratorOutput {
-            iterator: r.blob("iterator")?,
-        })
+        Ok(GetShardIteratorOutput { iterator: r.blob("iterator")? })
     }
 }

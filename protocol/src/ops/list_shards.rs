@@ -57,17 +57,35 @@ pub struct ListShardsOutput {
 }
 
 impl ListShards {
+    /// The first page of a stream's shards, with the default filter.
+    pub fn for_stream(stream_name: impl Into<String>) -> ListShards {
+        ListShards {
+            stream_name: Some(stream_name.into()),
+            next_token: None,
+            exclusive_start_shard: None,
+            max_results: None,
+            shard_filter: None,
+        }
+    }
+
+    /// The page after the one that returned `next_token`.
+    pub fn next_page(next_token: impl Into<Bytes>) -> ListShards {
+        ListShards {
+            stream_name: None,
+            next_token: Some(next_token.into()),
+            exclusive_start_shard: None,
+            max_results: None,
+            shard_filter: None,
+        }
+    }
+
     pub fn validate(&self) -> Result<(), ValidationError> {
         match (&self.stream_name, &self.next_token) {
             (Some(_), Some(_)) => {
-                return Err(validate::invalid_argument(
-                    "NextToken and StreamName cannot be provided together.",
-                ))
+                return Err(validate::invalid_argument("NextToken and StreamName cannot be provided together."))
             }
             (None, None) => {
-                return Err(validate::invalid_argument(
-                    "Either NextToken or StreamName should be provided.",
-                ))
+                return Err(validate::invalid_argument("Either NextToken or StreamName should be provided."))
             }
             (Some(name), None) => validate::stream_name("streamName", name)?,
             (None, Some(token)) => {
@@ -80,12 +98,7 @@ impl ListShards {
             }
         }
         if let Some(max_results) = self.max_results {
-            validate::range(
-                "maxResults",
-                max_results,
-                LIST_SHARDS_MAX_RESULTS_MIN,
-                LIST_SHARDS_MAX_RESULTS_MAX,
-            )?;
+            validate::range("maxResults", max_results, LIST_SHARDS_MAX_RESULTS_MIN, LIST_SHARDS_MAX_RESULTS_MAX)?;
         }
         if let Some(filter) = &self.shard_filter {
             filter.validate()?;
@@ -106,24 +119,18 @@ impl ShardFilter {
         };
         match (needs_shard, self.shard.is_some()) {
             (true, false) => {
-                return Err(validate::invalid_argument(format!(
-                    "ShardFilter type {name} requires a ShardId."
-                )))
+                return Err(validate::invalid_argument(format!("ShardFilter type {name} requires a ShardId.")))
             }
             (false, true) => {
-                return Err(validate::invalid_argument(format!(
-                    "ShardFilter type {name} does not take a ShardId."
-                )))
+                return Err(validate::invalid_argument(format!("ShardFilter type {name} does not take a ShardId.")))
             }
             _ => {}
         }
         match (needs_timestamp, self.timestamp_ms.is_some()) {
-            (true, false) => Err(validate::invalid_argument(format!(
-                "ShardFilter type {name} requires a Timestamp."
-            ))),
-            (false, true) => Err(validate::invalid_argument(format!(
-                "ShardFilter type {name} does not take a Timestamp."
-            ))),
+            (true, false) => Err(validate::invalid_argument(format!("ShardFilter type {name} requires a Timestamp."))),
+            (false, true) => {
+                Err(validate::invalid_argument(format!("ShardFilter type {name} does not take a Timestamp.")))
+            }
             _ => Ok(()),
         }
     }

@@ -6,7 +6,8 @@ use crate::limits::{LIST_STREAMS_LIMIT_MAX, LIST_STREAMS_LIMIT_MIN};
 use crate::validate;
 
 /// Lists stream names in lexicographic order, a page at a time (at most 100 per response).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// `ListStreams::default()` asks for the first page.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ListStreams {
     /// Names wanted, 1..=10,000; absent: as many as one response carries.
     pub limit: Option<u32>,
@@ -36,10 +37,7 @@ impl ListStreams {
 impl WireEncode for ListStreams {
     fn encode(&self, w: &mut Writer<'_>) -> Result<(), EncodeError> {
         w.opt_u32("limit", self.limit);
-        w.opt_string(
-            "exclusive_start_stream_name",
-            self.exclusive_start_stream_name.as_deref(),
-        )
+        w.opt_string("exclusive_start_stream_name", self.exclusive_start_stream_name.as_deref())
     }
 }
 
@@ -54,9 +52,7 @@ impl WireDecode for ListStreams {
 
 impl WireEncode for ListStreamsOutput {
     fn encode(&self, w: &mut Writer<'_>) -> Result<(), EncodeError> {
-        w.array_of("stream_names", &self.stream_names, |w, name| {
-            w.string("stream_name", name)
-        })?;
+        w.array_of("stream_names", &self.stream_names, |w, name| w.string("stream_name", name))?;
         w.bool("has_more_streams", self.has_more_streams);
         Ok(())
     }

@@ -31,6 +31,17 @@ pub struct PutRecordOutput {
 }
 
 impl PutRecord {
+    /// A record routed by its partition key.
+    pub fn new(stream_name: impl Into<String>, partition_key: impl Into<String>, data: impl Into<Bytes>) -> PutRecord {
+        PutRecord {
+            stream_name: stream_name.into(),
+            partition_key: partition_key.into(),
+            explicit_hash_key: None,
+            sequence_number_for_ordering: None,
+            data: data.into(),
+        }
+    }
+
     pub fn validate(&self) -> Result<(), ValidationError> {
         validate::stream_name("streamName", &self.stream_name)?;
         validate::partition_key("partitionKey", &self.partition_key)?;

@@ -55,9 +55,13 @@ const ENTRY_SIZE_BYTES_MIN: usize = 2 + 1 + 4;
 const RESULT_SIZE_BYTES_MIN: usize = 1 + 2 + 2;
 
 impl PutRecords {
+    pub fn new(stream_name: impl Into<String>, records: Vec<PutRecordsEntry>) -> PutRecords {
+        PutRecords { stream_name: stream_name.into(), records }
+    }
+
     /// The size Kinesis' 5 MiB limit counts: data plus partition-key bytes.
     pub fn size_bytes(&self) -> usize {
-        self.records.iter().map(|r| r.data.len() + r.partition_key.len()).sum()
+        self.records.iter().map(PutRecordsEntry::size_bytes).sum()
     }
 
     pub fn validate(&self) -> Result<(), ValidationError> {
@@ -73,13 +77,21 @@ impl PutRecords {
     }
 }
 
+impl PutRecordsEntry {
+    /// A record routed by its partition key.
+    pub fn new(partition_key: impl Into<String>, data: impl Into<Bytes>) -> PutRecordsEntry {
+        PutRecordsEntry { partition_key: partition_key.into(), explicit_hash_key: None, data: data.into() }
+    }
+
+    /// The size Kinesis' 5 MiB PutRecords limit counts for this record: data plus key bytes.
+    pub fn size_bytes(&self) -> usize {
+        self.data.len() + self.partition_key.len()
+    }
+}
+
 impl PutRecordsOutput {
     pub fn failed_record_count(&self) -> u32 {
-        let failed = self
-            .records
-            .iter()
-            .filter(|r| matches!(r, PutRecordsResult::Failure { .. }))
-            .count();
+        let failed = self.records.iter().filter(|r| matches!(r, PutRecordsResult::Failure { .. })).count();
         // A frame cannot hold u32::MAX results, so this never saturates on a decoded value.
         u32::try_from(failed).unwrap_or(u32::MAX)
     }
@@ -135,9 +147,7 @@ impl WireDecode for PutRecordsOutput {
     fn decode(r: &mut Reader<'_>) -> Result<Self, WireError> {
         let declared = r.u32("failed_record_count")?;
         let records = r.array_of("records", RESULT_SIZE_BYTES_MIN, |r| {
-            let tag = r.tag("records[].result", |v| {
-                matches!(v, RESULT_SUCCESS | RESULT_FAILURE).then_some(v)
-            })?;
+            let tag = r.tag("records[].result", |v| matches!(v, RESULT_SUCCESS | RESULT_FAILURE).then_some(v))?;
             if tag == RESULT_SUCCESS {
                 Ok(PutRecordsResult::Success {
                     shard: r.u32("records[].shard")?,
@@ -150,10 +160,7 @@ impl WireDecode for PutRecordsOutput {
                 })
             }
         })?;
-        let output = PutRecordsOutput {
-            records,
-            durability: Durability::decode(r)?,
-        };
+        let output = PutRecordsOutput { records, durability: Durability::decode(r)? };
         // The count is redundant on the wire (clients in other languages read it directly);
         // a mismatch means the encoder was wrong, so it is refused rather than recomputed.
         let actual = output.failed_record_count();

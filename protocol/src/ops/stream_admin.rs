@@ -22,12 +22,21 @@ pub struct RetentionPeriodChange {
 }
 
 impl DeleteStream {
+    /// Deletes the stream unless it has registered consumers.
+    pub fn new(stream_name: impl Into<String>) -> DeleteStream {
+        DeleteStream { stream_name: stream_name.into(), enforce_consumer_deletion: false }
+    }
+
     pub fn validate(&self) -> Result<(), ValidationError> {
         validate::stream_name("streamName", &self.stream_name)
     }
 }
 
 impl RetentionPeriodChange {
+    pub fn new(stream_name: impl Into<String>, retention_hours: u32) -> RetentionPeriodChange {
+        RetentionPeriodChange { stream_name: stream_name.into(), retention_hours }
+    }
+
     pub fn validate(&self) -> Result<(), ValidationError> {
         validate::stream_name("streamName", &self.stream_name)?;
         validate::retention_hours(self.retention_hours)
@@ -61,9 +70,6 @@ impl WireEncode for RetentionPeriodChange {
 
 impl WireDecode for RetentionPeriodChange {
     fn decode(r: &mut Reader<'_>) -> Result<Self, WireError> {
-        Ok(RetentionPeriodChange {
-            stream_name: r.string("stream_name")?,
-            retention_hours: r.u32("retention_hours")?,
-        })
+        Ok(RetentionPeriodChange { stream_name: r.string("stream_name")?, retention_hours: r.u32("retention_hours")? })
     }
 }
