@@ -1,8 +1,10 @@
 //! Shoal's wire protocol: a compact, little-endian binary framing of Kinesis-like operations.
 //!
-//! This crate is sans-I/O: it decodes from byte slices and encodes into a caller-owned
+//! The codec is sans-I/O: it decodes from byte slices and encodes into a caller-owned
 //! `BytesMut`, and it has no sockets, no async and no runtime. The server, the load generator
-//! and any client drive it from their own I/O loops. PROTOCOL.md at the repository root is the
+//! and any client drive it from their own I/O loops. The one exception is [`client`] (cargo
+//! feature `client`, on by default): a pipelined TCP client built on the codec, for plain
+//! threads or any async runtime. `--no-default-features` leaves the codec alone. PROTOCOL.md at the repository root is the
 //! normative description, with byte-by-byte examples that `tests/protocol_doc.rs` checks
 //! against this code.
 //!
@@ -39,11 +41,14 @@
 //! - [`error`]: framing, body, encode and validation errors.
 //! - [`validate`]: the Kinesis rules a server applies to decoded requests.
 //! - [`iterator`]: the sealed, authenticated shard iterator token.
+//! - `client` (feature `client`): the Rust client, the only module that does I/O.
 
 #![forbid(unsafe_code)]
 #![deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::panic)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic))]
 
+#[cfg(feature = "client")]
+pub mod client;
 pub mod codec;
 pub mod error;
 pub mod frame;

@@ -1,0 +1,32 @@
+//! Client settings: timeouts and the retry policy.
+
+use std::time::Duration;
+
+use crate::client::retry::RetryPolicy;
+
+/// How a [`Client`](crate::client::Client) connects, waits and retries.
+///
+/// Build it from the defaults: `ClientConfig { request_timeout: Duration::from_secs(5),
+/// ..ClientConfig::default() }`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientConfig {
+    /// How long one TCP connect may take, per resolved address. Zero leaves it to the OS.
+    pub connect_timeout: Duration,
+    /// How long one attempt waits for its answer. Also bounds each socket write, so a server
+    /// that stops reading cannot block a writer forever. Zero waits forever.
+    pub request_timeout: Duration,
+    /// Which failures are sent again, how often and how far apart.
+    pub retry: RetryPolicy,
+}
+
+impl Default for ClientConfig {
+    /// 5 s to connect; 30 s per attempt, enough for a 10 MiB GetRecords answer or a synced
+    /// PutRecords behind a slow disk; [`RetryPolicy::default`].
+    fn default() -> ClientConfig {
+        ClientConfig {
+            connect_timeout: Duration::from_secs(5),
+            request_timeout: Duration::from_secs(30),
+            retry: RetryPolicy::default(),
+        }
+    }
+}

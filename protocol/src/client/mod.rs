@@ -1,0 +1,334 @@
+//! A Rust client for Shoal (feature `client`, on by default): plain threads or any async
+//! runtime, no glommio.
+//!
+//! ```no_run
+//! use shoal_protocol::client::{Client, ClientConfig};
+//! use shoal_protocol::ops::{CreateStream, PutRecord};
+//!
+//! # fn main() -> Result<(), shoal_protocol::client::ClientError> {
+//! // From a plain thread:
+//! let client = Client::connect("127.0.0.1:7878", ClientConfig::default())?.blocking();
+//! client.create_stream(CreateStream::new("orders", 2))?;
+//! let put = client.put_record(PutRecord::new("orders", "user-1", &b"hi"[..]))?;
+//! println!("shard {} sequence number {}", put.shard, put.sequence_number);
+//!
+//! // From async code, on any executor:
+//! let client = client.client().clone();
+//! futures::executor::block_on(async move {
+//!     client.put_record(PutRecord::new("orders", "user-2", &b"hello"[..])).await
+//! })?;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Design
+//!
+//! A [`Client`] is a cheap handle (`Clone + Send + Sync`, an `Arc` inside) to one TCP
+//! connection with `TCP_NODELAY`. Requests are pipelined: any number, from any number of
+//! threads or tasks, may be in flight at once, and answers are matched by correlation id in
+//! whatever order the server sends them. A background reader thread per connection decodes the
+//! answers and completes each request's oneshot channel, so the async methods return `Send`
+//! futures that any executor can poll; timeouts and backoff sleep on `futures-timer`, which is
+//! runtime-agnostic too. [`BlockingClient`] runs the same methods with
+//! `futures::executor::block_on` for code without an executor.
+//!
+//! Writes happen on the calling thread: the request is encoded into a buffer and written to the
+//! socket under a mutex. An async method may therefore block its thread for a while when the
+//! server applies back-pressure (bounded by the request timeout) or when it (re)connects
+//! (bounded by the connect timeout, per address).
+//!
+//! # Failures and retries
+//!
+//! Errors are [`ClientError`]s. An error frame becomes [`ClientError::Service`] with the
+//! server's [`Status`](crate::Status), whose [`name`](crate::Status::name) is the Kinesis
+//! exception name. Retryable failures ([`ClientError::is_retryable`]: throttling, internal
+//! failure, service unavailable, failing to connect, a lost connection) are sent again with
+//! exponential backoff and full jitter, as [`RetryPolicy`] says; the others return at once.
+//!
+//! When the connection is lost, every request in flight on it fails with
+//! [`ClientError::ConnectionLost`] (and is retried if the policy allows), and the next request
+//! opens a new connection.
+//!
+//! **Writes are at least once.** A PutRecord or PutRecords that is retried after a lost
+//! connection, a timeout of an earlier attempt or an `InternalFailure` may have been applied
+//! the first time, so a record may be stored twice, as with Kinesis. Consumers that must not
+//! see duplicates deduplicate (for example on an id inside the record); callers that prefer to
+//! decide themselves use [`RetryPolicy::none`].
+//!
+//! [`Client::put_records_retrying_failed`] goes further for PutRecords: it resubmits only the
+//! records of a call that failed with a retryable per-record status, until all are stored or
+//! the attempts run out.
+//!
+//! # Push frames
+//!
+//! Servers of protocol version 1 send no push frames. The reader thread already routes them by
+//! correlation id to a subscription registered on the connection (the seam for
+//! SubscribeToShard), and drops, with a debug log, those that no subscription claims; the
+//! connection goes on.
+//!
+//! # Logging
+//!
+//! Connection events (connect, close and why, reconnect, retries, dropped frames) are logged
+//! through `tracing` at debug level.
+//!
+//! # Layout
+//!
+//! - [`config`](ClientConfig): timeouts and retry policy.
+//! - `error`: [`ClientError`] and what it carries.
+//! - `connection`: the socket, the reader thread, the pending and subscription maps.
+//! - `retry`: [`RetryPolicy`] and the retry loop.
+//! - `resubmit`: [`Client::put_records_retrying_failed`].
+//! - `blocking`: [`BlockingClient`].
+
+mod blocking;
+mod config;
+mod connection;
+mod error;
+mod resubmit;
+mod retry;
+
+pub use blocking::BlockingClient;
+pub use config::ClientConfig;
+pub use error::{ClientError, LostReason, ProtocolError};
+pub use retry::RetryPolicy;
+
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use futures::channel::oneshot;
+use futures::future::{self, Either};
+use futures_timer::Delay;
+
+use crate::client::connection::{lock, Connection};
+use crate::ops::{
+    CreateStream, DeleteStream, DescribeStream, DescribeStreamSummary, GetRecords, GetRecordsOutput, GetShardIterator,
+    GetShardIteratorOutput, ListShards, ListShardsOutput, ListStreams, ListStreamsOutput, Opcode, PutRecord,
+    PutRecordOutput, PutRecords, PutRecordsOutput, Request, Response, RetentionPeriodChange, StreamDescription,
+    StreamDescriptionSummary,
+};
+
+/// A handle to one pipelined connection to a Shoal server. Clones share the connection.
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    addrs: Vec<SocketAddr>,
+    config: ClientConfig,
+    /// The current connection; replaced on the first request after it is lost.
+    connection: Mutex<Option<Arc<Connection>>>,
+    /// Correlation ids are unique for the client's lifetime, across reconnects, so an answer
+    /// can never be taken for another request's. 0 is never used: servers send it in errors
+    /// about the connection itself.
+    next_correlation_id: AtomicU64,
+    connections_opened: AtomicU64,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("addrs", &self.inner.addrs)
+            .field("config", &self.inner.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Client {
+    /// A client for the server at `addr`, resolved now. It connects on its first request.
+    pub fn new(addr: impl ToSocketAddrs, config: ClientConfig) -> Result<Client, ClientError> {
+        let addrs: Vec<SocketAddr> = addr.to_socket_addrs().map_err(ClientError::Connect)?.collect();
+        if addrs.is_empty() {
+            return Err(ClientError::Connect(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "the address resolved to nothing",
+            )));
+        }
+        Ok(Client {
+            inner: Arc::new(Inner {
+                addrs,
+                config,
+                connection: Mutex::new(None),
+                next_correlation_id: AtomicU64::new(1),
+                connections_opened: AtomicU64::new(0),
+            }),
+        })
+    }
+
+    /// A client that is connected already, so that a wrong address fails here. Blocks the
+    /// calling thread for at most the connect timeout per resolved address; no retry.
+    pub fn connect(addr: impl ToSocketAddrs, config: ClientConfig) -> Result<Client, ClientError> {
+        let client = Client::new(addr, config)?;
+        client.inner.connection()?;
+        Ok(client)
+    }
+
+    pub fn config(&self) -> &ClientConfig {
+        &self.inner.config
+    }
+
+    /// A blocking view of this client, sharing its connection.
+    pub fn blocking(&self) -> BlockingClient {
+        BlockingClient::from(self.clone())
+    }
+
+    /// Sends any request, with the client's retry policy, and returns the server's answer.
+    pub async fn call(&self, request: Request) -> Result<Response, ClientError> {
+        self.call_ref(&request).await
+    }
+
+    pub(crate) async fn call_ref(&self, request: &Request) -> Result<Response, ClientError> {
+        let operation = request.opcode().name();
+        retry::with_retries(&self.inner.config.retry, operation, || self.attempt(request)).await
+    }
+
+    /// One attempt: (re)connect if needed, send, wait for the answer or the timeout.
+    async fn attempt(&self, request: &Request) -> Result<Response, ClientError> {
+        let connection = self.inner.connection()?;
+        let correlation_id = self.inner.next_correlation_id.fetch_add(1, Ordering::Relaxed);
+        // The guard stops the wait (and forgets the request) when this future ends or is dropped.
+        let (answer, _guard) = connection.send(correlation_id, request)?;
+        let timeout = self.inner.config.request_timeout;
+        let answered = if timeout.is_zero() {
+            answer.await
+        } else {
+            match future::select(answer, Delay::new(timeout)).await {
+                Either::Left((answered, _)) => answered,
+                Either::Right(((), _)) => return Err(ClientError::Timeout(timeout)),
+            }
+        };
+        match answered {
+            Ok(answer) => answer,
+            // Only a connection that went away drops a sender without answering.
+            Err(oneshot::Canceled) => Err(ClientError::ConnectionLost(
+                connection.lost().unwrap_or_else(|| Arc::new(LostReason::ClosedByClient)),
+            )),
+        }
+    }
+
+    pub async fn create_stream(&self, request: CreateStream) -> Result<(), ClientError> {
+        match self.call(Request::CreateStream(request)).await? {
+            Response::CreateStream => Ok(()),
+            other => Err(wrong_response(Opcode::CreateStream, &other)),
+        }
+    }
+
+    pub async fn delete_stream(&self, request: DeleteStream) -> Result<(), ClientError> {
+        match self.call(Request::DeleteStream(request)).await? {
+            Response::DeleteStream => Ok(()),
+            other => Err(wrong_response(Opcode::DeleteStream, &other)),
+        }
+    }
+
+    pub async fn describe_stream(&self, request: DescribeStream) -> Result<StreamDescription, ClientError> {
+        match self.call(Request::DescribeStream(request)).await? {
+            Response::DescribeStream(output) => Ok(output),
+            other => Err(wrong_response(Opcode::DescribeStream, &other)),
+        }
+    }
+
+    pub async fn describe_stream_summary(
+        &self,
+        request: DescribeStreamSummary,
+    ) -> Result<StreamDescriptionSummary, ClientError> {
+        match self.call(Request::DescribeStreamSummary(request)).await? {
+            Response::DescribeStreamSummary(output) => Ok(output),
+            other => Err(wrong_response(Opcode::DescribeStreamSummary, &other)),
+        }
+    }
+
+    pub async fn list_streams(&self, request: ListStreams) -> Result<ListStreamsOutput, ClientError> {
+        match self.call(Request::ListStreams(request)).await? {
+            Response::ListStreams(output) => Ok(output),
+            other => Err(wrong_response(Opcode::ListStreams, &other)),
+        }
+    }
+
+    pub async fn list_shards(&self, request: ListShards) -> Result<ListShardsOutput, ClientError> {
+        match self.call(Request::ListShards(request)).await? {
+            Response::ListShards(output) => Ok(output),
+            other => Err(wrong_response(Opcode::ListShards, &other)),
+        }
+    }
+
+    pub async fn increase_stream_retention_period(&self, request: RetentionPeriodChange) -> Result<(), ClientError> {
+        match self.call(Request::IncreaseStreamRetentionPeriod(request)).await? {
+            Response::IncreaseStreamRetentionPeriod => Ok(()),
+            other => Err(wrong_response(Opcode::IncreaseStreamRetentionPeriod, &other)),
+        }
+    }
+
+    pub async fn decrease_stream_retention_period(&self, request: RetentionPeriodChange) -> Result<(), ClientError> {
+        match self.call(Request::DecreaseStreamRetentionPeriod(request)).await? {
+            Response::DecreaseStreamRetentionPeriod => Ok(()),
+            other => Err(wrong_response(Opcode::DecreaseStreamRetentionPeriod, &other)),
+        }
+    }
+
+    /// Appends one record. Retried per the policy, so at least once (see the module doc).
+    pub async fn put_record(&self, request: PutRecord) -> Result<PutRecordOutput, ClientError> {
+        match self.call(Request::PutRecord(request)).await? {
+            Response::PutRecord(output) => Ok(output),
+            other => Err(wrong_response(Opcode::PutRecord, &other)),
+        }
+    }
+
+    /// Appends up to 500 records in one call. Records can fail one by one: check each result,
+    /// or use [`Client::put_records_retrying_failed`].
+    pub async fn put_records(&self, request: PutRecords) -> Result<PutRecordsOutput, ClientError> {
+        let sent = request.records.len();
+        match self.call(Request::PutRecords(request)).await? {
+            Response::PutRecords(output) if output.records.len() == sent => Ok(output),
+            Response::PutRecords(output) => {
+                Err(ProtocolError::ResultCountMismatch { sent, got: output.records.len() }.into())
+            }
+            other => Err(wrong_response(Opcode::PutRecords, &other)),
+        }
+    }
+
+    pub async fn get_shard_iterator(&self, request: GetShardIterator) -> Result<GetShardIteratorOutput, ClientError> {
+        match self.call(Request::GetShardIterator(request)).await? {
+            Response::GetShardIterator(output) => Ok(output),
+            other => Err(wrong_response(Opcode::GetShardIterator, &other)),
+        }
+    }
+
+    pub async fn get_records(&self, request: GetRecords) -> Result<GetRecordsOutput, ClientError> {
+        match self.call(Request::GetRecords(request)).await? {
+            Response::GetRecords(output) => Ok(output),
+            other => Err(wrong_response(Opcode::GetRecords, &other)),
+        }
+    }
+}
+
+impl Inner {
+    /// The live connection, opening one if there is none or the last one was lost. Concurrent
+    /// callers wait on the lock while one of them connects, so a lost connection is replaced
+    /// once.
+    fn connection(&self) -> Result<Arc<Connection>, ClientError> {
+        let mut slot = lock(&self.connection);
+        if let Some(connection) = slot.as_ref() {
+            match connection.lost() {
+                None => return Ok(Arc::clone(connection)),
+                Some(reason) => {
+                    tracing::debug!(generation = connection.generation(), %reason, "reconnecting");
+                }
+            }
+        }
+        *slot = None;
+        let generation = self.connections_opened.fetch_add(1, Ordering::Relaxed) + 1;
+        let connection = Arc::new(Connection::open(
+            &self.addrs,
+            self.config.connect_timeout,
+            self.config.request_timeout,
+            generation,
+        )?);
+        *slot = Some(Arc::clone(&connection));
+        Ok(connection)
+    }
+}
+
+fn wrong_response(expected: Opcode, got: &Response) -> ClientError {
+    ProtocolError::WrongResponse { expected, got: got.opcode() }.into()
+}
