@@ -1,0 +1,164 @@
+//! Every operation: the request the server decodes is the one sent, and the typed method
+//! returns the server's answer.
+
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use shoal_protocol::ops::*;
+use shoal_protocol::{Request, Response};
+
+use crate::fake_server::{FakeServer, Reply};
+use crate::{client, run};
+
+fn shard(index: u32) -> Shard {
+    Shard {
+        index,
+        parent: None,
+        adjacent_parent: None,
+        hash_key_range: HashKeyRange { start: 0, end: u128::MAX },
+        starting_sequence_number: 1,
+        ending_sequence_number: None,
+    }
+}
+
+/// A distinctive answer for each operation.
+fn answer(request: &Request) -> Response {
+    match request {
+        Request::CreateStream(_) => Response::CreateStream,
+        Request::DeleteStream(_) => Response::DeleteStream,
+        Request::DescribeStream(r) => Response::DescribeStream(StreamDescription {
+            stream_name: r.stream_name.clone(),
+            status: StreamStatus::Active,
+            retention_hours: 24,
+            creation_timestamp_ms: 1_700_000_000_000,
+            shards: vec![shard(0), shard(1)],
+            has_more_shards: false,
+        }),
+        Request::DescribeStreamSummary(r) => Response::DescribeStreamSummary(StreamDescriptionSummary {
+            stream_name: r.stream_name.clone(),
+            status: StreamStatus::Updating,
+            retention_hours: 48,
+            creation_timestamp_ms: 1_700_000_000_001,
+            open_shard_count: 2,
+            consumer_count: 0,
+        }),
+        Request::ListStreams(_) => Response::ListStreams(ListStreamsOutput {
+            stream_names: vec!["logs".into(), "orders".into()],
+            has_more_streams: true,
+        }),
+        Request::ListShards(_) => Response::ListShards(ListShardsOutput {
+            shards: vec![shard(3)],
+            next_token: Some(Bytes::from_static(b"token")),
+        }),
+        Request::IncreaseStreamRetentionPeriod(_) => Response::IncreaseStreamRetentionPeriod,
+        Request::DecreaseStreamRetentionPeriod(_) => Response::DecreaseStreamRetentionPeriod,
+        Request::PutRecord(_) => Response::PutRecord(PutRecordOutput {
+            shard: 1,
+            sequence_number: 4_294_967_296,
+            durability: Durability::Written,
+        }),
+        Request::PutRecords(r) => Response::PutRecords(PutRecordsOutput {
+            records: (0u128..)
+                .zip(&r.records)
+                .map(|(i, _)| PutRecordsResult::Success { shard: 0, sequence_number: 100 + i })
+                .collect(),
+            durability: Durability::Synced,
+        }),
+        Request::GetShardIterator(_) => {
+            Response::GetShardIterator(GetShardIteratorOutput { iterator: Bytes::from_static(b"\x01iterator") })
+        }
+        Request::GetRecords(_) => Response::GetRecords(GetRecordsOutput {
+            records: vec![Record {
+                sequence_number: 7,
+                arrival_timestamp_ms: 1_700_000_000_123,
+                partition_key: "user-1".into(),
+                data: Bytes::from_static(b"hi"),
+            }],
+            next_iterator: Some(Bytes::from_static(b"next")),
+            millis_behind_latest: 0,
+            child_shards: vec![],
+        }),
+    }
+}
+
+fn recording_server() -> (FakeServer, Arc<Mutex<Vec<Request>>>) {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let log = Arc::clone(&seen);
+    let server = FakeServer::answering(move |request| {
+        log.lock().unwrap().push(request.clone());
+        Reply::Respond(answer(request))
+    });
+    (server, seen)
+}
+
+#[test]
+fn every_operation_round_trips() {
+    let (server, seen) = recording_server();
+    let client = client(&server);
+    let put_records = PutRecords::new(
+        "orders",
+        vec![
+            PutRecordsEntry::new("a", &b"x"[..]),
+            PutRecordsEntry { explicit_hash_key: Some(1 << 127), ..PutRecordsEntry::new("b", &b"yz"[..]) },
+        ],
+    );
+    let requests = vec![
+        Request::CreateStream(CreateStream { retention_hours: Some(48), ..CreateStream::new("orders", 2) }),
+        Request::DeleteStream(DeleteStream::new("orders")),
+        Request::DescribeStream(DescribeStream::new("orders")),
+        Request::DescribeStreamSummary(DescribeStreamSummary::new("orders")),
+        Request::ListStreams(ListStreams::default()),
+        Request::ListShards(ListShards::for_stream("orders")),
+        Request::IncreaseStreamRetentionPeriod(RetentionPeriodChange::new("orders", 168)),
+        Request::DecreaseStreamRetentionPeriod(RetentionPeriodChange::new("orders", 24)),
+        Request::PutRecord(PutRecord::new("orders", "user-1", &b"hi"[..])),
+        Request::PutRecords(put_records),
+        Request::GetShardIterator(GetShardIterator::after_sequence_number("orders", 1, 4_294_967_296)),
+        Request::GetRecords(GetRecords::new(&b"\x01iterator"[..])),
+    ];
+    run(async {
+        for request in &requests {
+            let expected = answer(request);
+            // Each typed method, rewrapped in the Response it came from.
+            let got = match request.clone() {
+                Request::CreateStream(r) => client.create_stream(r).await.map(|()| Response::CreateStream),
+                Request::DeleteStream(r) => client.delete_stream(r).await.map(|()| Response::DeleteStream),
+                Request::DescribeStream(r) => client.describe_stream(r).await.map(Response::DescribeStream),
+                Request::DescribeStreamSummary(r) => {
+                    client.describe_stream_summary(r).await.map(Response::DescribeStreamSummary)
+                }
+                Request::ListStreams(r) => client.list_streams(r).await.map(Response::ListStreams),
+                Request::ListShards(r) => client.list_shards(r).await.map(Response::ListShards),
+                Request::IncreaseStreamRetentionPeriod(r) => {
+                    client.increase_stream_retention_period(r).await.map(|()| Response::IncreaseStreamRetentionPeriod)
+                }
+                Request::DecreaseStreamRetentionPeriod(r) => {
+                    client.decrease_stream_retention_period(r).await.map(|()| Response::DecreaseStreamRetentionPeriod)
+                }
+                Request::PutRecord(r) => client.put_record(r).await.map(Response::PutRecord),
+                Request::PutRecords(r) => client.put_records(r).await.map(Response::PutRecords),
+                Request::GetShardIterator(r) => client.get_shard_iterator(r).await.map(Response::GetShardIterator),
+                Request::GetRecords(r) => client.get_records(r).await.map(Response::GetRecords),
+            };
+            assert_eq!(got.unwrap(), expected, "{:?}", request.opcode());
+        }
+    });
+    assert_eq!(*seen.lock().unwrap(), requests);
+    assert_eq!(server.connections(), 1);
+}
+
+#[test]
+fn the_generic_call_round_trips_every_operation() {
+    let (server, seen) = recording_server();
+    let client = client(&server);
+    let requests = vec![
+        Request::ListStreams(ListStreams { limit: Some(10), exclusive_start_stream_name: Some("logs".into()) }),
+        Request::ListShards(ListShards::next_page(&b"token"[..])),
+        Request::GetShardIterator(GetShardIterator::at_timestamp("orders", 0, 1_700_000_000_000)),
+        Request::GetShardIterator(GetShardIterator::new("orders", 2, ShardIteratorType::TrimHorizon)),
+    ];
+    for request in &requests {
+        assert_eq!(run(client.call(request.clone())).unwrap(), answer(request));
+    }
+    assert_eq!(*seen.lock().unwrap(), requests);
+}
