@@ -61,10 +61,12 @@ pub struct EngineConfig {
     pub log: LogConfig,
     /// Per-core bound on the in-memory tail cache.
     pub tail_cache_bytes: usize,
-    /// DMA buffer pool per executor. Small by default so that the default
-    /// 8 MiB memlock limit of non-root users holds two executors
-    /// (3 rings × io_memory each); glommio falls back to heap buffers when
-    /// registration fails, so this is a performance knob, not a limit.
+    /// DMA buffer pool per executor; flush and read buffers come from it
+    /// (reused memory, no page faults). glommio registers it with io_uring
+    /// when the memlock limit allows (root: always); a non-root user under
+    /// the default 8 MiB limit gets a clean fallback to unregistered
+    /// buffers, because 8 MiB is above a third of the limit (glommio-notes
+    /// §1). A performance knob, not a limit.
     pub io_memory_bytes: usize,
     /// How often each core runs retention (and, in interval mode, syncs).
     pub maintenance_interval_ms: u64,
@@ -77,7 +79,7 @@ impl EngineConfig {
             cores: 0,
             log: LogConfig::default(),
             tail_cache_bytes: TAIL_CACHE_BYTES_DEFAULT,
-            io_memory_bytes: 1 << 20,
+            io_memory_bytes: 8 << 20,
             maintenance_interval_ms: 1_000,
         }
     }

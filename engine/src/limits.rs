@@ -70,6 +70,11 @@ pub const PREALLOCATE_BYTES_MIN: u64 = 4 * 1024 * 1024;
 /// written in parallel (see `segment::write`).
 pub const WRITE_CHUNK_BYTES: usize = 512 * 1024;
 
+/// Chunk writes of one flush in flight at once: enough to keep the device
+/// busy, few enough that their buffers (4 MiB) come from the executor's
+/// DMA pool instead of fresh memory.
+pub const WRITES_IN_FLIGHT_MAX: usize = 8;
+
 /// Default per-core bound on the in-memory tail cache.
 pub const TAIL_CACHE_BYTES_DEFAULT: usize = 64 * 1024 * 1024;
 

@@ -27,7 +27,6 @@ use std::path::PathBuf;
 use std::rc::Rc;
 
 use futures::channel::oneshot;
-use futures::future::join_all;
 
 use crate::clock::Clock;
 use crate::config::{Durability, LogConfig, SyncPolicy};
@@ -35,7 +34,7 @@ use crate::error::{EngineError, Result};
 use crate::frame::encode_frame;
 use crate::limits::align_down;
 use crate::model::RecordInput;
-use crate::segment::write::{aligned_writes, AlignedWrites};
+use crate::segment::write::{write_chunks, Chunker};
 use crate::segment::{
     index_file_name, log_path, parse_log_file_name, scan_segment, scan_segment_from, FrameReader, NextFrame,
     ScanOutcome, ScanStop, Segment, SegmentSummary,
@@ -498,11 +497,9 @@ impl<S: Storage, C: Clock> ShardLog<S, C> {
             let page_start = align_down(data_len);
             assert_eq!(tail.len() as u64, data_len - page_start, "tail page out of step");
             self.allocate_ahead(&file, crate::limits::align_up(data_len + len)).await?;
-            let AlignedWrites { writes, new_tail } =
-                aligned_writes(&*file, page_start, &tail, frames[i..j].iter().map(|f| f.bytes.as_slice()));
-            for r in join_all(writes.into_iter().map(|(buf, pos)| file.write_at(buf, pos))).await {
-                r?;
-            }
+            let mut chunker = Chunker::new(page_start, &tail, frames[i..j].iter().map(|f| f.bytes.as_slice()));
+            let new_tail = chunker.new_tail();
+            write_chunks(&*file, &mut chunker).await?;
             let mut st = self.st.borrow_mut();
             if let SyncPolicy::Interval { .. } = self.config.sync_policy {
                 st.unsynced = true;
