@@ -9,8 +9,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use futures::future::join_all;
-use shoal_benches::{bench_dir, executor, raw_odirect_write};
-use shoal_engine::config::LogConfig;
+use shoal_benches::{bench_config, bench_dir, executor, raw_odirect_write};
 use shoal_engine::storage::dma::DmaStorage;
 use shoal_engine::{LocalEngine, RecordInput, SystemClock};
 
@@ -39,13 +38,7 @@ fn append(c: &mut Criterion) {
             group.throughput(Throughput::Bytes(bytes_per_put));
             let dir = tempfile::tempdir_in(bench_dir()).expect("dir");
             let (engine, _) = ex
-                .run(LocalEngine::open(
-                    DmaStorage::new(dir.path()),
-                    SystemClock,
-                    dir.path().to_path_buf(),
-                    LogConfig::default(),
-                    64 << 20,
-                ))
+                .run(LocalEngine::open(DmaStorage::new(dir.path()), SystemClock, &bench_config(dir.path())))
                 .expect("engine");
             ex.run(engine.create_stream("bench", 1, None)).expect("stream");
             group.bench_function(BenchmarkId::new("shoal", &label), |b| {

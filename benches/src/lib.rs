@@ -65,3 +65,12 @@ pub async fn raw_odirect_write(dir: &Path, total: u64) -> Duration {
     let _ = std::fs::remove_file(&path);
     elapsed
 }
+
+/// Engine settings for benchmarks: limits off (they measure the engine,
+/// not Kinesis' per-shard quotas), 64 MiB tail cache.
+pub fn bench_config(dir: &Path) -> shoal_engine::EngineConfig {
+    let mut c = shoal_engine::EngineConfig::new(dir);
+    c.tail_cache_bytes = 64 << 20;
+    c.default_shard_limits = shoal_engine::ShardLimits::UNLIMITED;
+    c
+}

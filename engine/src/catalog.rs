@@ -22,6 +22,7 @@ use crate::model::{
 use crate::routing::HashKeyRange;
 use crate::sequence::SequenceNumber;
 use crate::storage::Storage;
+use crate::throttle::ShardLimits;
 
 const CATALOG_FILE: &str = "catalog.bin";
 const CATALOG_MAGIC: [u8; 4] = *b"SHC1";
@@ -63,6 +64,8 @@ pub struct StreamMeta {
     pub tag: u32,
     pub retention_hours: u32,
     pub created_ms: u64,
+    /// Throughput limits of each shard.
+    pub limits: ShardLimits,
     pub shards: Vec<ShardMeta>,
 }
 
@@ -235,12 +238,17 @@ impl<S: Storage> Catalog<S> {
         name: &str,
         shard_count: u32,
         retention_hours: Option<u32>,
+        limits: ShardLimits,
         now_ms: u64,
     ) -> Result<StreamMeta> {
         validate_stream_name(name)?;
-        if !(1..=STREAM_SHARDS_MAX).contains(&shard_count) {
-            return Err(EngineError::InvalidArgument(format!(
-                "shard count {shard_count} must be within 1..={STREAM_SHARDS_MAX}"
+        if shard_count == 0 {
+            return Err(EngineError::InvalidArgument("a stream needs at least one shard".into()));
+        }
+        let open: u64 = self.data.streams.iter().map(|s| s.shards.iter().filter(|s| s.is_open()).count() as u64).sum();
+        if open + shard_count as u64 > STREAM_SHARDS_MAX as u64 {
+            return Err(EngineError::LimitExceeded(format!(
+                "This request would exceed the shard limit. Current shard count: {open}. Limit:                  {STREAM_SHARDS_MAX}. Number of additional shards that would have resulted from this request:                  {shard_count}."
             )));
         }
         let retention_hours = retention_hours.unwrap_or(RETENTION_HOURS_DEFAULT);
@@ -270,6 +278,7 @@ impl<S: Storage> Catalog<S> {
             tag: stream_tag(name, incarnation),
             retention_hours,
             created_ms: now_ms,
+            limits,
             shards,
         };
         next.streams.push(stream.clone());
@@ -360,6 +369,7 @@ mod tests {
                 tag: stream_tag("s", 2),
                 retention_hours: 24,
                 created_ms: 5,
+                limits: ShardLimits::KINESIS,
                 shards: vec![ShardMeta {
                     index: 0,
                     parent: None,

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use crate::error::{EngineError, Result};
 use crate::limits::*;
+use crate::throttle::ShardLimits;
 
 /// When appended data is made durable, and so when a put is acknowledged.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -70,6 +71,8 @@ pub struct EngineConfig {
     pub io_memory_bytes: usize,
     /// How often each core runs retention (and, in interval mode, syncs).
     pub maintenance_interval_ms: u64,
+    /// Per-shard limits of streams created without their own.
+    pub default_shard_limits: ShardLimits,
 }
 
 impl EngineConfig {
@@ -81,6 +84,7 @@ impl EngineConfig {
             tail_cache_bytes: TAIL_CACHE_BYTES_DEFAULT,
             io_memory_bytes: 8 << 20,
             maintenance_interval_ms: 1_000,
+            default_shard_limits: ShardLimits::KINESIS,
         }
     }
 
@@ -98,6 +102,14 @@ impl EngineConfig {
                     "sync interval {interval_ms} ms must be within 1..=60000"
                 )));
             }
+        }
+        let l = self.default_shard_limits;
+        if [l.write_bytes_per_second, l.write_records_per_second, l.read_bytes_per_second, l.read_calls_per_second]
+            .contains(&0)
+        {
+            return Err(EngineError::InvalidArgument(
+                "per-shard limits must be at least 1 (use the maximum, 4294967295, for unlimited)".into(),
+            ));
         }
         if self.maintenance_interval_ms == 0 {
             return Err(EngineError::InvalidArgument("maintenance interval must be at least 1 ms".into()));

@@ -18,6 +18,7 @@ use crate::sequence::SequenceNumber;
 use crate::shard::{AppendAck, RecoveryReport, ShardIdent, ShardLog};
 use crate::storage::Storage;
 use crate::tail_cache::CacheBudget;
+use crate::throttle::ShardThrottle;
 
 /// Where a reader starts in a shard (Kinesis' ShardIteratorType).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -161,6 +162,7 @@ pub struct CoreShards<S: Storage, C: Clock> {
     log_config: LogConfig,
     budget: Rc<CacheBudget>,
     shards: RefCell<HashMap<ShardKey, Rc<ShardLog<S, C>>>>,
+    throttles: RefCell<HashMap<ShardKey, ShardThrottle>>,
 }
 
 impl<S: Storage, C: Clock> CoreShards<S, C> {
@@ -172,6 +174,7 @@ impl<S: Storage, C: Clock> CoreShards<S, C> {
             log_config,
             budget: CacheBudget::new(tail_cache_bytes),
             shards: RefCell::new(HashMap::new()),
+            throttles: RefCell::new(HashMap::new()),
         }
     }
 
@@ -216,6 +219,7 @@ impl<S: Storage, C: Clock> CoreShards<S, C> {
             )
             .await?;
             self.shards.borrow_mut().insert(key, Rc::new(log));
+            self.throttles.borrow_mut().insert(key, ShardThrottle::new(stream.limits, self.clock.now_ms()));
             reports.push((meta.index, report));
         }
         Ok(reports)
@@ -225,6 +229,7 @@ impl<S: Storage, C: Clock> CoreShards<S, C> {
     /// deletes its directory.
     pub async fn drop_stream(&self, stream: &StreamMeta, remove_files: bool) -> Result<()> {
         self.shards.borrow_mut().retain(|(inc, _), _| *inc != stream.incarnation);
+        self.throttles.borrow_mut().retain(|(inc, _), _| *inc != stream.incarnation);
         if remove_files {
             self.storage.remove_dir_all(&stream.dir(&self.data_dir)).await?;
         }
@@ -235,7 +240,8 @@ impl<S: Storage, C: Clock> CoreShards<S, C> {
         self.shards.borrow().get(&(stream.incarnation, index)).cloned().ok_or_else(|| shard_not_found(stream, index))
     }
 
-    pub async fn append(
+    /// Appends records that were already admitted by the shard's limits.
+    pub async fn append_admitted(
         &self,
         stream: &StreamMeta,
         index: u32,
@@ -243,6 +249,38 @@ impl<S: Storage, C: Clock> CoreShards<S, C> {
         min_counter: u64,
     ) -> Result<AppendAck> {
         self.shard(stream, index)?.append(records, min_counter).await
+    }
+
+    /// Appends records as one unit (PutRecord): refused whole if the
+    /// shard's write limits cannot take all of them now.
+    pub async fn append(
+        &self,
+        stream: &StreamMeta,
+        index: u32,
+        records: &[RecordInput],
+        min_counter: u64,
+    ) -> Result<AppendAck> {
+        let shard = self.shard(stream, index)?;
+        let admitted = self.admit_writes(stream, index, records.iter().map(RecordInput::size_bytes));
+        if admitted.iter().any(|&a| !a) {
+            return Err(EngineError::ThroughputExceeded(rate_exceeded(stream, index)));
+        }
+        shard.append(records, min_counter).await
+    }
+
+    /// Which records fit the shard's write limits now (their tokens are
+    /// taken).
+    pub fn admit_writes(
+        &self,
+        stream: &StreamMeta,
+        index: u32,
+        sizes: impl ExactSizeIterator<Item = usize>,
+    ) -> Vec<bool> {
+        let now = self.clock.now_ms();
+        match self.throttles.borrow_mut().get_mut(&(stream.incarnation, index)) {
+            Some(t) => t.admit_writes(sizes, now),
+            None => vec![true; sizes.len()],
+        }
     }
 
     /// Resolves a starting position to a counter, with Kinesis' checks.
@@ -300,7 +338,16 @@ impl<S: Storage, C: Clock> CoreShards<S, C> {
     pub async fn read(&self, stream: &StreamMeta, index: u32, from: u64, limit: usize) -> Result<ReadOutcome> {
         validate_read_limit(limit)?;
         let shard = self.shard(stream, index)?;
+        let key = (stream.incarnation, index);
+        let now = self.clock.now_ms();
+        if !self.throttles.borrow_mut().get_mut(&key).is_none_or(|t| t.admit_read(now)) {
+            return Err(EngineError::ThroughputExceeded(rate_exceeded(stream, index)));
+        }
         let batch = shard.read(from, limit, READ_BYTES_MAX).await?;
+        let bytes: usize = batch.records.iter().map(|r| r.partition_key.len() + r.data.len()).sum();
+        if let Some(t) = self.throttles.borrow_mut().get_mut(&key) {
+            t.charge_read(bytes as u64);
+        }
         let (next_counter, child_shards) = if batch.at_shard_end {
             (None, child_shards(stream, index))
         } else {
@@ -343,29 +390,50 @@ impl<S: Storage, C: Clock> CoreShards<S, C> {
 }
 
 /// Stores one shard's group of a put and returns each record's result
-/// (request position, result).
+/// (request position, result). Records over the shard's write limits fail
+/// one by one with ProvisionedThroughputExceeded and are not stored.
 pub async fn append_group<S: Storage, C: Clock>(
     core: &CoreShards<S, C>,
     stream: &StreamMeta,
     shard_index: u32,
     group: ShardGroup,
 ) -> Vec<(usize, std::result::Result<PutResult, RecordFailure>)> {
-    let (positions, records): (Vec<usize>, Vec<RecordInput>) = group.into_iter().unzip();
-    match core.append(stream, shard_index, &records, 0).await {
-        Ok(ack) => positions
-            .into_iter()
-            .enumerate()
-            .map(|(i, pos)| {
-                let seq = SequenceNumber::new(ack.first_counter + i as u64, stream.tag(), shard_index);
-                (pos, Ok(PutResult { shard_index, sequence_number: seq }))
-            })
-            .collect(),
+    let admitted = core.admit_writes(stream, shard_index, group.iter().map(|(_, r)| r.size_bytes()));
+    let mut results = Vec::with_capacity(group.len());
+    let mut positions = Vec::new();
+    let mut records = Vec::new();
+    for ((pos, record), ok) in group.into_iter().zip(admitted) {
+        if ok {
+            positions.push(pos);
+            records.push(record);
+        } else {
+            let failure = RecordFailure {
+                kind: RecordFailureKind::ProvisionedThroughputExceeded,
+                message: rate_exceeded(stream, shard_index),
+            };
+            results.push((pos, Err(failure)));
+        }
+    }
+    if records.is_empty() {
+        return results;
+    }
+    match core.append_admitted(stream, shard_index, &records, 0).await {
+        Ok(ack) => results.extend(positions.into_iter().enumerate().map(|(i, pos)| {
+            let seq = SequenceNumber::new(ack.first_counter + i as u64, stream.tag(), shard_index);
+            (pos, Ok(PutResult { shard_index, sequence_number: seq }))
+        })),
         Err(e) => {
             let failure = RecordFailure {
                 kind: RecordFailureKind::InternalFailure,
                 message: format!("Internal Service Failure: {e}"),
             };
-            positions.into_iter().map(|pos| (pos, Err(failure.clone()))).collect()
+            results.extend(positions.into_iter().map(|pos| (pos, Err(failure.clone()))));
         }
     }
+    results
+}
+
+/// Kinesis' wording for a throttled request.
+pub fn rate_exceeded(stream: &StreamMeta, index: u32) -> String {
+    format!("Rate exceeded for shard {} in stream {}.", shard_id(index), stream.name)
 }

@@ -23,6 +23,10 @@ pub enum EngineError {
     /// A quota would be exceeded (LimitExceeded).
     #[error("{0}")]
     LimitExceeded(String),
+    /// A shard's throughput limit refused the request
+    /// (ProvisionedThroughputExceeded). Nothing of it was stored.
+    #[error("{0}")]
+    ThroughputExceeded(String),
     /// An I/O call failed. Writes are not acknowledged after this.
     #[error("I/O error during {op} on {path}: {source}")]
     Io {
@@ -50,6 +54,7 @@ pub enum ErrorKind {
     ResourceInUse,
     InvalidArgument,
     LimitExceeded,
+    ProvisionedThroughputExceeded,
     InternalFailure,
 }
 
@@ -60,6 +65,7 @@ impl EngineError {
             EngineError::InUse(_) => ErrorKind::ResourceInUse,
             EngineError::InvalidArgument(_) => ErrorKind::InvalidArgument,
             EngineError::LimitExceeded(_) => ErrorKind::LimitExceeded,
+            EngineError::ThroughputExceeded(_) => ErrorKind::ProvisionedThroughputExceeded,
             EngineError::Io { .. }
             | EngineError::Corrupt { .. }
             | EngineError::ShardFailed(_)

@@ -11,6 +11,7 @@
 //!   segment files with a sparse index) and recovery scans.
 //! * [`shard`]: one shard's log — group commit, reads, retention.
 //! * [`tail_cache`]: recent frames in memory, bounded per core.
+//! * [`throttle`]: per-shard throughput limits (token buckets).
 //! * [`catalog`]: streams and shards, persisted atomically.
 //! * [`core`]: the shards of one core and the request logic on top.
 //! * [`local`]: a whole engine on one thread, on any executor.
@@ -41,6 +42,7 @@ pub mod sequence;
 pub mod shard;
 pub mod storage;
 pub mod tail_cache;
+pub mod throttle;
 
 pub use crate::clock::{Clock, ManualClock, SystemClock};
 pub use crate::config::{Durability, EngineConfig, LogConfig, SyncPolicy};
@@ -50,3 +52,4 @@ pub use crate::local::LocalEngine;
 pub use crate::model::{Record, RecordInput, ShardDescription, StreamDescription, StreamStatus};
 pub use crate::runtime::{CoreApi, CoreHook, Engine};
 pub use crate::sequence::SequenceNumber;
+pub use crate::throttle::ShardLimits;

@@ -36,8 +36,8 @@ pub const RETENTION_HOURS_DEFAULT: u32 = 24;
 pub const RETENTION_HOURS_MIN: u32 = 24;
 pub const RETENTION_HOURS_MAX: u32 = 8760;
 
-/// Shards per stream accepted at creation. Kinesis' quota is per account
-/// (≤ 20,000 in the largest regions); one stream here may use all of it.
+/// Open shards per engine (Kinesis' per-account quota in its largest
+/// regions: 20,000). Creating or resharding past it is LimitExceeded.
 pub const STREAM_SHARDS_MAX: u32 = 20_000;
 
 /// Segment size bounds. The minimum keeps tests able to roll often; the

@@ -4,7 +4,6 @@
 //! each piece of the multi-core [`Engine`](crate::Engine) is made of.
 
 use std::cell::RefCell;
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use futures::future::join_all;
@@ -12,7 +11,7 @@ use futures::lock::Mutex;
 
 use crate::catalog::{Catalog, CatalogData, StreamMeta};
 use crate::clock::Clock;
-use crate::config::{Durability, LogConfig};
+use crate::config::{Durability, EngineConfig};
 use crate::core::{
     append_group, ordering_min_counter, route_put, validate_put, CoreShards, PutRecordsOutcome, PutResult, ReadOutcome,
     StartingPosition,
@@ -22,9 +21,11 @@ use crate::model::{RecordInput, StreamDescription};
 use crate::sequence::SequenceNumber;
 use crate::shard::RecoveryReport;
 use crate::storage::Storage;
+use crate::throttle::ShardLimits;
 
 /// An engine whose shards all live on the calling thread.
 pub struct LocalEngine<S: Storage, C: Clock> {
+    default_limits: ShardLimits,
     catalog: Mutex<Catalog<S>>,
     snapshot: RefCell<Arc<CatalogData>>,
     core: CoreShards<S, C>,
@@ -32,24 +33,31 @@ pub struct LocalEngine<S: Storage, C: Clock> {
 
 impl<S: Storage, C: Clock> LocalEngine<S, C> {
     /// Loads the catalog and opens (recovering) every shard.
+    /// `config.cores`, `io_memory_bytes` and `maintenance_interval_ms` do
+    /// not apply (one thread; the caller runs [`LocalEngine::maintenance`]).
     pub async fn open(
         storage: S,
         clock: C,
-        data_dir: PathBuf,
-        log_config: LogConfig,
-        tail_cache_bytes: usize,
+        config: &EngineConfig,
     ) -> Result<(Self, Vec<(String, u32, RecoveryReport)>)> {
+        config.validate()?;
+        let data_dir = config.data_dir.clone();
         let catalog = Catalog::load(storage.clone(), data_dir.clone()).await?;
         catalog.sweep_orphans().await?;
         let snapshot = catalog.snapshot();
-        let core = CoreShards::new(storage, clock, data_dir, log_config, tail_cache_bytes);
+        let core = CoreShards::new(storage, clock, data_dir, config.log.clone(), config.tail_cache_bytes);
         let mut reports = Vec::new();
         for stream in &snapshot.streams {
             for (index, report) in core.open_shards(stream, stream.shards.iter()).await? {
                 reports.push((stream.name.clone(), index, report));
             }
         }
-        let engine = Self { catalog: Mutex::new(catalog), snapshot: RefCell::new(snapshot), core };
+        let engine = Self {
+            default_limits: config.default_shard_limits,
+            catalog: Mutex::new(catalog),
+            snapshot: RefCell::new(snapshot),
+            core,
+        };
         Ok((engine, reports))
     }
 
@@ -71,9 +79,22 @@ impl<S: Storage, C: Clock> LocalEngine<S, C> {
         shard_count: u32,
         retention_hours: Option<u32>,
     ) -> Result<StreamDescription> {
+        self.create_stream_with_limits(name, shard_count, retention_hours, None).await
+    }
+
+    /// Creates a stream whose shards have `limits` (the engine's default
+    /// limits if `None`).
+    pub async fn create_stream_with_limits(
+        &self,
+        name: &str,
+        shard_count: u32,
+        retention_hours: Option<u32>,
+        limits: Option<ShardLimits>,
+    ) -> Result<StreamDescription> {
         let mut catalog = self.catalog.lock().await;
         let now = self.core.clock().now_ms();
-        let stream = catalog.create_stream(name, shard_count, retention_hours, now).await?;
+        let limits = limits.unwrap_or(self.default_limits);
+        let stream = catalog.create_stream(name, shard_count, retention_hours, limits, now).await?;
         self.core.open_shards(&stream, stream.shards.iter()).await?;
         *self.snapshot.borrow_mut() = catalog.snapshot();
         Ok(stream.describe())

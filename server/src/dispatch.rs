@@ -6,7 +6,7 @@ use bytes::Bytes;
 use shoal_engine::Clock as _;
 use shoal_engine::{
     CoreApi, Durability as EngineDurability, EngineError, ErrorKind, RecordFailureKind, RecordInput, SequenceNumber,
-    ShardDescription, StartingPosition,
+    ShardDescription, ShardLimits, StartingPosition,
 };
 use shoal_protocol::ops::{
     ChildShard, CreateStream, DescribeStream, Durability, GetRecords, GetRecordsOutput, GetShardIterator,
@@ -46,6 +46,7 @@ impl From<EngineError> for Failure {
             ErrorKind::ResourceInUse => Status::ResourceInUse,
             ErrorKind::InvalidArgument => Status::InvalidArgument,
             ErrorKind::LimitExceeded => Status::LimitExceeded,
+            ErrorKind::ProvisionedThroughputExceeded => Status::ProvisionedThroughputExceeded,
             ErrorKind::InternalFailure => Status::InternalFailure,
         };
         if status == Status::InternalFailure {
@@ -108,13 +109,13 @@ impl Context {
     }
 
     async fn create_stream(&self, r: CreateStream) -> Outcome {
-        if r.shard_limits.is_some() {
-            return Err(Failure::new(
-                Status::InvalidArgument,
-                "per-shard limits cannot be set yet: this server does not enforce them; leave shard_limits absent",
-            ));
-        }
-        self.api.create_stream(&r.stream_name, r.shard_count, r.retention_hours).await?;
+        let limits = r.shard_limits.map(|l| ShardLimits {
+            write_bytes_per_second: l.write_bytes_per_second,
+            write_records_per_second: l.write_records_per_second,
+            read_bytes_per_second: l.read_bytes_per_second,
+            read_calls_per_second: l.read_calls_per_second,
+        });
+        self.api.create_stream_with_limits(&r.stream_name, r.shard_count, r.retention_hours, limits).await?;
         Ok(Response::CreateStream)
     }
 

@@ -43,6 +43,11 @@ struct ServeArgs {
     /// Per-core bound on the in-memory tail cache, in bytes.
     #[arg(long, default_value_t = shoal_engine::limits::TAIL_CACHE_BYTES_DEFAULT)]
     tail_cache_bytes: usize,
+    /// Per-shard limits of streams created without their own: `kinesis`
+    /// (writes 1 MiB/s and 1,000 records/s, reads 2 MiB/s and 5 calls/s)
+    /// or `unlimited` (benchmarks).
+    #[arg(long, default_value = "kinesis", value_parser = ["kinesis", "unlimited"])]
+    shard_limits: String,
     /// RISKY, not the default: acknowledge puts once written and fdatasync
     /// only every this many milliseconds. A power loss can lose records
     /// acknowledged in the last interval; acks then say WRITTEN, not SYNCED.
@@ -69,6 +74,9 @@ fn serve(args: ServeArgs) -> ExitCode {
     config.engine.cores = args.cores;
     config.engine.log.segment_bytes = args.segment_bytes;
     config.engine.tail_cache_bytes = args.tail_cache_bytes;
+    if args.shard_limits == "unlimited" {
+        config.engine.default_shard_limits = shoal_engine::ShardLimits::UNLIMITED;
+    }
     if let Some(interval_ms) = args.sync_interval_ms {
         config.engine.log.sync_policy = SyncPolicy::Interval { interval_ms };
         tracing::warn!(

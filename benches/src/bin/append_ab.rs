@@ -9,8 +9,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures::future::join_all;
-use shoal_benches::{bench_dir, executor, raw_odirect_write};
-use shoal_engine::config::LogConfig;
+use shoal_benches::{bench_config, bench_dir, executor, raw_odirect_write};
 use shoal_engine::storage::dma::DmaStorage;
 use shoal_engine::{LocalEngine, RecordInput, SystemClock};
 
@@ -40,15 +39,9 @@ fn main() {
     for round in 0..rounds {
         let dir = tempfile::tempdir_in(bench_dir()).expect("dir");
         let (shoal, cpu) = ex.run(async {
-            let (engine, _) = LocalEngine::open(
-                DmaStorage::new(dir.path()),
-                SystemClock,
-                dir.path().to_path_buf(),
-                LogConfig::default(),
-                64 << 20,
-            )
-            .await
-            .expect("engine");
+            let (engine, _) = LocalEngine::open(DmaStorage::new(dir.path()), SystemClock, &bench_config(dir.path()))
+                .await
+                .expect("engine");
             engine.create_stream("ab", 1, None).await.expect("stream");
             let cpu0 = thread_cpu();
             let start = Instant::now();

@@ -8,6 +8,7 @@ use crate::catalog::{CatalogData, StreamMeta};
 use crate::core::{PutResult, ReadOutcome, RecordFailure, ShardGroup, StartingPosition};
 use crate::error::Result;
 use crate::model::{RecordInput, StreamDescription};
+use crate::throttle::ShardLimits;
 
 pub(crate) type Reply<T> = oneshot::Sender<Result<T>>;
 pub(crate) type GroupResults = Vec<(usize, std::result::Result<PutResult, RecordFailure>)>;
@@ -19,6 +20,7 @@ pub(crate) enum Command {
         name: String,
         shards: u32,
         retention_hours: Option<u32>,
+        limits: Option<ShardLimits>,
         reply: Reply<StreamDescription>,
     },
     DeleteStream {

@@ -20,6 +20,7 @@ use crate::core::{
 use crate::error::{EngineError, Result};
 use crate::model::{RecordInput, StreamDescription};
 use crate::sequence::SequenceNumber;
+use crate::throttle::ShardLimits;
 
 /// A core's view of the engine. `!Send`: it lives on its core.
 #[derive(Clone)]
@@ -60,8 +61,20 @@ impl CoreApi {
         shards: u32,
         retention_hours: Option<u32>,
     ) -> Result<StreamDescription> {
+        self.create_stream_with_limits(name, shards, retention_hours, None).await
+    }
+
+    /// Creates a stream whose shards have `limits` (the engine's default
+    /// limits if `None`).
+    pub async fn create_stream_with_limits(
+        &self,
+        name: &str,
+        shards: u32,
+        retention_hours: Option<u32>,
+        limits: Option<ShardLimits>,
+    ) -> Result<StreamDescription> {
         let name = name.to_owned();
-        self.router.call(0, |reply| Command::CreateStream { name, shards, retention_hours, reply }).await
+        self.router.call(0, |reply| Command::CreateStream { name, shards, retention_hours, limits, reply }).await
     }
 
     pub async fn delete_stream(&self, name: &str) -> Result<()> {

@@ -21,6 +21,7 @@ use crate::model::StreamDescription;
 use crate::shard::RecoveryReport;
 use crate::storage::dma::DmaStorage;
 use crate::storage::Storage;
+use crate::throttle::ShardLimits;
 
 /// What one core's executor owns.
 pub(crate) struct CoreContext {
@@ -156,10 +157,11 @@ async fn serve(
         Command::DropStream { stream, reply } => {
             let _ = reply.send(shards.drop_stream(&stream, false).await);
         }
-        Command::CreateStream { name, shards: count, retention_hours, reply } => {
+        Command::CreateStream { name, shards: count, retention_hours, limits, reply } => {
             let mut guard = catalog.lock().await;
+            let limits = limits.unwrap_or(ctx.config.default_shard_limits);
             let r = match guard.as_mut() {
-                Some(c) => create_stream(c, &ctx, &name, count, retention_hours).await,
+                Some(c) => create_stream(c, &ctx, &name, count, retention_hours, limits).await,
                 None => Err(EngineError::Shutdown),
             };
             let _ = reply.send(r);
@@ -210,8 +212,9 @@ async fn create_stream(
     name: &str,
     shards: u32,
     retention_hours: Option<u32>,
+    limits: ShardLimits,
 ) -> Result<StreamDescription> {
-    let stream = catalog.create_stream(name, shards, retention_hours, SystemClock.now_ms()).await?;
+    let stream = catalog.create_stream(name, shards, retention_hours, limits, SystemClock.now_ms()).await?;
     broadcast(ctx, |reply| Command::OpenShards { stream: stream.clone(), reply }).await?;
     publish(ctx, catalog);
     Ok(stream.describe())

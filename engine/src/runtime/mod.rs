@@ -37,6 +37,7 @@ use crate::sequence::SequenceNumber;
 use crate::shard::RecoveryReport;
 use crate::storage::dma::DmaStorage;
 use crate::storage::Storage;
+use crate::throttle::ShardLimits;
 
 mod command;
 mod core_api;
@@ -169,8 +170,20 @@ impl Engine {
         shards: u32,
         retention_hours: Option<u32>,
     ) -> Result<StreamDescription> {
+        self.create_stream_with_limits(name, shards, retention_hours, None).await
+    }
+
+    /// Creates a stream whose shards have `limits` (the engine's default
+    /// limits if `None`).
+    pub async fn create_stream_with_limits(
+        &self,
+        name: &str,
+        shards: u32,
+        retention_hours: Option<u32>,
+        limits: Option<ShardLimits>,
+    ) -> Result<StreamDescription> {
         let name = name.to_owned();
-        self.router().call(0, |reply| Command::CreateStream { name, shards, retention_hours, reply }).await
+        self.router().call(0, |reply| Command::CreateStream { name, shards, retention_hours, limits, reply }).await
     }
 
     pub async fn delete_stream(&self, name: &str) -> Result<()> {

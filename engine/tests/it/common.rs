@@ -3,7 +3,9 @@ use std::path::PathBuf;
 use bytes::Bytes;
 use shoal_engine::config::LogConfig;
 use shoal_engine::storage::sim::SimStorage;
-use shoal_engine::{LocalEngine, ManualClock, Record, RecordInput, StartingPosition, SyncPolicy};
+use shoal_engine::{
+    EngineConfig, LocalEngine, ManualClock, Record, RecordInput, ShardLimits, StartingPosition, SyncPolicy,
+};
 
 pub const T0: u64 = 1_700_000_000_000;
 
@@ -21,9 +23,18 @@ pub fn open(storage: &SimStorage, clock: &ManualClock) -> SimEngine {
     open_with(storage, clock, small_segments(), 1 << 20)
 }
 
+/// Limits are off: these tests are about storage, not throttling.
+pub fn engine_config(log: LogConfig, cache: usize) -> EngineConfig {
+    let mut c = EngineConfig::new(data_dir());
+    c.log = log;
+    c.tail_cache_bytes = cache;
+    c.default_shard_limits = ShardLimits::UNLIMITED;
+    c
+}
+
 pub fn open_with(storage: &SimStorage, clock: &ManualClock, log: LogConfig, cache: usize) -> SimEngine {
     let (engine, _reports) =
-        futures::executor::block_on(LocalEngine::open(storage.clone(), clock.clone(), data_dir(), log, cache))
+        futures::executor::block_on(LocalEngine::open(storage.clone(), clock.clone(), &engine_config(log, cache)))
             .expect("engine opens");
     engine
 }

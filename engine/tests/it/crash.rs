@@ -241,9 +241,7 @@ fn missing_or_damaged_indexes_are_rebuilt_by_scanning() {
     let (engine, reports) = block_on(shoal_engine::LocalEngine::open(
         storage.clone(),
         clock.clone(),
-        data_dir(),
-        small_segments(),
-        1 << 20,
+        &engine_config(small_segments(), 1 << 20),
     ))
     .expect("open");
     assert_eq!(reports[0].2.indexes_rebuilt, 2);

@@ -17,6 +17,7 @@ pub fn config(dir: &std::path::Path) -> EngineConfig {
     let mut c = EngineConfig::new(dir);
     c.cores = 2;
     c.log = LogConfig { segment_bytes: 256 * 1024, sync_policy: SyncPolicy::Always };
+    c.default_shard_limits = shoal_engine::ShardLimits::UNLIMITED;
     c
 }
 

@@ -5,6 +5,7 @@ mod common;
 mod crash;
 mod dma;
 mod kill;
+mod limits;
 mod positions;
 mod retention;
 mod roundtrip;

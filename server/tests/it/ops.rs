@@ -214,3 +214,57 @@ fn pipelined_requests_are_all_answered_with_their_ids() {
     }
     assert!(expected.is_empty());
 }
+
+#[test]
+fn throughput_limits_refuse_per_record_and_per_call() {
+    let server = TestServer::start();
+    let mut c = server.client();
+    let limited = |name: &str| {
+        Request::CreateStream(CreateStream {
+            stream_name: name.into(),
+            shard_count: 1,
+            retention_hours: None,
+            shard_limits: Some(ShardLimits {
+                write_bytes_per_second: 1 << 20,
+                write_records_per_second: 1,
+                read_bytes_per_second: 2 << 20,
+                read_calls_per_second: 1,
+            }),
+        })
+    };
+    c.ok(limited("slow"));
+    let records: Vec<_> = (0..5).map(|i| entry(&format!("k{i}"), b"v")).collect();
+    let Response::PutRecords(out) = c.ok(put_records("slow", records)) else { panic!() };
+    let failed: Vec<_> = out
+        .records
+        .iter()
+        .filter_map(|r| match r {
+            PutRecordsResult::Failure { status, message } => Some((*status, message.clone())),
+            PutRecordsResult::Success { .. } => None,
+        })
+        .collect();
+    assert_eq!(failed.len(), 4, "one record per second fits");
+    assert!(matches!(out.records[0], PutRecordsResult::Success { .. }), "the first record is the one admitted");
+    for (status, message) in failed {
+        assert_eq!(status, Status::ProvisionedThroughputExceeded);
+        assert!(message.starts_with("Rate exceeded for shard shardId-000000000000 in stream slow"), "{message}");
+    }
+    let (status, _) = c
+        .call(Request::PutRecord(PutRecord {
+            stream_name: "slow".into(),
+            partition_key: "k".into(),
+            explicit_hash_key: None,
+            sequence_number_for_ordering: None,
+            data: bytes::Bytes::from_static(b"v"),
+        }))
+        .expect_err("over the record rate");
+    assert_eq!(status, Status::ProvisionedThroughputExceeded);
+    // One read call per second: the second immediate GetRecords is refused.
+    let Response::GetShardIterator(it) = c.ok(iterator("slow", 0, ShardIteratorType::TrimHorizon, None, None)) else {
+        panic!()
+    };
+    let Response::GetRecords(first) = c.ok(get_records(it.iterator.clone(), None)) else { panic!() };
+    assert_eq!(first.records.len(), 1, "only the admitted record was stored");
+    let (status, _) = c.call(get_records(it.iterator, None)).expect_err("second call in the same second");
+    assert_eq!(status, Status::ProvisionedThroughputExceeded);
+}
