@@ -298,6 +298,37 @@ impl<S: Storage> Catalog<S> {
         Ok(stream)
     }
 
+    /// Changes one stream's entry with `f` and persists the result (all or
+    /// nothing).
+    pub async fn update_stream(
+        &mut self,
+        name: &str,
+        f: impl FnOnce(&mut StreamMeta) -> Result<()>,
+    ) -> Result<StreamMeta> {
+        let mut next = (*self.data).clone();
+        let stream = next
+            .streams
+            .iter_mut()
+            .find(|s| s.name == name)
+            .ok_or_else(|| EngineError::NotFound(format!("Stream {name} not found.")))?;
+        f(stream)?;
+        let updated = stream.clone();
+        self.persist(next).await?;
+        tracing::info!(stream = name, shards = updated.shards.len(), "stream resharded");
+        Ok(updated)
+    }
+
+    /// LimitExceeded if `additional` more open shards would pass the quota.
+    pub fn check_shard_quota(&self, additional: usize) -> Result<()> {
+        let open: u64 = self.data.streams.iter().map(|s| s.shards.iter().filter(|s| s.is_open()).count() as u64).sum();
+        if open + additional as u64 > STREAM_SHARDS_MAX as u64 {
+            return Err(EngineError::LimitExceeded(format!(
+                "This request would exceed the shard limit. Current shard count: {open}. Limit:                  {STREAM_SHARDS_MAX}. Number of additional shards that would have resulted from this request:                  {additional}."
+            )));
+        }
+        Ok(())
+    }
+
     /// Raises (`increase`) or lowers the retention period.
     pub async fn set_retention(&mut self, name: &str, hours: u32, increase: bool) -> Result<StreamMeta> {
         validate_retention_hours(hours)?;

@@ -104,15 +104,40 @@ pub fn record_hash_key(r: &RecordInput) -> u128 {
 /// One shard's part of a put: (position in the request, record).
 pub type ShardGroup = Vec<(usize, RecordInput)>;
 
-/// Splits a validated put by shard, keeping request order within each
-/// shard.
-pub fn route_put(stream: &StreamMeta, records: Vec<RecordInput>) -> Result<BTreeMap<u32, ShardGroup>> {
+/// What became of one record of a group.
+#[derive(Clone, Debug)]
+pub enum Slot {
+    Done(std::result::Result<PutResult, RecordFailure>),
+    /// The shard closed under a reshard before taking it: route it again.
+    Reroute(RecordInput),
+}
+
+/// Per-record outcomes of groups: (position in the request, outcome).
+pub type GroupResults = Vec<(usize, Slot)>;
+
+/// Rounds of routing a put gets when reshards close its shards meanwhile.
+pub const REROUTE_ROUNDS: usize = 3;
+
+/// The shard one record routes to.
+pub fn route_one(stream: &StreamMeta, record: &RecordInput) -> Result<u32> {
+    stream
+        .sole_open_shard()
+        .or_else(|| stream.route(record_hash_key(record)))
+        .map(|s| s.index)
+        .ok_or_else(|| EngineError::InvalidArgument(format!("stream {} has no open shard for the key", stream.name)))
+}
+
+/// Splits records by shard, keeping request order within each shard.
+pub fn route_put(
+    stream: &StreamMeta,
+    records: impl IntoIterator<Item = (usize, RecordInput)>,
+) -> Result<BTreeMap<u32, ShardGroup>> {
     let mut groups: BTreeMap<u32, ShardGroup> = BTreeMap::new();
     if let Some(only) = stream.sole_open_shard() {
-        groups.insert(only.index, records.into_iter().enumerate().collect());
+        groups.insert(only.index, records.into_iter().collect());
         return Ok(groups);
     }
-    for (i, r) in records.into_iter().enumerate() {
+    for (i, r) in records {
         let shard = stream.route(record_hash_key(&r)).ok_or_else(|| {
             EngineError::InvalidArgument(format!("stream {} has no open shard for the record's hash key", stream.name))
         })?;
@@ -283,6 +308,24 @@ impl<S: Storage, C: Clock> CoreShards<S, C> {
         }
     }
 
+    /// Closes shards for a reshard; returns each one's ending counter.
+    pub async fn close_shards(&self, stream: &StreamMeta, shards: &[u32]) -> Result<Vec<(u32, u64)>> {
+        let mut ends = Vec::with_capacity(shards.len());
+        for &index in shards {
+            ends.push((index, self.shard(stream, index)?.close().await?));
+        }
+        Ok(ends)
+    }
+
+    /// Undoes [`CoreShards::close_shards`] after a reshard failed.
+    pub fn reopen_shards(&self, stream: &StreamMeta, shards: &[u32]) {
+        for &index in shards {
+            if let Ok(s) = self.shard(stream, index) {
+                s.reopen_for_appends();
+            }
+        }
+    }
+
     /// Resolves a starting position to a counter, with Kinesis' checks.
     pub async fn resolve(&self, stream: &StreamMeta, index: u32, position: StartingPosition) -> Result<u64> {
         let shard = self.shard(stream, index)?;
@@ -389,15 +432,20 @@ impl<S: Storage, C: Clock> CoreShards<S, C> {
     }
 }
 
-/// Stores one shard's group of a put and returns each record's result
-/// (request position, result). Records over the shard's write limits fail
-/// one by one with ProvisionedThroughputExceeded and are not stored.
+/// Stores one shard's group of a put and returns each record's outcome.
+/// Records over the shard's write limits fail one by one with
+/// ProvisionedThroughputExceeded and are not stored; records for a shard a
+/// reshard has closed come back to be routed again.
 pub async fn append_group<S: Storage, C: Clock>(
     core: &CoreShards<S, C>,
     stream: &StreamMeta,
     shard_index: u32,
     group: ShardGroup,
-) -> Vec<(usize, std::result::Result<PutResult, RecordFailure>)> {
+) -> GroupResults {
+    let closed = core.shard(stream, shard_index).map(|s| s.ending_counter().is_some()).unwrap_or(false);
+    if closed {
+        return group.into_iter().map(|(pos, r)| (pos, Slot::Reroute(r))).collect();
+    }
     let admitted = core.admit_writes(stream, shard_index, group.iter().map(|(_, r)| r.size_bytes()));
     let mut results = Vec::with_capacity(group.len());
     let mut positions = Vec::new();
@@ -411,7 +459,7 @@ pub async fn append_group<S: Storage, C: Clock>(
                 kind: RecordFailureKind::ProvisionedThroughputExceeded,
                 message: rate_exceeded(stream, shard_index),
             };
-            results.push((pos, Err(failure)));
+            results.push((pos, Slot::Done(Err(failure))));
         }
     }
     if records.is_empty() {
@@ -420,17 +468,72 @@ pub async fn append_group<S: Storage, C: Clock>(
     match core.append_admitted(stream, shard_index, &records, 0).await {
         Ok(ack) => results.extend(positions.into_iter().enumerate().map(|(i, pos)| {
             let seq = SequenceNumber::new(ack.first_counter + i as u64, stream.tag(), shard_index);
-            (pos, Ok(PutResult { shard_index, sequence_number: seq }))
+            (pos, Slot::Done(Ok(PutResult { shard_index, sequence_number: seq })))
         })),
+        Err(EngineError::ShardClosed(_)) => {
+            results.extend(positions.into_iter().zip(records).map(|(pos, r)| (pos, Slot::Reroute(r))));
+        }
         Err(e) => {
             let failure = RecordFailure {
                 kind: RecordFailureKind::InternalFailure,
                 message: format!("Internal Service Failure: {e}"),
             };
-            results.extend(positions.into_iter().map(|pos| (pos, Err(failure.clone()))));
+            results.extend(positions.into_iter().map(|pos| (pos, Slot::Done(Err(failure.clone())))));
         }
     }
     results
+}
+
+/// Gathers a PutRecords call's outcomes over routing rounds.
+pub struct PutCollector {
+    results: Vec<Option<std::result::Result<PutResult, RecordFailure>>>,
+    pending: Vec<(usize, RecordInput)>,
+}
+
+impl PutCollector {
+    pub fn new(records: Vec<RecordInput>) -> Self {
+        Self { results: vec![None; records.len()], pending: records.into_iter().enumerate().collect() }
+    }
+
+    /// Records still to route (all of them at first).
+    pub fn take_pending(&mut self) -> Vec<(usize, RecordInput)> {
+        std::mem::take(&mut self.pending)
+    }
+
+    pub fn absorb(&mut self, parts: impl IntoIterator<Item = GroupResults>) {
+        for (pos, slot) in parts.into_iter().flatten() {
+            match slot {
+                Slot::Done(r) => {
+                    if let Some(s) = self.results.get_mut(pos) {
+                        *s = Some(r);
+                    }
+                }
+                Slot::Reroute(record) => self.pending.push((pos, record)),
+            }
+        }
+        self.pending.sort_by_key(|(pos, _)| *pos);
+    }
+
+    pub fn has_pending(&self) -> bool {
+        !self.pending.is_empty()
+    }
+
+    /// The outcome in request order; anything never stored fails.
+    pub fn finish(self, durability: Durability) -> PutRecordsOutcome {
+        let results = self
+            .results
+            .into_iter()
+            .map(|r| {
+                r.unwrap_or_else(|| {
+                    Err(RecordFailure {
+                        kind: RecordFailureKind::InternalFailure,
+                        message: "Internal Service Failure: the shard kept being resharded; retry".into(),
+                    })
+                })
+            })
+            .collect();
+        PutRecordsOutcome { results, durability }
+    }
 }
 
 /// Kinesis' wording for a throttled request.

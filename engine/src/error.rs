@@ -38,6 +38,10 @@ pub enum EngineError {
     /// Data on disk failed verification. It is never returned as records.
     #[error("corrupt data in shard {shard}, segment {segment}, offset {offset}: {detail}")]
     Corrupt { shard: String, segment: String, offset: u64, detail: String },
+    /// The shard was closed by a reshard while the request was routed to
+    /// it; the engine routes the request again with the new shards.
+    #[error("shard {0} was closed by a reshard; retry")]
+    ShardClosed(String),
     /// The shard's log hit an unrecoverable write error earlier and refuses
     /// further appends until it is reopened (the durable state is unknown).
     #[error("shard {0} is failed after an earlier write error; reopen to recover")]
@@ -69,6 +73,7 @@ impl EngineError {
             EngineError::Io { .. }
             | EngineError::Corrupt { .. }
             | EngineError::ShardFailed(_)
+            | EngineError::ShardClosed(_)
             | EngineError::Shutdown => ErrorKind::InternalFailure,
         }
     }

@@ -35,6 +35,7 @@ pub mod frame;
 pub mod limits;
 pub mod local;
 pub mod model;
+pub mod reshard;
 pub mod routing;
 pub mod runtime;
 pub mod segment;

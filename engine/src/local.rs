@@ -4,6 +4,7 @@
 //! each piece of the multi-core [`Engine`](crate::Engine) is made of.
 
 use std::cell::RefCell;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use futures::future::join_all;
@@ -13,11 +14,12 @@ use crate::catalog::{Catalog, CatalogData, StreamMeta};
 use crate::clock::Clock;
 use crate::config::{Durability, EngineConfig};
 use crate::core::{
-    append_group, ordering_min_counter, route_put, validate_put, CoreShards, PutRecordsOutcome, PutResult, ReadOutcome,
-    StartingPosition,
+    append_group, ordering_min_counter, route_one, route_put, validate_put, CoreShards, PutCollector,
+    PutRecordsOutcome, PutResult, ReadOutcome, StartingPosition, REROUTE_ROUNDS,
 };
-use crate::error::Result;
+use crate::error::{EngineError, Result};
 use crate::model::{RecordInput, StreamDescription};
+use crate::reshard;
 use crate::sequence::SequenceNumber;
 use crate::shard::RecoveryReport;
 use crate::storage::Storage;
@@ -130,34 +132,112 @@ impl<S: Storage, C: Clock> LocalEngine<S, C> {
         record: RecordInput,
         ordering: Option<SequenceNumber>,
     ) -> Result<(PutResult, Durability)> {
-        let meta = self.stream(stream)?;
         validate_put(std::slice::from_ref(&record))?;
-        let min_counter = ordering_min_counter(&meta, ordering)?;
-        let mut groups = route_put(&meta, vec![record])?;
-        let (shard_index, group) = groups.pop_first().expect("one record routes to one shard");
-        let records: Vec<RecordInput> = group.into_iter().map(|(_, r)| r).collect();
-        let ack = self.core.append(&meta, shard_index, &records, min_counter).await?;
-        let result =
-            PutResult { shard_index, sequence_number: SequenceNumber::new(ack.first_counter, meta.tag(), shard_index) };
-        Ok((result, ack.durability))
+        let mut round = 0;
+        loop {
+            let meta = self.stream(stream)?;
+            let min_counter = ordering_min_counter(&meta, ordering)?;
+            let shard_index = route_one(&meta, &record)?;
+            match self.core.append(&meta, shard_index, std::slice::from_ref(&record), min_counter).await {
+                Ok(ack) => {
+                    let seq = SequenceNumber::new(ack.first_counter, meta.tag(), shard_index);
+                    return Ok((PutResult { shard_index, sequence_number: seq }, ack.durability));
+                }
+                Err(EngineError::ShardClosed(_)) if round + 1 < REROUTE_ROUNDS => {
+                    round += 1;
+                    self.barrier().await;
+                }
+                Err(e) => return Err(e),
+            }
+        }
     }
 
     /// PutRecords: stores up to 500 records; failures are per record.
     pub async fn put_records(&self, stream: &str, records: Vec<RecordInput>) -> Result<PutRecordsOutcome> {
-        let meta = self.stream(stream)?;
         validate_put(&records)?;
-        let n = records.len();
-        let groups = route_put(&meta, records)?;
-        let per_shard =
-            join_all(groups.into_iter().map(|(shard, group)| append_group(&self.core, &meta, shard, group))).await;
-        let mut results = vec![None; n];
-        for (pos, r) in per_shard.into_iter().flatten() {
-            results[pos] = Some(r);
+        let mut collector = PutCollector::new(records);
+        for round in 0..REROUTE_ROUNDS {
+            if round > 0 {
+                self.barrier().await;
+            }
+            let meta = self.stream(stream)?;
+            let groups = route_put(&meta, collector.take_pending())?;
+            let parts = join_all(groups.into_iter().map(|(shard, g)| append_group(&self.core, &meta, shard, g))).await;
+            collector.absorb(parts);
+            if !collector.has_pending() {
+                break;
+            }
         }
-        Ok(PutRecordsOutcome {
-            results: results.into_iter().map(|r| r.expect("every record has a result")).collect(),
-            durability: self.core.log_config().sync_policy.durability(),
-        })
+        Ok(collector.finish(self.core.log_config().sync_policy.durability()))
+    }
+
+    /// Waits for any control operation in progress (a reshard) to finish.
+    async fn barrier(&self) {
+        drop(self.catalog.lock().await);
+    }
+
+    /// SplitShard: closes `shard` and adds two children split at
+    /// `new_starting_hash_key`.
+    pub async fn split_shard(&self, stream: &str, shard: u32, new_starting_hash_key: u128) -> Result<()> {
+        self.reshard(
+            stream,
+            &[shard],
+            |meta, _| reshard::check_split(meta, shard, new_starting_hash_key).map(|_| ()),
+            |meta, ends| reshard::apply_split(meta, shard, new_starting_hash_key, ends[&shard]).map(|_| ()),
+        )
+        .await
+    }
+
+    /// MergeShards: closes `shard` and `adjacent` and adds their child.
+    pub async fn merge_shards(&self, stream: &str, shard: u32, adjacent: u32) -> Result<()> {
+        self.reshard(
+            stream,
+            &[shard, adjacent],
+            |meta, _| reshard::check_merge(meta, shard, adjacent).map(|_| ()),
+            |meta, ends| reshard::apply_merge(meta, shard, adjacent, ends[&shard], ends[&adjacent]).map(|_| ()),
+        )
+        .await
+    }
+
+    /// UpdateShardCount with UNIFORM_SCALING.
+    pub async fn update_shard_count(&self, stream: &str, target: u32) -> Result<()> {
+        let open: Vec<u32> = self.stream(stream)?.shards.iter().filter(|s| s.is_open()).map(|s| s.index).collect();
+        self.reshard(
+            stream,
+            &open,
+            |meta, _| reshard::check_target(meta, target),
+            |meta, ends| reshard::apply_uniform_scaling(meta, target, ends).map(|_| ()),
+        )
+        .await
+    }
+
+    /// The common steps of a reshard: check, close the parents (their
+    /// logs give the ending counters), record the new shards in one
+    /// catalog write, open the children. If the catalog write fails the
+    /// parents are reopened: the stream stays as it was.
+    async fn reshard(
+        &self,
+        stream: &str,
+        parents: &[u32],
+        check: impl FnOnce(&StreamMeta, ()) -> Result<()>,
+        apply: impl FnOnce(&mut StreamMeta, &BTreeMap<u32, u64>) -> Result<()>,
+    ) -> Result<()> {
+        let mut catalog = self.catalog.lock().await;
+        let meta = catalog.snapshot().stream(stream)?.clone();
+        check(&meta, ())?;
+        catalog.check_shard_quota(parents.len())?;
+        let ends: BTreeMap<u32, u64> = self.core.close_shards(&meta, parents).await?.into_iter().collect();
+        let updated = match catalog.update_stream(stream, |m| apply(m, &ends)).await {
+            Ok(m) => m,
+            Err(e) => {
+                self.core.reopen_shards(&meta, parents);
+                return Err(e);
+            }
+        };
+        let children = updated.shards.iter().filter(|s| meta.shard(s.index).is_none());
+        self.core.open_shards(&updated, children).await?;
+        *self.snapshot.borrow_mut() = catalog.snapshot();
+        Ok(())
     }
 
     /// Resolves a starting position in a shard to a counter.

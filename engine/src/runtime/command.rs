@@ -5,13 +5,12 @@ use std::sync::Arc;
 use futures::channel::oneshot;
 
 use crate::catalog::{CatalogData, StreamMeta};
-use crate::core::{PutResult, ReadOutcome, RecordFailure, ShardGroup, StartingPosition};
+use crate::core::{GroupResults, ReadOutcome, ShardGroup, StartingPosition};
 use crate::error::Result;
 use crate::model::{RecordInput, StreamDescription};
 use crate::throttle::ShardLimits;
 
 pub(crate) type Reply<T> = oneshot::Sender<Result<T>>;
-pub(crate) type GroupResults = Vec<(usize, std::result::Result<PutResult, RecordFailure>)>;
 
 /// A request to one core. Data requests carry the catalog snapshot they
 /// were routed with and the stream's position in it.
@@ -70,7 +69,37 @@ pub(crate) enum Command {
         limit: usize,
         reply: Reply<ReadOutcome>,
     },
+    /// Closes shards of this core for a reshard; replies their ends.
+    CloseShards {
+        stream: StreamMeta,
+        shards: Vec<u32>,
+        reply: Reply<Vec<(u32, u64)>>,
+    },
+    /// Undoes CloseShards after a failed reshard.
+    ReopenShards {
+        stream: StreamMeta,
+        shards: Vec<u32>,
+        reply: Reply<()>,
+    },
+    /// Control core: answers once no control operation is running.
+    Barrier {
+        reply: Reply<()>,
+    },
+    /// Control core: a reshard (split, merge or uniform scaling).
+    Reshard {
+        name: String,
+        op: ReshardOp,
+        reply: Reply<()>,
+    },
     Shutdown {
         reply: Reply<()>,
     },
+}
+
+/// Which reshard.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum ReshardOp {
+    Split { shard: u32, new_starting_hash_key: u128 },
+    Merge { shard: u32, adjacent: u32 },
+    UniformScaling { target: u32 },
 }

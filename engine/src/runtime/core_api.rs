@@ -8,14 +8,14 @@ use std::sync::Arc;
 
 use futures::future::{join_all, Either};
 
-use super::command::Command;
+use super::command::{Command, ReshardOp};
 use super::router::Router;
 use super::Shards;
 use crate::catalog::CatalogData;
 use crate::config::Durability;
 use crate::core::{
-    append_group, ordering_min_counter, route_put, validate_put, PutRecordsOutcome, PutResult, ReadOutcome, ShardGroup,
-    StartingPosition,
+    append_group, ordering_min_counter, route_one, route_put, validate_put, PutCollector, PutRecordsOutcome, PutResult,
+    ReadOutcome, ShardGroup, StartingPosition, REROUTE_ROUNDS,
 };
 use crate::error::{EngineError, Result};
 use crate::model::{RecordInput, StreamDescription};
@@ -101,47 +101,81 @@ impl CoreApi {
         record: RecordInput,
         ordering: Option<SequenceNumber>,
     ) -> Result<(PutResult, Durability)> {
-        let (snapshot, i) = self.router.locate(stream)?;
-        let meta = &snapshot.streams[i];
         validate_put(std::slice::from_ref(&record))?;
-        let min_counter = ordering_min_counter(meta, ordering)?;
-        let shard = meta
-            .sole_open_shard()
-            .or_else(|| meta.route(crate::core::record_hash_key(&record)))
-            .ok_or_else(|| EngineError::InvalidArgument(format!("stream {stream} has no open shard for the key")))?
-            .index;
-        let core = self.router.core_of(meta, shard);
-        let counter = if core == self.id {
-            self.shards.append(meta, shard, std::slice::from_ref(&record), min_counter).await?.first_counter
-        } else {
-            let snapshot = snapshot.clone();
-            self.router
-                .call(core, |reply| Command::AppendOne { snapshot, stream: i, shard, record, min_counter, reply })
-                .await?
-        };
-        let result = PutResult { shard_index: shard, sequence_number: SequenceNumber::new(counter, meta.tag(), shard) };
-        Ok((result, self.router.durability))
+        let mut round = 0;
+        loop {
+            let (snapshot, i) = self.router.locate(stream)?;
+            let meta = &snapshot.streams[i];
+            let min_counter = ordering_min_counter(meta, ordering)?;
+            let shard = route_one(meta, &record)?;
+            let core = self.router.core_of(meta, shard);
+            let appended = if core == self.id {
+                self.shards
+                    .append(meta, shard, std::slice::from_ref(&record), min_counter)
+                    .await
+                    .map(|a| a.first_counter)
+            } else {
+                let (snapshot, record) = (snapshot.clone(), record.clone());
+                self.router
+                    .call(core, |reply| Command::AppendOne { snapshot, stream: i, shard, record, min_counter, reply })
+                    .await
+            };
+            match appended {
+                Ok(counter) => {
+                    let seq = SequenceNumber::new(counter, meta.tag(), shard);
+                    return Ok((PutResult { shard_index: shard, sequence_number: seq }, self.router.durability));
+                }
+                Err(EngineError::ShardClosed(_)) if round + 1 < REROUTE_ROUNDS => {
+                    round += 1;
+                    self.router.barrier().await;
+                }
+                Err(e) => return Err(e),
+            }
+        }
     }
 
     pub async fn put_records(&self, stream: &str, records: Vec<RecordInput>) -> Result<PutRecordsOutcome> {
-        let (snapshot, i) = self.router.locate(stream)?;
         validate_put(&records)?;
-        let n = records.len();
-        let meta = &snapshot.streams[i];
-        let mut per_core: Vec<Vec<(u32, ShardGroup)>> = vec![Vec::new(); self.cores()];
-        for (shard, group) in route_put(meta, records)? {
-            per_core[self.router.core_of(meta, shard)].push((shard, group));
-        }
-        let parts = per_core.into_iter().enumerate().filter(|(_, groups)| !groups.is_empty()).map(|(core, groups)| {
-            if core == self.id {
-                let local = groups.into_iter().map(|(shard, g)| append_group(&self.shards, meta, shard, g));
-                Either::Left(async move { join_all(local).await.into_iter().flatten().collect() })
-            } else {
-                Either::Right(self.router.append_remote(core, snapshot.clone(), i, groups))
+        let mut collector = PutCollector::new(records);
+        for round in 0..REROUTE_ROUNDS {
+            if round > 0 {
+                self.router.barrier().await;
             }
-        });
-        let parts = join_all(parts).await;
-        Ok(self.router.assemble(n, parts))
+            let (snapshot, i) = self.router.locate(stream)?;
+            let meta = &snapshot.streams[i];
+            let mut per_core: Vec<Vec<(u32, ShardGroup)>> = vec![Vec::new(); self.cores()];
+            for (shard, group) in route_put(meta, collector.take_pending())? {
+                per_core[self.router.core_of(meta, shard)].push((shard, group));
+            }
+            let parts = per_core.into_iter().enumerate().filter(|(_, g)| !g.is_empty()).map(|(core, groups)| {
+                if core == self.id {
+                    let local = groups.into_iter().map(|(shard, g)| append_group(&self.shards, meta, shard, g));
+                    Either::Left(async move { join_all(local).await.into_iter().flatten().collect() })
+                } else {
+                    Either::Right(self.router.append_remote(core, snapshot.clone(), i, groups))
+                }
+            });
+            collector.absorb(join_all(parts).await);
+            if !collector.has_pending() {
+                break;
+            }
+        }
+        Ok(collector.finish(self.router.durability))
+    }
+
+    /// SplitShard.
+    pub async fn split_shard(&self, stream: &str, shard: u32, new_starting_hash_key: u128) -> Result<()> {
+        self.router.reshard(stream, ReshardOp::Split { shard, new_starting_hash_key }).await
+    }
+
+    /// MergeShards: `shard`'s range must end just before `adjacent`'s.
+    pub async fn merge_shards(&self, stream: &str, shard: u32, adjacent: u32) -> Result<()> {
+        self.router.reshard(stream, ReshardOp::Merge { shard, adjacent }).await
+    }
+
+    /// UpdateShardCount with UNIFORM_SCALING.
+    pub async fn update_shard_count(&self, stream: &str, target: u32) -> Result<()> {
+        self.router.reshard(stream, ReshardOp::UniformScaling { target }).await
     }
 
     pub async fn resolve(&self, stream: &str, shard: u32, position: StartingPosition) -> Result<u64> {

@@ -9,7 +9,7 @@ use std::time::Duration;
 use futures::channel::oneshot;
 use futures::future::join_all;
 
-use super::command::{Command, Reply};
+use super::command::{Command, Reply, ReshardOp};
 use super::router::Router;
 use super::{CoreApi, CoreHook, RecoveryReports, Shards};
 use crate::catalog::{owning_core, Catalog, CatalogData};
@@ -18,10 +18,12 @@ use crate::config::EngineConfig;
 use crate::core::{append_group, CoreShards};
 use crate::error::{EngineError, Result};
 use crate::model::StreamDescription;
+use crate::reshard;
 use crate::shard::RecoveryReport;
 use crate::storage::dma::DmaStorage;
 use crate::storage::Storage;
 use crate::throttle::ShardLimits;
+use std::collections::BTreeMap;
 
 /// What one core's executor owns.
 pub(crate) struct CoreContext {
@@ -182,10 +184,107 @@ async fn serve(
             };
             let _ = reply.send(r);
         }
+        Command::CloseShards { stream, shards: which, reply } => {
+            let _ = reply.send(shards.close_shards(&stream, &which).await);
+        }
+        Command::ReopenShards { stream, shards: which, reply } => {
+            shards.reopen_shards(&stream, &which);
+            let _ = reply.send(Ok(()));
+        }
+        Command::Barrier { reply } => {
+            drop(catalog.lock().await);
+            let _ = reply.send(Ok(()));
+        }
+        Command::Reshard { name, op, reply } => {
+            let mut guard = catalog.lock().await;
+            let r = match guard.as_mut() {
+                Some(c) => reshard(c, &ctx, &name, op).await,
+                None => Err(EngineError::Shutdown),
+            };
+            let _ = reply.send(r);
+        }
         Command::Shutdown { reply } => {
             let _ = reply.send(Ok(()));
         }
     }
+}
+
+/// A reshard, run by the control core: check, close the parents on their
+/// cores (their logs give the ending counters), record parents and
+/// children in one catalog write, open the children on their cores, and
+/// only then publish. If the catalog write fails, the parents reopen and
+/// the stream stays as it was; a crash before the write leaves the old
+/// catalog, after it the new one.
+async fn reshard(catalog: &mut Catalog<DmaStorage>, ctx: &CoreContext, name: &str, op: ReshardOp) -> Result<()> {
+    let meta = catalog.snapshot().stream(name)?.clone();
+    let parents: Vec<u32> = match op {
+        ReshardOp::Split { shard, new_starting_hash_key } => {
+            reshard::check_split(&meta, shard, new_starting_hash_key)?;
+            vec![shard]
+        }
+        ReshardOp::Merge { shard, adjacent } => {
+            reshard::check_merge(&meta, shard, adjacent)?;
+            vec![shard, adjacent]
+        }
+        ReshardOp::UniformScaling { target } => {
+            reshard::check_target(&meta, target)?;
+            meta.shards.iter().filter(|s| s.is_open()).map(|s| s.index).collect()
+        }
+    };
+    catalog.check_shard_quota(parents.len())?;
+    let cores = ctx.router.core_count();
+    let mut by_core: BTreeMap<usize, Vec<u32>> = BTreeMap::new();
+    for &p in &parents {
+        by_core.entry(owning_core(meta.tag(), p, cores)).or_default().push(p);
+    }
+    let mut ends = BTreeMap::new();
+    let mut closed: Vec<(usize, Vec<u32>)> = Vec::new();
+    let mut failure = None;
+    for (core, shards) in by_core {
+        let (stream, list) = (meta.clone(), shards.clone());
+        match ctx.router.call(core, |reply| Command::CloseShards { stream, shards: list, reply }).await {
+            Ok(got) => {
+                ends.extend(got);
+                closed.push((core, shards));
+            }
+            Err(e) => {
+                closed.push((core, shards));
+                failure = Some(e);
+                break;
+            }
+        }
+    }
+    let updated = match failure {
+        Some(e) => Err(e),
+        None => {
+            catalog
+                .update_stream(name, |m| match op {
+                    ReshardOp::Split { shard, new_starting_hash_key } => {
+                        reshard::apply_split(m, shard, new_starting_hash_key, ends[&shard]).map(|_| ())
+                    }
+                    ReshardOp::Merge { shard, adjacent } => {
+                        reshard::apply_merge(m, shard, adjacent, ends[&shard], ends[&adjacent]).map(|_| ())
+                    }
+                    ReshardOp::UniformScaling { target } => {
+                        reshard::apply_uniform_scaling(m, target, &ends).map(|_| ())
+                    }
+                })
+                .await
+        }
+    };
+    let updated = match updated {
+        Ok(m) => m,
+        Err(e) => {
+            for (core, shards) in closed {
+                let stream = meta.clone();
+                let _ = ctx.router.call(core, |reply| Command::ReopenShards { stream, shards, reply }).await;
+            }
+            return Err(e);
+        }
+    };
+    broadcast(ctx, |reply| Command::OpenShards { stream: updated.clone(), reply }).await?;
+    publish(ctx, catalog);
+    Ok(())
 }
 
 fn publish(ctx: &CoreContext, catalog: &Catalog<DmaStorage>) {

@@ -28,8 +28,8 @@ use crate::catalog::{Catalog, CatalogData};
 use crate::clock::SystemClock;
 use crate::config::{Durability, EngineConfig};
 use crate::core::{
-    ordering_min_counter, route_put, validate_put, CoreShards, PutRecordsOutcome, PutResult, ReadOutcome, ShardGroup,
-    StartingPosition,
+    ordering_min_counter, route_one, route_put, validate_put, CoreShards, PutCollector, PutRecordsOutcome, PutResult,
+    ReadOutcome, ShardGroup, StartingPosition, REROUTE_ROUNDS,
 };
 use crate::error::{EngineError, Result};
 use crate::model::{RecordInput, StreamDescription};
@@ -212,49 +212,82 @@ impl Engine {
         record: RecordInput,
         ordering: Option<SequenceNumber>,
     ) -> Result<(PutResult, Durability)> {
-        let (snapshot, i) = self.router().locate(stream)?;
-        let meta = &snapshot.streams[i];
         validate_put(std::slice::from_ref(&record))?;
-        let min_counter = ordering_min_counter(meta, ordering)?;
-        let shard = meta
-            .sole_open_shard()
-            .or_else(|| meta.route(crate::core::record_hash_key(&record)))
-            .ok_or_else(|| EngineError::InvalidArgument(format!("stream {stream} has no open shard for the key")))?
-            .index;
-        let (tag, core) = (meta.tag(), self.router().core_of(meta, shard));
-        let counter = self
-            .router()
-            .call(core, |reply| Command::AppendOne {
-                snapshot: snapshot.clone(),
-                stream: i,
-                shard,
-                record,
-                min_counter,
-                reply,
-            })
-            .await?;
-        let result = PutResult { shard_index: shard, sequence_number: SequenceNumber::new(counter, tag, shard) };
-        Ok((result, self.durability()))
+        let mut round = 0;
+        loop {
+            let (snapshot, i) = self.router().locate(stream)?;
+            let meta = &snapshot.streams[i];
+            let min_counter = ordering_min_counter(meta, ordering)?;
+            let shard = route_one(meta, &record)?;
+            let (tag, core) = (meta.tag(), self.router().core_of(meta, shard));
+            let (snap, rec) = (snapshot.clone(), record.clone());
+            let appended = self
+                .router()
+                .call(core, |reply| Command::AppendOne {
+                    snapshot: snap,
+                    stream: i,
+                    shard,
+                    record: rec,
+                    min_counter,
+                    reply,
+                })
+                .await;
+            match appended {
+                Ok(counter) => {
+                    let seq = SequenceNumber::new(counter, tag, shard);
+                    return Ok((PutResult { shard_index: shard, sequence_number: seq }, self.durability()));
+                }
+                Err(EngineError::ShardClosed(_)) if round + 1 < REROUTE_ROUNDS => {
+                    round += 1;
+                    self.router().barrier().await;
+                }
+                Err(e) => return Err(e),
+            }
+        }
     }
 
     /// PutRecords: stores up to 500 records; failures are per record, in
     /// request order.
     pub async fn put_records(&self, stream: &str, records: Vec<RecordInput>) -> Result<PutRecordsOutcome> {
-        let (snapshot, i) = self.router().locate(stream)?;
         validate_put(&records)?;
-        let n = records.len();
-        let meta = &snapshot.streams[i];
-        let mut per_core: Vec<Vec<(u32, ShardGroup)>> = vec![Vec::new(); self.cores()];
-        for (shard, group) in route_put(meta, records)? {
-            per_core[self.router().core_of(meta, shard)].push((shard, group));
+        let mut collector = PutCollector::new(records);
+        for round in 0..REROUTE_ROUNDS {
+            if round > 0 {
+                self.router().barrier().await;
+            }
+            let (snapshot, i) = self.router().locate(stream)?;
+            let meta = &snapshot.streams[i];
+            let mut per_core: Vec<Vec<(u32, ShardGroup)>> = vec![Vec::new(); self.cores()];
+            for (shard, group) in route_put(meta, collector.take_pending())? {
+                per_core[self.router().core_of(meta, shard)].push((shard, group));
+            }
+            let parts = per_core
+                .into_iter()
+                .enumerate()
+                .filter(|(_, groups)| !groups.is_empty())
+                .map(|(core, groups)| self.router().append_remote(core, snapshot.clone(), i, groups));
+            collector.absorb(join_all(parts).await);
+            if !collector.has_pending() {
+                break;
+            }
         }
-        let parts = per_core
-            .into_iter()
-            .enumerate()
-            .filter(|(_, groups)| !groups.is_empty())
-            .map(|(core, groups)| self.router().append_remote(core, snapshot.clone(), i, groups));
-        let parts = join_all(parts).await;
-        Ok(self.router().assemble(n, parts))
+        Ok(collector.finish(self.durability()))
+    }
+
+    /// SplitShard: closes `shard`; its two children split its range at
+    /// `new_starting_hash_key`.
+    pub async fn split_shard(&self, stream: &str, shard: u32, new_starting_hash_key: u128) -> Result<()> {
+        self.router().reshard(stream, command::ReshardOp::Split { shard, new_starting_hash_key }).await
+    }
+
+    /// MergeShards: `shard`'s range must end just before `adjacent`'s.
+    pub async fn merge_shards(&self, stream: &str, shard: u32, adjacent: u32) -> Result<()> {
+        self.router().reshard(stream, command::ReshardOp::Merge { shard, adjacent }).await
+    }
+
+    /// UpdateShardCount with UNIFORM_SCALING.
+    pub async fn update_shard_count(&self, stream: &str, target: u32) -> Result<()> {
+        self.router().reshard(stream, command::ReshardOp::UniformScaling { target }).await
     }
 
     /// Resolves a starting position in a shard to a counter.

@@ -5,10 +5,10 @@ use std::sync::{Arc, RwLock};
 
 use futures::channel::oneshot;
 
-use super::command::{Command, GroupResults, Reply};
+use super::command::{Command, Reply, ReshardOp};
 use crate::catalog::{owning_core, CatalogData, StreamMeta};
 use crate::config::Durability;
-use crate::core::{PutRecordsOutcome, PutResult, RecordFailure, RecordFailureKind, ShardGroup};
+use crate::core::{GroupResults, RecordFailure, RecordFailureKind, ShardGroup, Slot};
 use crate::error::{EngineError, Result};
 
 /// Cheap to clone and `Send`: what every handle and core shares.
@@ -84,33 +84,20 @@ impl Router {
                         kind: RecordFailureKind::InternalFailure,
                         message: "Internal Service Failure: engine is shut down".into(),
                     };
-                    (p, Err(failure))
+                    (p, Slot::Done(Err(failure)))
                 })
                 .collect(),
         }
     }
 
-    /// Orders per-record results back into request order.
-    pub fn assemble(&self, n: usize, parts: Vec<GroupResults>) -> PutRecordsOutcome {
-        let mut results: Vec<Option<std::result::Result<PutResult, RecordFailure>>> = vec![None; n];
-        for (pos, r) in parts.into_iter().flatten() {
-            if let Some(slot) = results.get_mut(pos) {
-                *slot = Some(r);
-            }
-        }
-        PutRecordsOutcome {
-            results: results
-                .into_iter()
-                .map(|r| {
-                    r.unwrap_or_else(|| {
-                        Err(RecordFailure {
-                            kind: RecordFailureKind::InternalFailure,
-                            message: "Internal Service Failure: no result".into(),
-                        })
-                    })
-                })
-                .collect(),
-            durability: self.durability,
-        }
+    /// Runs a reshard on the control core.
+    pub async fn reshard(&self, stream: &str, op: ReshardOp) -> Result<()> {
+        let name = stream.to_owned();
+        self.call(0, |reply| Command::Reshard { name, op, reply }).await
+    }
+
+    /// Waits until no control operation runs on the control core.
+    pub async fn barrier(&self) {
+        let _ = self.call(0, |reply| Command::Barrier { reply }).await;
     }
 }

@@ -319,7 +319,7 @@ impl<S: Storage, C: Clock> ShardLog<S, C> {
                 return Err(EngineError::ShardFailed(self.ident.to_string()));
             }
             if st.ending_counter.is_some() {
-                return Err(EngineError::InvalidArgument(format!("shard {} is closed", self.ident)));
+                return Err(EngineError::ShardClosed(self.ident.to_string()));
             }
             let base = st.next_counter.max(min_counter);
             let arrival_ms = self.clock.now_ms().max(st.last_arrival_ms);
@@ -679,11 +679,20 @@ impl<S: Storage, C: Clock> ShardLog<S, C> {
     /// Closes the shard for appends (resharding); returns its ending
     /// counter (one past its last record). Waits for pending appends.
     pub async fn close(&self) -> Result<u64> {
-        let end = self.st.borrow().next_counter;
+        let end = {
+            let mut st = self.st.borrow_mut();
+            let next = st.next_counter;
+            *st.ending_counter.get_or_insert(next)
+        };
+        // Appends admitted before the close are part of the shard.
         self.wait_durable(end).await?;
-        let mut st = self.st.borrow_mut();
-        let next = st.next_counter;
-        Ok(*st.ending_counter.get_or_insert(next))
+        Ok(end)
+    }
+
+    /// Undoes [`ShardLog::close`] when the reshard that closed the shard
+    /// could not be recorded (the catalog still says the shard is open).
+    pub fn reopen_for_appends(&self) {
+        self.st.borrow_mut().ending_counter = None;
     }
 
     /// Waits for in-flight appends, syncs, and checkpoints the tail

@@ -7,5 +7,6 @@ mod dma;
 mod kill;
 mod limits;
 mod positions;
+mod reshard;
 mod retention;
 mod roundtrip;
