@@ -20,7 +20,7 @@ use futures::{AsyncReadExt, AsyncWriteExt, StreamExt};
 use glommio::net::TcpStream;
 use glommio::sync::Semaphore;
 use shoal_protocol::frame::{decode_from, Decoded, ErrorFrame, Frame, FrameBody};
-use shoal_protocol::Status;
+use shoal_protocol::{Response, Status};
 
 use crate::dispatch::Context;
 
@@ -116,7 +116,7 @@ pub async fn serve(stream: TcpStream, ctx: Rc<Context>, stop: oneshot::Receiver<
 }
 
 fn send(out: &mpsc::UnboundedSender<Bytes>, frame: &Frame) {
-    let mut buf = BytesMut::new();
+    let mut buf = BytesMut::with_capacity(encoded_size_hint(frame));
     if let Err(e) = frame.encode(&mut buf) {
         // A response that cannot be encoded (e.g. over the frame limit)
         // becomes an error frame, so the client is never left waiting.
@@ -135,6 +135,19 @@ fn send(out: &mpsc::UnboundedSender<Bytes>, frame: &Frame) {
         }
     }
     let _ = out.unbounded_send(buf.freeze());
+}
+
+/// Roughly the encoded size, so that large responses are encoded into one
+/// allocation instead of a doubling series of copies.
+fn encoded_size_hint(frame: &Frame) -> usize {
+    const PER_RECORD_OVERHEAD: usize = 48;
+    match &frame.body {
+        FrameBody::Response(Response::GetRecords(r)) => {
+            256 + r.records.iter().map(|r| r.data.len() + r.partition_key.len() + PER_RECORD_OVERHEAD).sum::<usize>()
+        }
+        FrameBody::Response(Response::PutRecords(r)) => 256 + r.records.len() * 32,
+        _ => 256,
+    }
 }
 
 async fn write_loop(
