@@ -236,6 +236,11 @@ impl<S: Storage, C: Clock> LocalEngine<S, C> {
         };
         let children = updated.shards.iter().filter(|s| meta.shard(s.index).is_none());
         self.core.open_shards(&updated, children).await?;
+        // Uniform scaling closes every open shard first; those it left
+        // unchanged take appends again.
+        let untouched: Vec<u32> =
+            parents.iter().copied().filter(|&p| updated.shard(p).is_some_and(|s| s.is_open())).collect();
+        self.core.reopen_shards(&updated, &untouched);
         *self.snapshot.borrow_mut() = catalog.snapshot();
         Ok(())
     }

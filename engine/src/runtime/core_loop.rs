@@ -283,6 +283,16 @@ async fn reshard(catalog: &mut Catalog<DmaStorage>, ctx: &CoreContext, name: &st
         }
     };
     broadcast(ctx, |reply| Command::OpenShards { stream: updated.clone(), reply }).await?;
+    // Uniform scaling closes every open shard first; those it left
+    // unchanged take appends again.
+    for (core, shards) in closed {
+        let untouched: Vec<u32> =
+            shards.into_iter().filter(|&p| updated.shard(p).is_some_and(|s| s.is_open())).collect();
+        if !untouched.is_empty() {
+            let stream = updated.clone();
+            ctx.router.call(core, |reply| Command::ReopenShards { stream, shards: untouched, reply }).await?;
+        }
+    }
     publish(ctx, catalog);
     Ok(())
 }

@@ -187,3 +187,22 @@ fn a_crash_at_any_step_of_a_split_leaves_before_or_after() {
     }
     assert!(saw_before && saw_after, "the crash points cover both outcomes");
 }
+
+/// Uniform scaling closes every open shard before planning; a shard that
+/// the plan leaves as it is must take appends again.
+#[test]
+fn uniform_scaling_reopens_the_shards_it_leaves_unchanged() {
+    let storage = SimStorage::new(54);
+    let clock = ManualClock::new(T0);
+    let engine = open(&storage, &clock);
+    block_on(engine.create_stream("r", 2, None)).expect("create");
+    put_round(&engine, 0, 40);
+    block_on(engine.split_shard("r", 0, 1u128 << 126)).expect("split");
+    block_on(engine.merge_shards("r", 3, 1)).expect("merge");
+    put_round(&engine, 1, 40);
+    // Shard 2 is [0, 2^126 - 1], already one of the 4 even ranges.
+    block_on(engine.update_shard_count("r", 4)).expect("scale");
+    assert!(engine.describe_stream("r").expect("describe").shards[2].is_open(), "left as it was");
+    put_round(&engine, 2, 40);
+    check_order(&engine, 3, 40);
+}
