@@ -319,6 +319,22 @@ fn examples() -> Vec<(&'static str, Frame)> {
                 }),
             ),
         ),
+        ("SplitShard request", request(17, Request::SplitShard(SplitShard::new("orders", 0, 1 << 126)))),
+        ("SplitShard response", response(17, Response::SplitShard)),
+        ("MergeShards request", request(18, Request::MergeShards(MergeShards::new("orders", 2, 3)))),
+        ("MergeShards response", response(18, Response::MergeShards)),
+        ("UpdateShardCount request", request(19, Request::UpdateShardCount(UpdateShardCount::new("orders", 4)))),
+        (
+            "UpdateShardCount response",
+            response(
+                19,
+                Response::UpdateShardCount(UpdateShardCountOutput {
+                    stream_name: "orders".into(),
+                    current_shard_count: 2,
+                    target_shard_count: 4,
+                }),
+            ),
+        ),
         (
             "Error frame",
             Frame {
@@ -468,6 +484,7 @@ fn describe(field: &str, role: &str, span: &[u8]) -> String {
             "durability" => named(field, span, Durability::from_u8(span[0]).map(Durability::name)),
             "iterator_type" => named(field, span, ShardIteratorType::from_u8(span[0]).map(ShardIteratorType::name)),
             "shard_filter.type" => named(field, span, ShardFilterType::from_u8(span[0]).map(ShardFilterType::name)),
+            "scaling_type" => named(field, span, ScalingType::from_u8(span[0]).map(ScalingType::name)),
             "records[].result" => named(field, span, Some(if span[0] == 1 { "success" } else { "failure" })),
             "enforce_consumer_deletion" | "has_more_shards" | "has_more_streams" => {
                 named(field, span, Some(if span[0] == 1 { "true" } else { "false" }))

@@ -12,9 +12,9 @@ use futures::executor::block_on;
 use crate::client::{Client, ClientConfig, ClientError};
 use crate::ops::{
     CreateStream, DeleteStream, DescribeStream, DescribeStreamSummary, GetRecords, GetRecordsOutput, GetShardIterator,
-    GetShardIteratorOutput, ListShards, ListShardsOutput, ListStreams, ListStreamsOutput, PutRecord, PutRecordOutput,
-    PutRecords, PutRecordsEntry, PutRecordsOutput, Request, Response, RetentionPeriodChange, StreamDescription,
-    StreamDescriptionSummary,
+    GetShardIteratorOutput, ListShards, ListShardsOutput, ListStreams, ListStreamsOutput, MergeShards, PutRecord,
+    PutRecordOutput, PutRecords, PutRecordsEntry, PutRecordsOutput, Request, Response, RetentionPeriodChange,
+    SplitShard, StreamDescription, StreamDescriptionSummary, UpdateShardCount, UpdateShardCountOutput,
 };
 
 /// A [`Client`] whose methods block. Cloning shares the connection, like the async client.
@@ -107,5 +107,17 @@ impl BlockingClient {
 
     pub fn get_records(&self, request: GetRecords) -> Result<GetRecordsOutput, ClientError> {
         block_on(self.client.get_records(request))
+    }
+
+    pub fn split_shard(&self, request: SplitShard) -> Result<(), ClientError> {
+        block_on(self.client.split_shard(request))
+    }
+
+    pub fn merge_shards(&self, request: MergeShards) -> Result<(), ClientError> {
+        block_on(self.client.merge_shards(request))
+    }
+
+    pub fn update_shard_count(&self, request: UpdateShardCount) -> Result<UpdateShardCountOutput, ClientError> {
+        block_on(self.client.update_shard_count(request))
     }
 }

@@ -103,9 +103,9 @@ use futures_timer::Delay;
 use crate::client::connection::{lock, Connection};
 use crate::ops::{
     CreateStream, DeleteStream, DescribeStream, DescribeStreamSummary, GetRecords, GetRecordsOutput, GetShardIterator,
-    GetShardIteratorOutput, ListShards, ListShardsOutput, ListStreams, ListStreamsOutput, Opcode, PutRecord,
-    PutRecordOutput, PutRecords, PutRecordsOutput, Request, Response, RetentionPeriodChange, StreamDescription,
-    StreamDescriptionSummary,
+    GetShardIteratorOutput, ListShards, ListShardsOutput, ListStreams, ListStreamsOutput, MergeShards, Opcode,
+    PutRecord, PutRecordOutput, PutRecords, PutRecordsOutput, Request, Response, RetentionPeriodChange, SplitShard,
+    StreamDescription, StreamDescriptionSummary, UpdateShardCount, UpdateShardCountOutput,
 };
 
 /// A handle to one pipelined connection to a Shoal server. Clones share the connection.
@@ -298,6 +298,33 @@ impl Client {
         match self.call(Request::GetRecords(request)).await? {
             Response::GetRecords(output) => Ok(output),
             other => Err(wrong_response(Opcode::GetRecords, &other)),
+        }
+    }
+
+    /// Splits an open shard in two at a hash key. Answered once the split is done: the parent
+    /// is closed and the two children (the next shard indexes) take its writes. Like every
+    /// call it is retried per the policy, so a split whose first answer was lost may have been
+    /// applied already; the retry then fails with `InvalidArgument` (the shard is closed).
+    pub async fn split_shard(&self, request: SplitShard) -> Result<(), ClientError> {
+        match self.call(Request::SplitShard(request)).await? {
+            Response::SplitShard => Ok(()),
+            other => Err(wrong_response(Opcode::SplitShard, &other)),
+        }
+    }
+
+    /// Merges two adjacent open shards into one. Answered once the merge is done.
+    pub async fn merge_shards(&self, request: MergeShards) -> Result<(), ClientError> {
+        match self.call(Request::MergeShards(request)).await? {
+            Response::MergeShards => Ok(()),
+            other => Err(wrong_response(Opcode::MergeShards, &other)),
+        }
+    }
+
+    /// Brings the stream to a number of open shards with even hash key ranges.
+    pub async fn update_shard_count(&self, request: UpdateShardCount) -> Result<UpdateShardCountOutput, ClientError> {
+        match self.call(Request::UpdateShardCount(request)).await? {
+            Response::UpdateShardCount(output) => Ok(output),
+            other => Err(wrong_response(Opcode::UpdateShardCount, &other)),
         }
     }
 }

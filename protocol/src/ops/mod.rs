@@ -1,9 +1,9 @@
 //! The operations: the opcode table, and the request and response of each operation.
 //!
 //! Opcodes are grouped with room to grow: control plane from 0x0001, data plane from 0x0010,
-//! resharding from 0x0020 and enhanced fan-out from 0x0030. Reserved opcodes are listed so that
-//! their numbers are never given away, but their bodies are not defined yet: a frame using one
-//! is answered `UnsupportedOperation`, like an unknown opcode. [`Opcode::from_u16`] and
+//! resharding from 0x0020 and enhanced fan-out from 0x0030. Reserved opcodes (fan-out) are
+//! listed so that their numbers are never given away, but their bodies are not defined yet: a
+//! frame using one is answered `UnsupportedOperation`, like an unknown opcode. [`Opcode::from_u16`] and
 //! [`Request::decode`] are the single exhaustive matches that tie numbers to messages.
 
 /// Declares a one-byte wire enum: the Rust enum, its wire values and its Kinesis names.
@@ -64,6 +64,7 @@ mod list_streams;
 mod opcode;
 mod put_record;
 mod put_records;
+mod reshard;
 mod stream_admin;
 mod types;
 
@@ -76,6 +77,7 @@ pub use list_streams::{ListStreams, ListStreamsOutput};
 pub use opcode::Opcode;
 pub use put_record::{PutRecord, PutRecordOutput};
 pub use put_records::{PutRecords, PutRecordsEntry, PutRecordsOutput, PutRecordsResult};
+pub use reshard::{MergeShards, ScalingType, SplitShard, UpdateShardCount, UpdateShardCountOutput};
 pub use stream_admin::{DeleteStream, RetentionPeriodChange};
 pub use types::{parse_shard_id, shard_id, ChildShard, Durability, HashKeyRange, Shard, StreamStatus};
 
@@ -97,6 +99,9 @@ pub enum Request {
     PutRecords(PutRecords),
     GetShardIterator(GetShardIterator),
     GetRecords(GetRecords),
+    SplitShard(SplitShard),
+    MergeShards(MergeShards),
+    UpdateShardCount(UpdateShardCount),
 }
 
 /// A successful response. Operations that return nothing in Kinesis have an empty body.
@@ -114,6 +119,9 @@ pub enum Response {
     PutRecords(PutRecordsOutput),
     GetShardIterator(GetShardIteratorOutput),
     GetRecords(GetRecordsOutput),
+    SplitShard,
+    MergeShards,
+    UpdateShardCount(UpdateShardCountOutput),
 }
 
 impl Request {
@@ -131,6 +139,9 @@ impl Request {
             Request::PutRecords(_) => Opcode::PutRecords,
             Request::GetShardIterator(_) => Opcode::GetShardIterator,
             Request::GetRecords(_) => Opcode::GetRecords,
+            Request::SplitShard(_) => Opcode::SplitShard,
+            Request::MergeShards(_) => Opcode::MergeShards,
+            Request::UpdateShardCount(_) => Opcode::UpdateShardCount,
         }
     }
 
@@ -148,10 +159,10 @@ impl Request {
             Opcode::PutRecords => Request::PutRecords(WireDecode::decode(r)?),
             Opcode::GetShardIterator => Request::GetShardIterator(WireDecode::decode(r)?),
             Opcode::GetRecords => Request::GetRecords(WireDecode::decode(r)?),
-            Opcode::SplitShard
-            | Opcode::MergeShards
-            | Opcode::UpdateShardCount
-            | Opcode::RegisterStreamConsumer
+            Opcode::SplitShard => Request::SplitShard(WireDecode::decode(r)?),
+            Opcode::MergeShards => Request::MergeShards(WireDecode::decode(r)?),
+            Opcode::UpdateShardCount => Request::UpdateShardCount(WireDecode::decode(r)?),
+            Opcode::RegisterStreamConsumer
             | Opcode::DeregisterStreamConsumer
             | Opcode::DescribeStreamConsumer
             | Opcode::ListStreamConsumers
@@ -176,6 +187,9 @@ impl Request {
             Request::PutRecords(body) => body.encode(w),
             Request::GetShardIterator(body) => body.encode(w),
             Request::GetRecords(body) => body.encode(w),
+            Request::SplitShard(body) => body.encode(w),
+            Request::MergeShards(body) => body.encode(w),
+            Request::UpdateShardCount(body) => body.encode(w),
         }
     }
 
@@ -196,6 +210,9 @@ impl Request {
             Request::PutRecords(body) => body.validate(),
             Request::GetShardIterator(body) => body.validate(),
             Request::GetRecords(body) => body.validate(),
+            Request::SplitShard(body) => body.validate(),
+            Request::MergeShards(body) => body.validate(),
+            Request::UpdateShardCount(body) => body.validate(),
         }
     }
 }
@@ -215,6 +232,9 @@ impl Response {
             Response::PutRecords(_) => Opcode::PutRecords,
             Response::GetShardIterator(_) => Opcode::GetShardIterator,
             Response::GetRecords(_) => Opcode::GetRecords,
+            Response::SplitShard => Opcode::SplitShard,
+            Response::MergeShards => Opcode::MergeShards,
+            Response::UpdateShardCount(_) => Opcode::UpdateShardCount,
         }
     }
 
@@ -232,10 +252,10 @@ impl Response {
             Opcode::PutRecords => Response::PutRecords(WireDecode::decode(r)?),
             Opcode::GetShardIterator => Response::GetShardIterator(WireDecode::decode(r)?),
             Opcode::GetRecords => Response::GetRecords(WireDecode::decode(r)?),
-            Opcode::SplitShard
-            | Opcode::MergeShards
-            | Opcode::UpdateShardCount
-            | Opcode::RegisterStreamConsumer
+            Opcode::SplitShard => Response::SplitShard,
+            Opcode::MergeShards => Response::MergeShards,
+            Opcode::UpdateShardCount => Response::UpdateShardCount(WireDecode::decode(r)?),
+            Opcode::RegisterStreamConsumer
             | Opcode::DeregisterStreamConsumer
             | Opcode::DescribeStreamConsumer
             | Opcode::ListStreamConsumers
@@ -251,7 +271,9 @@ impl Response {
             Response::CreateStream
             | Response::DeleteStream
             | Response::IncreaseStreamRetentionPeriod
-            | Response::DecreaseStreamRetentionPeriod => Ok(()),
+            | Response::DecreaseStreamRetentionPeriod
+            | Response::SplitShard
+            | Response::MergeShards => Ok(()),
             Response::DescribeStream(body) => body.encode(w),
             Response::DescribeStreamSummary(body) => body.encode(w),
             Response::ListStreams(body) => body.encode(w),
@@ -260,6 +282,7 @@ impl Response {
             Response::PutRecords(body) => body.encode(w),
             Response::GetShardIterator(body) => body.encode(w),
             Response::GetRecords(body) => body.encode(w),
+            Response::UpdateShardCount(body) => body.encode(w),
         }
     }
 }

@@ -21,7 +21,6 @@ pub enum Opcode {
     PutRecords = 0x0011,
     GetShardIterator = 0x0012,
     GetRecords = 0x0013,
-    /// Reserved: resharding.
     SplitShard = 0x0020,
     MergeShards = 0x0021,
     UpdateShardCount = 0x0022,
@@ -133,11 +132,11 @@ impl Opcode {
             | Opcode::PutRecord
             | Opcode::PutRecords
             | Opcode::GetShardIterator
-            | Opcode::GetRecords => None,
-            Opcode::SplitShard
+            | Opcode::GetRecords
+            | Opcode::SplitShard
             | Opcode::MergeShards
-            | Opcode::UpdateShardCount
-            | Opcode::RegisterStreamConsumer
+            | Opcode::UpdateShardCount => None,
+            Opcode::RegisterStreamConsumer
             | Opcode::DeregisterStreamConsumer
             | Opcode::DescribeStreamConsumer
             | Opcode::ListStreamConsumers

@@ -78,6 +78,13 @@ fn answer(request: &Request) -> Response {
             millis_behind_latest: 0,
             child_shards: vec![],
         }),
+        Request::SplitShard(_) => Response::SplitShard,
+        Request::MergeShards(_) => Response::MergeShards,
+        Request::UpdateShardCount(r) => Response::UpdateShardCount(UpdateShardCountOutput {
+            stream_name: r.stream_name.clone(),
+            current_shard_count: 2,
+            target_shard_count: r.target_shard_count,
+        }),
     }
 }
 
@@ -115,6 +122,9 @@ fn every_operation_round_trips() {
         Request::PutRecords(put_records),
         Request::GetShardIterator(GetShardIterator::after_sequence_number("orders", 1, 4_294_967_296)),
         Request::GetRecords(GetRecords::new(&b"\x01iterator"[..])),
+        Request::SplitShard(SplitShard::new("orders", 1, 1 << 126)),
+        Request::MergeShards(MergeShards::new("orders", 2, 3)),
+        Request::UpdateShardCount(UpdateShardCount::new("orders", 4)),
     ];
     run(async {
         for request in &requests {
@@ -139,6 +149,9 @@ fn every_operation_round_trips() {
                 Request::PutRecords(r) => client.put_records(r).await.map(Response::PutRecords),
                 Request::GetShardIterator(r) => client.get_shard_iterator(r).await.map(Response::GetShardIterator),
                 Request::GetRecords(r) => client.get_records(r).await.map(Response::GetRecords),
+                Request::SplitShard(r) => client.split_shard(r).await.map(|()| Response::SplitShard),
+                Request::MergeShards(r) => client.merge_shards(r).await.map(|()| Response::MergeShards),
+                Request::UpdateShardCount(r) => client.update_shard_count(r).await.map(Response::UpdateShardCount),
             };
             assert_eq!(got.unwrap(), expected, "{:?}", request.opcode());
         }
@@ -161,4 +174,55 @@ fn the_generic_call_round_trips_every_operation() {
         assert_eq!(run(client.call(request.clone())).unwrap(), answer(request));
     }
     assert_eq!(*seen.lock().unwrap(), requests);
+}
+
+#[test]
+fn the_blocking_client_reshards() {
+    let (server, seen) = recording_server();
+    let client = client(&server).blocking();
+    client.split_shard(SplitShard::new("orders", 0, u128::MAX / 2)).unwrap();
+    client.merge_shards(MergeShards::new("orders", 1, 2)).unwrap();
+    let output = client.update_shard_count(UpdateShardCount::new("orders", 3)).unwrap();
+    assert_eq!(
+        output,
+        UpdateShardCountOutput { stream_name: "orders".into(), current_shard_count: 2, target_shard_count: 3 }
+    );
+    assert_eq!(
+        *seen.lock().unwrap(),
+        vec![
+            Request::SplitShard(SplitShard {
+                stream_name: "orders".into(),
+                shard: 0,
+                new_starting_hash_key: u128::MAX / 2,
+            }),
+            Request::MergeShards(MergeShards { stream_name: "orders".into(), shard: 1, adjacent_shard: 2 }),
+            Request::UpdateShardCount(UpdateShardCount {
+                stream_name: "orders".into(),
+                target_shard_count: 3,
+                scaling_type: ScalingType::UniformScaling,
+            }),
+        ]
+    );
+}
+
+/// The server's resharding rules come back as InvalidArgument with its message, not retried.
+#[test]
+fn a_refused_reshard_is_a_service_error() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use shoal_protocol::Status;
+
+    let attempts = Arc::new(AtomicUsize::new(0));
+    let seen = Arc::clone(&attempts);
+    let message = "Shards shardId-000000000003 and shardId-000000000002 in stream orders are not an adjacent pair \
+                   of shards eligible for merging";
+    let server = FakeServer::answering(move |request| {
+        seen.fetch_add(1, Ordering::SeqCst);
+        assert!(matches!(request, Request::MergeShards(_)));
+        Reply::Fail(Status::InvalidArgument, message.to_owned())
+    });
+    let error = run(client(&server).merge_shards(MergeShards::new("orders", 3, 2))).unwrap_err();
+    assert_eq!(error.status(), Some(Status::InvalidArgument));
+    assert!(error.to_string().contains(message), "{error}");
+    assert_eq!(attempts.load(Ordering::SeqCst), 1);
 }

@@ -71,10 +71,49 @@ fn reserved_opcodes_are_typed_as_not_served() {
             assert_eq!(e.correlation_id, 7);
         }
     }
-    assert_eq!(Opcode::ALL.iter().filter(|op| op.is_served()).count(), 12);
+    assert_eq!(Opcode::ALL.iter().filter(|op| op.is_served()).count(), 15);
     for op in Opcode::ALL {
         assert_eq!(Opcode::from_u16(op as u16), Some(op));
     }
+}
+
+#[test]
+fn resharding_is_served_and_fan_out_is_still_reserved() {
+    for op in [Opcode::SplitShard, Opcode::MergeShards, Opcode::UpdateShardCount] {
+        assert!(op.is_served(), "{}", op.name());
+    }
+    for op in [
+        Opcode::RegisterStreamConsumer,
+        Opcode::DeregisterStreamConsumer,
+        Opcode::DescribeStreamConsumer,
+        Opcode::ListStreamConsumers,
+        Opcode::SubscribeToShard,
+        Opcode::SubscribeToShardEvent,
+    ] {
+        assert!(!op.is_served(), "{}", op.name());
+    }
+    // An empty MergeShards body is now a malformed body, not an unsupported operation.
+    let e = body_error(&framed(FrameKind::Request, Opcode::MergeShards as u16, 7, b""));
+    assert_eq!(e.status(), Status::MalformedFrame);
+    let e = body_error(&framed(FrameKind::Request, Opcode::SubscribeToShard as u16, 7, b""));
+    assert_eq!(e.source, WireError::OpcodeNotServed { opcode: 0x0034, name: "SubscribeToShard" });
+}
+
+#[test]
+fn an_undefined_scaling_type_is_refused() {
+    // UpdateShardCount: stream "s", target 2, scaling_type 2 (undefined; only 1 exists).
+    let mut b = Vec::new();
+    b.put_u16_le(1);
+    b.put_u8(b's');
+    b.put_u32_le(2);
+    b.put_u8(2);
+    let e = body_error(&framed(FrameKind::Request, Opcode::UpdateShardCount as u16, 1, &b));
+    assert_eq!(e.source, WireError::InvalidValue { field: "scaling_type", offset: 7, value: 2 });
+    b[7] = 1;
+    assert!(matches!(
+        decode(&framed(FrameKind::Request, Opcode::UpdateShardCount as u16, 1, &b)),
+        Decoded::Complete(Ok(_), _)
+    ));
 }
 
 #[test]

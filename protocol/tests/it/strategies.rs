@@ -122,6 +122,17 @@ pub fn request() -> impl Strategy<Value = Request> {
                 })
             }),
         (blob(), of(any::<u32>())).prop_map(|(iterator, limit)| Request::GetRecords(GetRecords { iterator, limit })),
+        (text(), any::<u32>(), any::<u128>()).prop_map(|(stream_name, shard, new_starting_hash_key)| {
+            Request::SplitShard(SplitShard { stream_name, shard, new_starting_hash_key })
+        }),
+        (text(), any::<u32>(), any::<u32>()).prop_map(|(stream_name, shard, adjacent_shard)| {
+            Request::MergeShards(MergeShards { stream_name, shard, adjacent_shard })
+        }),
+        (text(), any::<u32>(), proptest::sample::select(ScalingType::ALL.to_vec())).prop_map(
+            |(stream_name, target_shard_count, scaling_type)| {
+                Request::UpdateShardCount(UpdateShardCount { stream_name, target_shard_count, scaling_type })
+            }
+        ),
     ]
 }
 
@@ -146,6 +157,11 @@ pub fn response() -> impl Strategy<Value = Response> {
         Just(Response::DeleteStream),
         Just(Response::IncreaseStreamRetentionPeriod),
         Just(Response::DecreaseStreamRetentionPeriod),
+        Just(Response::SplitShard),
+        Just(Response::MergeShards),
+        (text(), any::<u32>(), any::<u32>()).prop_map(|(stream_name, current_shard_count, target_shard_count)| {
+            Response::UpdateShardCount(UpdateShardCountOutput { stream_name, current_shard_count, target_shard_count })
+        }),
         (text(), stream_status(), any::<u32>(), any::<u64>(), vec(shard(), 0..4), any::<bool>()).prop_map(
             |(stream_name, status, retention_hours, creation_timestamp_ms, shards, has_more_shards)| {
                 Response::DescribeStream(StreamDescription {

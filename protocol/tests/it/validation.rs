@@ -381,6 +381,39 @@ fn get_shard_iterator_combinations_use_kinesis_messages() {
 }
 
 #[test]
+fn resharding_checks_names_and_target_counts_only() {
+    // Hash keys, shard indexes and adjacency are the server's to judge: any values pass here.
+    ok(Request::SplitShard(SplitShard::new("s", 0, 0)).validate());
+    ok(Request::SplitShard(SplitShard::new("s", u32::MAX, u128::MAX)).validate());
+    ok(Request::MergeShards(MergeShards::new("s", 3, 3)).validate());
+    ok(Request::MergeShards(MergeShards::new("s", 5, 1)).validate());
+    let bad = "a b";
+    let name_error =
+        constraint(Some(bad), "streamName", "Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+");
+    assert_eq!(failure(SplitShard::new(bad, 0, 1 << 127).validate()), name_error);
+    assert_eq!(failure(MergeShards::new(bad, 0, 1).validate()), name_error);
+    assert_eq!(failure(UpdateShardCount::new(bad, 2).validate()), name_error);
+    assert_eq!(
+        failure(MergeShards::new("", 0, 1).validate()),
+        constraint(Some(""), "streamName", "Member must have length greater than or equal to 1")
+    );
+
+    ok(Request::UpdateShardCount(UpdateShardCount::new("s", SHARD_COUNT_MIN)).validate());
+    ok(UpdateShardCount::new("s", SHARD_COUNT_MAX).validate());
+    assert_eq!(
+        failure(UpdateShardCount::new("s", 0).validate()),
+        constraint(Some("0"), "targetShardCount", "Member must have value greater than or equal to 1")
+    );
+    assert_eq!(
+        failure(UpdateShardCount::new("s", SHARD_COUNT_MAX + 1).validate()),
+        constraint(Some("100001"), "targetShardCount", "Member must have value less than or equal to 100000")
+    );
+    assert_eq!(UpdateShardCount::new("s", 2).scaling_type, ScalingType::UniformScaling);
+    assert_eq!(ScalingType::UniformScaling.name(), "UNIFORM_SCALING");
+    assert_eq!(ScalingType::ALL, &[ScalingType::UniformScaling]);
+}
+
+#[test]
 fn validation_errors_become_error_frames() {
     let e = validate::stream_name("streamName", "").unwrap_err();
     let frame = e.error_frame(31, 0x0001);
