@@ -12,7 +12,7 @@ use shoal_protocol::ops::{
     ChildShard, CreateStream, DescribeStream, Durability, GetRecords, GetRecordsOutput, GetShardIterator,
     GetShardIteratorOutput, HashKeyRange, ListShards, ListShardsOutput, ListStreams, ListStreamsOutput, PutRecord,
     PutRecordOutput, PutRecords, PutRecordsOutput, PutRecordsResult, Record, Shard, ShardFilterType, ShardIteratorType,
-    StreamDescription, StreamDescriptionSummary, StreamStatus,
+    StreamDescription, StreamDescriptionSummary, StreamStatus, UpdateShardCountOutput,
 };
 use shoal_protocol::{IteratorPosition, Request, Response, ShardIteratorToken, Status};
 
@@ -105,6 +105,27 @@ impl Context {
             Request::PutRecords(r) => self.put_records(r).await,
             Request::GetShardIterator(r) => self.get_shard_iterator(r).await,
             Request::GetRecords(r) => self.get_records(r).await,
+            Request::SplitShard(r) => {
+                self.api.split_shard(&r.stream_name, r.shard, r.new_starting_hash_key).await?;
+                Ok(Response::SplitShard)
+            }
+            Request::MergeShards(r) => {
+                self.api.merge_shards(&r.stream_name, r.shard, r.adjacent_shard).await?;
+                Ok(Response::MergeShards)
+            }
+            Request::UpdateShardCount(r) => {
+                let open = |name: &str| -> Result<u32, Failure> {
+                    let d = self.api.describe_stream(name)?;
+                    Ok(d.shards.iter().filter(|s| s.is_open()).count() as u32)
+                };
+                let current_shard_count = open(&r.stream_name)?;
+                self.api.update_shard_count(&r.stream_name, r.target_shard_count).await?;
+                Ok(Response::UpdateShardCount(UpdateShardCountOutput {
+                    stream_name: r.stream_name,
+                    current_shard_count,
+                    target_shard_count: r.target_shard_count,
+                }))
+            }
         }
     }
 

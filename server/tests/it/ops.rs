@@ -268,3 +268,62 @@ fn throughput_limits_refuse_per_record_and_per_call() {
     let (status, _) = c.call(get_records(it.iterator, None)).expect_err("second call in the same second");
     assert_eq!(status, Status::ProvisionedThroughputExceeded);
 }
+
+#[test]
+fn split_merge_and_update_shard_count_over_the_wire() {
+    let server = TestServer::start();
+    let mut c = server.client();
+    c.ok(create("rs", 2));
+    let put = |c: &mut RawClient, round: u32| {
+        let records = (0..40).map(|k| entry(&format!("key-{k}"), format!("{round}").as_bytes())).collect();
+        let Response::PutRecords(out) = c.ok(put_records("rs", records)) else { panic!() };
+        for r in &out.records {
+            assert!(matches!(r, PutRecordsResult::Success { .. }), "round {round}: {r:?}");
+        }
+    };
+    put(&mut c, 0);
+    let quarter = 1u128 << 126;
+    assert_eq!(c.ok(Request::SplitShard(SplitShard::new("rs", 0, quarter))), Response::SplitShard);
+    put(&mut c, 1);
+    // Shard 0 is closed: its children are 2 and 3; 3 and 1 are adjacent.
+    assert_eq!(c.ok(Request::MergeShards(MergeShards::new("rs", 3, 1))), Response::MergeShards);
+    put(&mut c, 2);
+    let Response::UpdateShardCount(u) = c.ok(Request::UpdateShardCount(UpdateShardCount::new("rs", 4))) else {
+        panic!()
+    };
+    assert_eq!((u.current_shard_count, u.target_shard_count), (2, 4));
+    put(&mut c, 3);
+
+    let Response::ListShards(all) = c.ok(Request::ListShards(ListShards::for_stream("rs"))) else { panic!() };
+    let open: Vec<_> = all.shards.iter().filter(|s| s.ending_sequence_number.is_none()).collect();
+    assert_eq!(open.len(), 4);
+    assert_eq!(all.shards[2].parent, Some(0));
+    assert_eq!(all.shards[4].adjacent_parent, Some(1));
+
+    // A closed shard read to its end: no next iterator, and its children.
+    let Response::GetShardIterator(it) = c.ok(iterator("rs", 0, ShardIteratorType::TrimHorizon, None, None)) else {
+        panic!()
+    };
+    let mut it = it.iterator;
+    let end = loop {
+        let Response::GetRecords(r) = c.ok(get_records(it.clone(), None)) else { panic!() };
+        match r.next_iterator {
+            Some(next) => it = next,
+            None => break r,
+        }
+    };
+    let mut children: Vec<u32> = end.child_shards.iter().map(|c| c.index).collect();
+    children.sort();
+    assert_eq!(children, vec![2, 3]);
+
+    // Every record is stored exactly once somewhere in the lineage.
+    let total: usize = all.shards.iter().map(|s| read_shard(&mut c, "rs", s.index).len()).sum();
+    assert_eq!(total, 160);
+
+    let (status, msg) = c.call(Request::SplitShard(SplitShard::new("rs", 0, quarter / 2))).expect_err("closed");
+    assert_eq!(status, Status::InvalidArgument, "{msg}");
+    let (status, _) = c.call(Request::MergeShards(MergeShards::new("rs", 0, 7))).expect_err("bad pair");
+    assert!(matches!(status, Status::InvalidArgument | Status::ResourceNotFound));
+    let (status, _) = c.call(Request::UpdateShardCount(UpdateShardCount::new("rs", 9))).expect_err("over double");
+    assert_eq!(status, Status::InvalidArgument);
+}
