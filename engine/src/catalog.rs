@@ -245,12 +245,7 @@ impl<S: Storage> Catalog<S> {
         if shard_count == 0 {
             return Err(EngineError::InvalidArgument("a stream needs at least one shard".into()));
         }
-        let open: u64 = self.data.streams.iter().map(|s| s.shards.iter().filter(|s| s.is_open()).count() as u64).sum();
-        if open + shard_count as u64 > STREAM_SHARDS_MAX as u64 {
-            return Err(EngineError::LimitExceeded(format!(
-                "This request would exceed the shard limit. Current shard count: {open}. Limit:                  {STREAM_SHARDS_MAX}. Number of additional shards that would have resulted from this request:                  {shard_count}."
-            )));
-        }
+        self.check_shard_quota(shard_count as usize)?;
         let retention_hours = retention_hours.unwrap_or(RETENTION_HOURS_DEFAULT);
         validate_retention_hours(retention_hours)?;
         if self.data.streams.iter().any(|s| s.name == name) {
@@ -323,7 +318,8 @@ impl<S: Storage> Catalog<S> {
         let open: u64 = self.data.streams.iter().map(|s| s.shards.iter().filter(|s| s.is_open()).count() as u64).sum();
         if open + additional as u64 > STREAM_SHARDS_MAX as u64 {
             return Err(EngineError::LimitExceeded(format!(
-                "This request would exceed the shard limit. Current shard count: {open}. Limit:                  {STREAM_SHARDS_MAX}. Number of additional shards that would have resulted from this request:                  {additional}."
+                "This request would exceed the shard limit. Current shard count: {open}. Limit: {STREAM_SHARDS_MAX}. \
+                 Number of additional shards that would have resulted from this request: {additional}."
             )));
         }
         Ok(())

@@ -150,3 +150,17 @@ fn catalog_survives_restart_and_delete_removes_files() {
     block_on(engine.create_stream("b", 1, None)).expect("create");
     assert!(read_all(&engine, "b", 0, StartingPosition::TrimHorizon, 100).is_empty());
 }
+
+#[test]
+fn the_shard_quota_is_limit_exceeded_with_kinesis_wording() {
+    let storage = SimStorage::new(6);
+    let clock = ManualClock::new(T0);
+    let engine = open(&storage, &clock);
+    block_on(engine.create_stream("a", 10, None)).expect("create");
+    let err = block_on(engine.create_stream("b", shoal_engine::limits::STREAM_SHARDS_MAX, None)).expect_err("quota");
+    assert_eq!(err.kind(), shoal_engine::ErrorKind::LimitExceeded);
+    let text = err.to_string();
+    assert!(text.contains("Current shard count: 10. Limit: 20000. Number of additional shards"), "{text}");
+    assert!(!text.contains('\n'));
+    assert!(engine.describe_stream("b").is_err(), "nothing was created");
+}
