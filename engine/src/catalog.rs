@@ -15,9 +15,10 @@ use rkyv::{Archive, Deserialize, Serialize};
 
 use crate::checksum::crc32;
 use crate::error::{EngineError, Result};
-use crate::limits::{RETENTION_HOURS_DEFAULT, STREAM_SHARDS_MAX};
+use crate::limits::{CONSUMERS_PER_STREAM_MAX, RETENTION_HOURS_DEFAULT, STREAM_SHARDS_MAX};
 use crate::model::{
-    shard_id, validate_retention_hours, validate_stream_name, ShardDescription, StreamDescription, StreamStatus,
+    shard_id, validate_consumer_name, validate_retention_hours, validate_stream_name, ShardDescription,
+    StreamDescription, StreamStatus,
 };
 use crate::routing::HashKeyRange;
 use crate::sequence::SequenceNumber;
@@ -26,7 +27,8 @@ use crate::throttle::ShardLimits;
 
 const CATALOG_FILE: &str = "catalog.bin";
 const CATALOG_MAGIC: [u8; 4] = *b"SHC1";
-const CATALOG_VERSION: u32 = 1;
+/// 2: streams carry their registered consumers.
+const CATALOG_VERSION: u32 = 2;
 const CATALOG_HEADER_BYTES: usize = 4 + 4 + 4 + 8;
 
 /// A shard as the catalog keeps it.
@@ -67,6 +69,23 @@ pub struct StreamMeta {
     /// Throughput limits of each shard.
     pub limits: ShardLimits,
     pub shards: Vec<ShardMeta>,
+    /// Registered enhanced fan-out consumers.
+    pub consumers: Vec<ConsumerMeta>,
+}
+
+/// A registered enhanced fan-out consumer.
+#[derive(Archive, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct ConsumerMeta {
+    pub name: String,
+    pub created_ms: u64,
+}
+
+impl ConsumerMeta {
+    /// The consumer's ARN-like name: unique for this registration (a
+    /// consumer registered again under the same name gets a new one).
+    pub fn arn(&self, stream: &str) -> String {
+        format!("arn:shoal:stream/{stream}/consumer/{}:{}", self.name, self.created_ms / 1000)
+    }
 }
 
 impl StreamMeta {
@@ -275,6 +294,7 @@ impl<S: Storage> Catalog<S> {
             created_ms: now_ms,
             limits,
             shards,
+            consumers: Vec::new(),
         };
         next.streams.push(stream.clone());
         self.persist(next).await?;
@@ -309,7 +329,6 @@ impl<S: Storage> Catalog<S> {
         f(stream)?;
         let updated = stream.clone();
         self.persist(next).await?;
-        tracing::info!(stream = name, shards = updated.shards.len(), "stream resharded");
         Ok(updated)
     }
 
@@ -322,6 +341,48 @@ impl<S: Storage> Catalog<S> {
                  Number of additional shards that would have resulted from this request: {additional}."
             )));
         }
+        Ok(())
+    }
+
+    /// RegisterStreamConsumer: at most [`CONSUMERS_PER_STREAM_MAX`] per
+    /// stream, names unique within a stream.
+    pub async fn register_consumer(&mut self, stream: &str, name: &str, now_ms: u64) -> Result<ConsumerMeta> {
+        validate_consumer_name(name)?;
+        let consumer = ConsumerMeta { name: name.to_owned(), created_ms: now_ms };
+        let created = consumer.clone();
+        self.update_stream(stream, move |s| {
+            if s.consumers.iter().any(|c| c.name == consumer.name) {
+                return Err(EngineError::InUse(format!(
+                    "Consumer {} under stream {} already exists.",
+                    consumer.name, s.name
+                )));
+            }
+            if s.consumers.len() >= CONSUMERS_PER_STREAM_MAX {
+                return Err(EngineError::LimitExceeded(format!(
+                    "Stream {} already has {CONSUMERS_PER_STREAM_MAX} registered consumers, the maximum.",
+                    s.name
+                )));
+            }
+            s.consumers.push(consumer);
+            Ok(())
+        })
+        .await?;
+        tracing::info!(stream, consumer = name, "consumer registered");
+        Ok(created)
+    }
+
+    /// DeregisterStreamConsumer.
+    pub async fn deregister_consumer(&mut self, stream: &str, name: &str) -> Result<()> {
+        self.update_stream(stream, |s| {
+            let before = s.consumers.len();
+            s.consumers.retain(|c| c.name != name);
+            if s.consumers.len() == before {
+                return Err(EngineError::NotFound(format!("Consumer {name} under stream {} not found.", s.name)));
+            }
+            Ok(())
+        })
+        .await?;
+        tracing::info!(stream, consumer = name, "consumer deregistered");
         Ok(())
     }
 
@@ -397,6 +458,7 @@ mod tests {
                 retention_hours: 24,
                 created_ms: 5,
                 limits: ShardLimits::KINESIS,
+                consumers: vec![ConsumerMeta { name: "c".into(), created_ms: 7 }],
                 shards: vec![ShardMeta {
                     index: 0,
                     parent: None,

@@ -40,6 +40,16 @@ pub const RETENTION_HOURS_MAX: u32 = 8760;
 /// regions: 20,000). Creating or resharding past it is LimitExceeded.
 pub const STREAM_SHARDS_MAX: u32 = 20_000;
 
+/// Enhanced fan-out consumers registered per stream (Kinesis: 20).
+pub const CONSUMERS_PER_STREAM_MAX: usize = 20;
+
+/// A fan-out subscription ends after this long (Kinesis: 5 minutes); the
+/// consumer resubscribes from the continuation sequence number.
+pub const SUBSCRIPTION_LIFETIME_MS_DEFAULT: u64 = 5 * 60 * 1000;
+
+/// Delivery rate per consumer and shard (Kinesis: 2 MiB/s).
+pub const SUBSCRIPTION_BYTES_PER_SECOND: u32 = 2 * 1024 * 1024;
+
 /// Segment size bounds. The minimum keeps tests able to roll often; the
 /// maximum keeps one file's sparse index and recovery scan bounded.
 pub const SEGMENT_BYTES_MIN: u64 = 16 * DMA_ALIGNMENT as u64;

@@ -130,6 +130,15 @@ pub fn validate_stream_name(name: &str) -> Result<()> {
     Ok(())
 }
 
+/// Consumer names follow the stream-name rules.
+pub fn validate_consumer_name(name: &str) -> Result<()> {
+    validate_stream_name(name).map_err(|_| {
+        EngineError::InvalidArgument(format!(
+            "consumer name {name:?} must be 1 to {STREAM_NAME_CHARS_MAX} characters of [a-zA-Z0-9_.-]"
+        ))
+    })
+}
+
 /// Partition keys: 1..=256 Unicode characters.
 pub fn validate_partition_key(key: &str) -> Result<()> {
     let chars = key.chars().count();

@@ -223,6 +223,7 @@ mod tests {
             created_ms: 0,
             limits: ShardLimits::UNLIMITED,
             shards,
+            consumers: Vec::new(),
         }
     }
 

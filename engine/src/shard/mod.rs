@@ -205,7 +205,10 @@ impl<S: Storage, C: Clock> ShardLog<S, C> {
             segments.push_back(Segment { base_counter: base, path, file: Some(Rc::new(file)), summary: scan.summary });
         }
         let end = segments.back().map_or(start_counter, |s| s.summary.end_counter);
-        let next_counter = end.max(start_counter);
+        // Counter `start_counter` itself is never given to a record: it is
+        // the position just before the shard's first record, so "after the
+        // start" is always expressible (fan-out continuation numbers).
+        let next_counter = end.max(start_counter + 1);
         let trim_counter = segments.front().map_or(start_counter, |s| s.base_counter);
         let tip_arrival_ms = segments.iter().rev().find_map(|s| s.summary.last_ms);
         let log = Self {
@@ -686,7 +689,21 @@ impl<S: Storage, C: Clock> ShardLog<S, C> {
         };
         // Appends admitted before the close are part of the shard.
         self.wait_durable(end).await?;
+        self.wake_waiters(); // readers waiting for data learn of the end
         Ok(end)
+    }
+
+    /// A wake-up for a reader waiting for records at or after `counter`:
+    /// it fires on the shard's next change (new durable records, a close, a
+    /// failure). `None` if there is no need to wait.
+    pub fn watch_from(&self, counter: u64) -> Option<oneshot::Receiver<()>> {
+        let mut st = self.st.borrow_mut();
+        if st.durable_next > counter || st.ending_counter.is_some() || st.failed.is_some() {
+            return None;
+        }
+        let (tx, rx) = oneshot::channel();
+        st.waiters.push(tx);
+        Some(rx)
     }
 
     /// Undoes [`ShardLog::close`] when the reshard that closed the shard

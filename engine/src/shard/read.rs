@@ -106,7 +106,13 @@ impl<S: Storage, C: Clock> ShardLog<S, C> {
                 // to the cache (a counter gap left by ordering bumps).
                 match cache_front {
                     Some(front) if front > c.pos => c.pos = front,
-                    _ => break,
+                    // No record at or after `pos` is durable: the counters
+                    // up to the tip are a gap (a shard's start, or ordering
+                    // bumps), so the position moves to the tip.
+                    _ => {
+                        c.pos = c.durable_next;
+                        break;
+                    }
                 }
             }
         }
