@@ -3,7 +3,7 @@
 //! positions, and shaping reads.
 
 use std::cell::RefCell;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::PathBuf;
 use std::rc::Rc;
 
@@ -166,6 +166,16 @@ pub fn validate_read_limit(limit: usize) -> Result<()> {
     Ok(())
 }
 
+/// A registered consumer of a stream, by name.
+pub fn find_consumer(stream: &StreamMeta, name: &str) -> Result<crate::catalog::ConsumerMeta> {
+    stream
+        .consumers
+        .iter()
+        .find(|c| c.name == name)
+        .cloned()
+        .ok_or_else(|| EngineError::NotFound(format!("Consumer {name} under stream {} not found.", stream.name)))
+}
+
 pub fn shard_not_found(stream: &StreamMeta, index: u32) -> EngineError {
     EngineError::NotFound(format!("Shard {} in stream {} does not exist", shard_id(index), stream.name))
 }
@@ -188,6 +198,20 @@ pub struct CoreShards<S: Storage, C: Clock> {
     budget: Rc<CacheBudget>,
     shards: RefCell<HashMap<ShardKey, Rc<ShardLog<S, C>>>>,
     throttles: RefCell<HashMap<ShardKey, ShardThrottle>>,
+    /// Active fan-out subscriptions: (stream incarnation, consumer, shard).
+    subscriptions: Rc<RefCell<HashSet<(u64, String, u32)>>>,
+}
+
+/// Holds a (consumer, shard) subscription slot; frees it when dropped.
+pub struct SubscriptionSlot {
+    key: (u64, String, u32),
+    slots: Rc<RefCell<HashSet<(u64, String, u32)>>>,
+}
+
+impl Drop for SubscriptionSlot {
+    fn drop(&mut self) {
+        self.slots.borrow_mut().remove(&self.key);
+    }
 }
 
 impl<S: Storage, C: Clock> CoreShards<S, C> {
@@ -200,6 +224,7 @@ impl<S: Storage, C: Clock> CoreShards<S, C> {
             budget: CacheBudget::new(tail_cache_bytes),
             shards: RefCell::new(HashMap::new()),
             throttles: RefCell::new(HashMap::new()),
+            subscriptions: Rc::default(),
         }
     }
 
@@ -306,6 +331,26 @@ impl<S: Storage, C: Clock> CoreShards<S, C> {
             Some(t) => t.admit_writes(sizes, now),
             None => vec![true; sizes.len()],
         }
+    }
+
+    /// Claims the one subscription slot of (consumer, shard):
+    /// ResourceInUse while another subscription holds it.
+    pub fn claim_subscription(&self, stream: &StreamMeta, consumer: &str, shard: u32) -> Result<SubscriptionSlot> {
+        self.shard(stream, shard)?;
+        let key = (stream.incarnation, consumer.to_owned(), shard);
+        if !self.subscriptions.borrow_mut().insert(key.clone()) {
+            return Err(EngineError::InUse(format!(
+                "Consumer {consumer} already has an active subscription to {} in stream {}.",
+                shard_id(shard),
+                stream.name
+            )));
+        }
+        Ok(SubscriptionSlot { key, slots: self.subscriptions.clone() })
+    }
+
+    /// Active subscriptions on this core.
+    pub fn subscription_count(&self) -> usize {
+        self.subscriptions.borrow().len()
     }
 
     /// Closes shards for a reshard; returns each one's ending counter.

@@ -12,6 +12,7 @@
 //! * [`shard`]: one shard's log — group commit, reads, retention.
 //! * [`tail_cache`]: recent frames in memory, bounded per core.
 //! * [`throttle`]: per-shard throughput limits (token buckets).
+//! * [`subscription`]: enhanced fan-out delivery of one consumer's shard.
 //! * [`catalog`]: streams and shards, persisted atomically.
 //! * [`core`]: the shards of one core and the request logic on top.
 //! * [`local`]: a whole engine on one thread, on any executor.
@@ -42,6 +43,7 @@ pub mod segment;
 pub mod sequence;
 pub mod shard;
 pub mod storage;
+pub mod subscription;
 pub mod tail_cache;
 pub mod throttle;
 
@@ -53,4 +55,5 @@ pub use crate::local::LocalEngine;
 pub use crate::model::{Record, RecordInput, ShardDescription, StreamDescription, StreamStatus};
 pub use crate::runtime::{CoreApi, CoreHook, Engine};
 pub use crate::sequence::SequenceNumber;
+pub use crate::subscription::{SubscriptionEnd, SubscriptionEvent, SubscriptionSettings};
 pub use crate::throttle::ShardLimits;

@@ -10,11 +10,11 @@ use std::sync::Arc;
 use futures::future::join_all;
 use futures::lock::Mutex;
 
-use crate::catalog::{Catalog, CatalogData, StreamMeta};
+use crate::catalog::{Catalog, CatalogData, ConsumerMeta, StreamMeta};
 use crate::clock::Clock;
 use crate::config::{Durability, EngineConfig};
 use crate::core::{
-    append_group, ordering_min_counter, route_one, route_put, validate_put, CoreShards, PutCollector,
+    append_group, find_consumer, ordering_min_counter, route_one, route_put, validate_put, CoreShards, PutCollector,
     PutRecordsOutcome, PutResult, ReadOutcome, StartingPosition, REROUTE_ROUNDS,
 };
 use crate::error::{EngineError, Result};
@@ -23,6 +23,7 @@ use crate::reshard;
 use crate::sequence::SequenceNumber;
 use crate::shard::RecoveryReport;
 use crate::storage::Storage;
+use crate::subscription::{self, SubscriptionEvent, SubscriptionSettings};
 use crate::throttle::ShardLimits;
 
 /// An engine whose shards all live on the calling thread.
@@ -243,6 +244,62 @@ impl<S: Storage, C: Clock> LocalEngine<S, C> {
         self.core.reopen_shards(&updated, &untouched);
         *self.snapshot.borrow_mut() = catalog.snapshot();
         Ok(())
+    }
+
+    /// RegisterStreamConsumer.
+    pub async fn register_consumer(&self, stream: &str, name: &str) -> Result<ConsumerMeta> {
+        let mut catalog = self.catalog.lock().await;
+        let consumer = catalog.register_consumer(stream, name, self.core.clock().now_ms()).await?;
+        *self.snapshot.borrow_mut() = catalog.snapshot();
+        Ok(consumer)
+    }
+
+    /// DeregisterStreamConsumer; its subscriptions end with an error.
+    pub async fn deregister_consumer(&self, stream: &str, name: &str) -> Result<()> {
+        let mut catalog = self.catalog.lock().await;
+        catalog.deregister_consumer(stream, name).await?;
+        *self.snapshot.borrow_mut() = catalog.snapshot();
+        Ok(())
+    }
+
+    /// The registered consumers of a stream.
+    pub fn list_consumers(&self, stream: &str) -> Result<Vec<ConsumerMeta>> {
+        Ok(self.stream(stream)?.consumers)
+    }
+
+    /// SubscribeToShard: returns the event channel and the delivery loop,
+    /// which the caller runs on this thread's executor. `sleep` is that
+    /// executor's timer.
+    pub async fn subscribe<'a, Sl, F>(
+        &'a self,
+        stream: &str,
+        consumer: &str,
+        shard: u32,
+        position: StartingPosition,
+        settings: SubscriptionSettings,
+        sleep: Sl,
+    ) -> Result<(flume::Receiver<Result<SubscriptionEvent>>, impl std::future::Future<Output = ()> + 'a)>
+    where
+        Sl: Fn(std::time::Duration) -> F + 'a,
+        F: std::future::Future<Output = ()> + 'a,
+    {
+        let meta = self.stream(stream)?;
+        let registration = find_consumer(&meta, consumer)?;
+        let slot = self.core.claim_subscription(&meta, consumer, shard)?;
+        let from = self.core.resolve(&meta, shard, position).await?;
+        let (tx, rx) = flume::bounded(1);
+        let stream_name = stream.to_owned();
+        let delivery = async move {
+            let _slot = slot;
+            let registered = || {
+                self.snapshot
+                    .borrow()
+                    .stream(&stream_name)
+                    .is_ok_and(|s| s.incarnation == meta.incarnation && s.consumers.contains(&registration))
+            };
+            subscription::deliver(&self.core, &meta, shard, from, settings, registered, sleep, &tx).await;
+        };
+        Ok((rx, delivery))
     }
 
     /// Resolves a starting position in a shard to a counter.

@@ -4,6 +4,7 @@
 mod common;
 mod crash;
 mod dma;
+mod fanout;
 mod kill;
 mod limits;
 mod positions;
