@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use crate::error::{EngineError, Result};
 use crate::limits::*;
+use crate::subscription::SubscriptionSettings;
 use crate::throttle::ShardLimits;
 
 /// When appended data is made durable, and so when a put is acknowledged.
@@ -73,6 +74,8 @@ pub struct EngineConfig {
     pub maintenance_interval_ms: u64,
     /// Per-shard limits of streams created without their own.
     pub default_shard_limits: ShardLimits,
+    /// Enhanced fan-out: subscription lifetime and per-consumer rate.
+    pub subscription: SubscriptionSettings,
 }
 
 impl EngineConfig {
@@ -85,6 +88,7 @@ impl EngineConfig {
             io_memory_bytes: 8 << 20,
             maintenance_interval_ms: 1_000,
             default_shard_limits: ShardLimits::KINESIS,
+            subscription: SubscriptionSettings::default(),
         }
     }
 

@@ -4,10 +4,11 @@ use std::sync::Arc;
 
 use futures::channel::oneshot;
 
-use crate::catalog::{CatalogData, StreamMeta};
+use crate::catalog::{CatalogData, ConsumerMeta, StreamMeta};
 use crate::core::{GroupResults, ReadOutcome, ShardGroup, StartingPosition};
 use crate::error::Result;
 use crate::model::{RecordInput, StreamDescription};
+use crate::subscription::SubscriptionEvent;
 use crate::throttle::ShardLimits;
 
 pub(crate) type Reply<T> = oneshot::Sender<Result<T>>;
@@ -80,6 +81,27 @@ pub(crate) enum Command {
         stream: StreamMeta,
         shards: Vec<u32>,
         reply: Reply<()>,
+    },
+    /// Control core: RegisterStreamConsumer.
+    RegisterConsumer {
+        stream: String,
+        name: String,
+        reply: Reply<ConsumerMeta>,
+    },
+    /// Control core: DeregisterStreamConsumer.
+    DeregisterConsumer {
+        stream: String,
+        name: String,
+        reply: Reply<()>,
+    },
+    /// Owner core: starts a fan-out subscription; replies its events.
+    Subscribe {
+        snapshot: Arc<CatalogData>,
+        stream: usize,
+        consumer: String,
+        shard: u32,
+        position: StartingPosition,
+        reply: Reply<flume::Receiver<Result<SubscriptionEvent>>>,
     },
     /// Control core: answers once no control operation is running.
     Barrier {

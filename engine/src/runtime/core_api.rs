@@ -11,7 +11,7 @@ use futures::future::{join_all, Either};
 use super::command::{Command, ReshardOp};
 use super::router::Router;
 use super::Shards;
-use crate::catalog::CatalogData;
+use crate::catalog::{CatalogData, ConsumerMeta};
 use crate::config::Durability;
 use crate::core::{
     append_group, ordering_min_counter, route_one, route_put, validate_put, PutCollector, PutRecordsOutcome, PutResult,
@@ -20,6 +20,7 @@ use crate::core::{
 use crate::error::{EngineError, Result};
 use crate::model::{RecordInput, StreamDescription};
 use crate::sequence::SequenceNumber;
+use crate::subscription::SubscriptionEvent;
 use crate::throttle::ShardLimits;
 
 /// A core's view of the engine. `!Send`: it lives on its core.
@@ -161,6 +162,41 @@ impl CoreApi {
             }
         }
         Ok(collector.finish(self.router.durability))
+    }
+
+    /// RegisterStreamConsumer (at most 20 per stream).
+    pub async fn register_consumer(&self, stream: &str, name: &str) -> Result<ConsumerMeta> {
+        let (stream, name) = (stream.to_owned(), name.to_owned());
+        self.router.call(0, |reply| Command::RegisterConsumer { stream, name, reply }).await
+    }
+
+    /// DeregisterStreamConsumer: its subscriptions end with an error.
+    pub async fn deregister_consumer(&self, stream: &str, name: &str) -> Result<()> {
+        let (stream, name) = (stream.to_owned(), name.to_owned());
+        self.router.call(0, |reply| Command::DeregisterConsumer { stream, name, reply }).await
+    }
+
+    /// The registered consumers of a stream.
+    pub fn list_consumers(&self, stream: &str) -> Result<Vec<ConsumerMeta>> {
+        Ok(self.router.catalog().stream(stream)?.consumers.clone())
+    }
+
+    /// SubscribeToShard: events arrive on the returned channel (capacity
+    /// one: an unread event holds the delivery loop, not memory) until an
+    /// event with `end`, or an error.
+    pub async fn subscribe(
+        &self,
+        stream: &str,
+        consumer: &str,
+        shard: u32,
+        position: StartingPosition,
+    ) -> Result<flume::Receiver<Result<SubscriptionEvent>>> {
+        let (snapshot, i) = self.router.locate(stream)?;
+        let core = self.router.core_of(&snapshot.streams[i], shard);
+        let consumer = consumer.to_owned();
+        self.router
+            .call(core, |reply| Command::Subscribe { snapshot, stream: i, consumer, shard, position, reply })
+            .await
     }
 
     /// SplitShard.

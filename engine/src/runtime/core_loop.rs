@@ -15,13 +15,14 @@ use super::{CoreApi, CoreHook, RecoveryReports, Shards};
 use crate::catalog::{owning_core, Catalog, CatalogData};
 use crate::clock::{Clock, SystemClock};
 use crate::config::EngineConfig;
-use crate::core::{append_group, CoreShards};
+use crate::core::{append_group, find_consumer, CoreShards};
 use crate::error::{EngineError, Result};
 use crate::model::StreamDescription;
 use crate::reshard;
 use crate::shard::RecoveryReport;
 use crate::storage::dma::DmaStorage;
 use crate::storage::Storage;
+use crate::subscription;
 use crate::throttle::ShardLimits;
 use std::collections::BTreeMap;
 
@@ -190,6 +191,61 @@ async fn serve(
         Command::ReopenShards { stream, shards: which, reply } => {
             shards.reopen_shards(&stream, &which);
             let _ = reply.send(Ok(()));
+        }
+        Command::RegisterConsumer { stream, name, reply } => {
+            let mut guard = catalog.lock().await;
+            let r = match guard.as_mut() {
+                Some(c) => {
+                    let r = c.register_consumer(&stream, &name, SystemClock.now_ms()).await;
+                    publish(&ctx, c);
+                    r
+                }
+                None => Err(EngineError::Shutdown),
+            };
+            let _ = reply.send(r);
+        }
+        Command::DeregisterConsumer { stream, name, reply } => {
+            let mut guard = catalog.lock().await;
+            let r = match guard.as_mut() {
+                Some(c) => {
+                    let r = c.deregister_consumer(&stream, &name).await;
+                    publish(&ctx, c);
+                    r
+                }
+                None => Err(EngineError::Shutdown),
+            };
+            let _ = reply.send(r);
+        }
+        Command::Subscribe { snapshot, stream, consumer, shard, position, reply } => {
+            let meta = snapshot.streams[stream].clone();
+            let started = async {
+                let registration = find_consumer(&meta, &consumer)?;
+                let slot = shards.claim_subscription(&meta, &consumer, shard)?;
+                let from = shards.resolve(&meta, shard, position).await?;
+                Ok::<_, EngineError>((registration, slot, from))
+            }
+            .await;
+            let (registration, slot, from) = match started {
+                Ok(s) => s,
+                Err(e) => {
+                    let _ = reply.send(Err(e));
+                    return;
+                }
+            };
+            let (tx, rx) = flume::bounded(1);
+            if reply.send(Ok(rx)).is_err() {
+                return;
+            }
+            let router = ctx.router.clone();
+            let registered = || {
+                router
+                    .catalog()
+                    .stream(&meta.name)
+                    .is_ok_and(|s| s.incarnation == meta.incarnation && s.consumers.contains(&registration))
+            };
+            let settings = ctx.config.subscription;
+            subscription::deliver(&shards, &meta, shard, from, settings, registered, glommio::timer::sleep, &tx).await;
+            drop(slot);
         }
         Command::Barrier { reply } => {
             drop(catalog.lock().await);

@@ -24,7 +24,7 @@ use futures::channel::oneshot;
 use futures::future::join_all;
 use glommio::{LocalExecutorBuilder, Placement};
 
-use crate::catalog::{Catalog, CatalogData};
+use crate::catalog::{Catalog, CatalogData, ConsumerMeta};
 use crate::clock::SystemClock;
 use crate::config::{Durability, EngineConfig};
 use crate::core::{
@@ -37,6 +37,7 @@ use crate::sequence::SequenceNumber;
 use crate::shard::RecoveryReport;
 use crate::storage::dma::DmaStorage;
 use crate::storage::Storage;
+use crate::subscription::SubscriptionEvent;
 use crate::throttle::ShardLimits;
 
 mod command;
@@ -272,6 +273,41 @@ impl Engine {
             }
         }
         Ok(collector.finish(self.durability()))
+    }
+
+    /// RegisterStreamConsumer (at most 20 per stream).
+    pub async fn register_consumer(&self, stream: &str, name: &str) -> Result<ConsumerMeta> {
+        let (stream, name) = (stream.to_owned(), name.to_owned());
+        self.router().call(0, |reply| Command::RegisterConsumer { stream, name, reply }).await
+    }
+
+    /// DeregisterStreamConsumer: its subscriptions end with an error.
+    pub async fn deregister_consumer(&self, stream: &str, name: &str) -> Result<()> {
+        let (stream, name) = (stream.to_owned(), name.to_owned());
+        self.router().call(0, |reply| Command::DeregisterConsumer { stream, name, reply }).await
+    }
+
+    /// The registered consumers of a stream.
+    pub fn list_consumers(&self, stream: &str) -> Result<Vec<ConsumerMeta>> {
+        Ok(self.router().catalog().stream(stream)?.consumers.clone())
+    }
+
+    /// SubscribeToShard: events arrive on the returned channel (capacity
+    /// one: an unread event holds the delivery loop, not memory) until an
+    /// event with `end`, or an error.
+    pub async fn subscribe(
+        &self,
+        stream: &str,
+        consumer: &str,
+        shard: u32,
+        position: StartingPosition,
+    ) -> Result<flume::Receiver<Result<SubscriptionEvent>>> {
+        let (snapshot, i) = self.router().locate(stream)?;
+        let core = self.router().core_of(&snapshot.streams[i], shard);
+        let consumer = consumer.to_owned();
+        self.router()
+            .call(core, |reply| Command::Subscribe { snapshot, stream: i, consumer, shard, position, reply })
+            .await
     }
 
     /// SplitShard: closes `shard`; its two children split its range at

@@ -205,3 +205,57 @@ fn splits_under_concurrent_puts_on_both_cores_lose_nothing() {
     assert!(acked.len() > 100);
     engine.shutdown().expect("shutdown");
 }
+
+#[test]
+fn fan_out_on_both_cores_delivers_every_record_across_resubscriptions() {
+    let dir = test_dir();
+    let mut c = config(dir.path());
+    c.subscription.lifetime_ms = 300;
+    let engine = Engine::start(c).expect("start");
+    block_on(engine.create_stream("fan", 2, None)).expect("create");
+    block_on(engine.register_consumer("fan", "reader")).expect("register");
+    let producer = {
+        let engine = engine.clone();
+        std::thread::spawn(move || {
+            for n in 0..40u64 {
+                let records = (0..25).map(|i| record(&format!("k{}", n * 25 + i), n * 25 + i, 300)).collect();
+                block_on(engine.put_records("fan", records)).expect("put");
+                std::thread::sleep(std::time::Duration::from_millis(15));
+            }
+        })
+    };
+    let mut got: Vec<u64> = Vec::new();
+    for shard in 0..2u32 {
+        let mut position = StartingPosition::TrimHorizon;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        let mut mine = Vec::new();
+        // Resubscribe across lifetimes until this shard's share is in.
+        loop {
+            let rx = block_on(engine.subscribe("fan", "reader", shard, position)).expect("subscribe");
+            let mut last = None;
+            while let Ok(ev) = rx.recv() {
+                let ev = ev.expect("no error");
+                mine.extend(ev.records.iter().map(record_index));
+                last = Some(ev.continuation);
+                if ev.end.is_some() {
+                    break;
+                }
+            }
+            position = StartingPosition::AfterSequenceNumber(last.expect("an event"));
+            let stored = read_shard(&engine, "fan", shard).len();
+            if producer.is_finished() && mine.len() >= stored {
+                assert_eq!(mine.len(), stored, "no duplicates");
+                break;
+            }
+            assert!(std::time::Instant::now() < deadline, "delivery stalled");
+        }
+        assert!(mine.windows(2).all(|w| w[0] < w[1]), "in put order, no duplicates");
+        got.extend(mine);
+    }
+    producer.join().expect("producer");
+    got.sort();
+    assert_eq!(got, (0..1000).collect::<Vec<_>>());
+    let err = block_on(engine.subscribe("fan", "nobody", 0, StartingPosition::Latest)).expect_err("unregistered");
+    assert_eq!(err.kind(), shoal_engine::ErrorKind::ResourceNotFound);
+    engine.shutdown().expect("shutdown");
+}
