@@ -75,6 +75,34 @@ pub const LIST_SHARDS_MAX_RESULTS_MIN: u32 = 1;
 pub const LIST_SHARDS_MAX_RESULTS_MAX: u32 = 10_000;
 pub const LIST_SHARDS_RETURNED_MAX: u32 = 1_000;
 
+/// Enhanced fan-out consumers: names like stream names, 1..=128 characters of `[a-zA-Z0-9_.-]`.
+pub const CONSUMER_NAME_LENGTH_CHARS_MIN: usize = 1;
+pub const CONSUMER_NAME_LENGTH_CHARS_MAX: usize = 128;
+/// Consumer ARNs (`arn:shoal:stream/{stream}/consumer/{name}:{epoch seconds}`): Kinesis' bound
+/// on the length of a `ConsumerARN`. A well-formed Shoal ARN is at most 304 characters.
+pub const CONSUMER_ARN_LENGTH_CHARS_MIN: usize = 1;
+pub const CONSUMER_ARN_LENGTH_CHARS_MAX: usize = 2048;
+/// Consumers registered with one stream at once; one more is LimitExceeded.
+pub const CONSUMERS_PER_STREAM_MAX: u32 = 20;
+
+/// ListStreamConsumers: the `max_results` accepted, and the most consumers one response carries.
+pub const LIST_STREAM_CONSUMERS_MAX_RESULTS_MIN: u32 = 1;
+pub const LIST_STREAM_CONSUMERS_MAX_RESULTS_MAX: u32 = 10_000;
+pub const LIST_STREAM_CONSUMERS_RETURNED_MAX: u32 = 100;
+/// ListStreamConsumers' `next_token`: opaque bytes, like a shard iterator.
+pub const LIST_STREAM_CONSUMERS_NEXT_TOKEN_SIZE_BYTES_MAX: usize = SHARD_ITERATOR_SIZE_BYTES_MAX;
+
+/// SubscribeToShard: a subscription ends this long after it started (Kinesis: 5 minutes); the
+/// server may be configured shorter, and says so in its response.
+pub const SUBSCRIPTION_LIFETIME_MS_DEFAULT: u64 = 300_000;
+/// Delivery per consumer and shard, independent of other consumers and of polled readers (the
+/// server's default; a setting).
+pub const SUBSCRIPTION_BYTES_PER_SECOND_DEFAULT: u32 = 2 * 1024 * 1024;
+/// One SubscribeToShardEvent: at most this many records, and at most this many bytes of data
+/// plus partition keys. A record of the largest size always fits in one event.
+pub const SUBSCRIBE_TO_SHARD_EVENT_RECORDS_MAX: u32 = 10_000;
+pub const SUBSCRIBE_TO_SHARD_EVENT_SIZE_BYTES_MAX: usize = 2 * 1024 * 1024;
+
 /// Wire sizes used by the fit checks below (see PROTOCOL.md for the encodings).
 const STRING_PREFIX_BYTES: usize = 2;
 const BLOB_PREFIX_BYTES: usize = 4;
@@ -103,11 +131,26 @@ const GET_RECORDS_BODY_SIZE_BYTES_MAX: usize = COUNT_PREFIX_BYTES
     + COUNT_PREFIX_BYTES
     + 2 * CHILD_SHARD_BYTES_MAX;
 
+/// An event's records plus its continuation number, lag, child shards and end.
+const SUBSCRIBE_TO_SHARD_EVENT_BODY_SIZE_BYTES_MAX: usize = COUNT_PREFIX_BYTES
+    + SUBSCRIBE_TO_SHARD_EVENT_RECORDS_MAX as usize * GET_RECORDS_RECORD_OVERHEAD_BYTES
+    + SUBSCRIBE_TO_SHARD_EVENT_SIZE_BYTES_MAX
+    + 16
+    + 8
+    + COUNT_PREFIX_BYTES
+    + 2 * CHILD_SHARD_BYTES_MAX
+    + 2;
+
 const _: () = assert!(PUT_RECORDS_BODY_SIZE_BYTES_MAX <= FRAME_BODY_SIZE_BYTES_MAX as usize);
 const _: () = assert!(GET_RECORDS_BODY_SIZE_BYTES_MAX <= FRAME_BODY_SIZE_BYTES_MAX as usize);
+const _: () = assert!(SUBSCRIBE_TO_SHARD_EVENT_BODY_SIZE_BYTES_MAX <= FRAME_BODY_SIZE_BYTES_MAX as usize);
 // The largest single record must fit in one PutRecords call and one GetRecords response.
 const _: () = assert!(RECORD_DATA_SIZE_BYTES_MAX + PARTITION_KEY_SIZE_BYTES_MAX <= PUT_RECORDS_SIZE_BYTES_MAX);
 const _: () = assert!(RECORD_DATA_SIZE_BYTES_MAX + PARTITION_KEY_SIZE_BYTES_MAX <= GET_RECORDS_SIZE_BYTES_MAX);
+const _: () =
+    assert!(RECORD_DATA_SIZE_BYTES_MAX + PARTITION_KEY_SIZE_BYTES_MAX <= SUBSCRIBE_TO_SHARD_EVENT_SIZE_BYTES_MAX);
+// A second's worth of delivery at the default rate fits in one event.
+const _: () = assert!(SUBSCRIPTION_BYTES_PER_SECOND_DEFAULT as usize <= SUBSCRIBE_TO_SHARD_EVENT_SIZE_BYTES_MAX);
 // Lengths must be representable in their prefixes.
 const _: () = assert!(PARTITION_KEY_SIZE_BYTES_MAX <= STRING_SIZE_BYTES_MAX);
 const _: () = assert!(STREAM_NAME_LENGTH_CHARS_MAX <= STRING_SIZE_BYTES_MAX);
@@ -125,3 +168,8 @@ const _: () = assert!(SHARD_COUNT_MIN <= SHARD_COUNT_MAX);
 const _: () = assert!(DESCRIBE_STREAM_SHARDS_RETURNED_MAX <= DESCRIBE_STREAM_LIMIT_MAX);
 const _: () = assert!(LIST_STREAMS_RETURNED_MAX <= LIST_STREAMS_LIMIT_MAX);
 const _: () = assert!(LIST_SHARDS_RETURNED_MAX <= LIST_SHARDS_MAX_RESULTS_MAX);
+const _: () = assert!(LIST_STREAM_CONSUMERS_RETURNED_MAX <= LIST_STREAM_CONSUMERS_MAX_RESULTS_MAX);
+const _: () = assert!(CONSUMERS_PER_STREAM_MAX <= LIST_STREAM_CONSUMERS_RETURNED_MAX);
+const _: () = assert!(CONSUMER_NAME_LENGTH_CHARS_MIN <= CONSUMER_NAME_LENGTH_CHARS_MAX);
+const _: () = assert!(CONSUMER_NAME_LENGTH_CHARS_MAX <= STRING_SIZE_BYTES_MAX);
+const _: () = assert!(CONSUMER_ARN_LENGTH_CHARS_MAX <= STRING_SIZE_BYTES_MAX);

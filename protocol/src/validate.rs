@@ -11,10 +11,13 @@ use std::fmt::Display;
 
 use crate::error::ValidationError;
 use crate::limits::{
-    PARTITION_KEY_LENGTH_CHARS_MAX, PARTITION_KEY_LENGTH_CHARS_MIN, PUT_RECORDS_COUNT_MAX, PUT_RECORDS_COUNT_MIN,
-    PUT_RECORDS_SIZE_BYTES_MAX, RECORD_DATA_SIZE_BYTES_MAX, RETENTION_HOURS_MAX, RETENTION_HOURS_MIN, SHARD_COUNT_MAX,
-    SHARD_COUNT_MIN, SHARD_ITERATOR_SIZE_BYTES_MAX, STREAM_NAME_LENGTH_CHARS_MAX, STREAM_NAME_LENGTH_CHARS_MIN,
+    CONSUMER_ARN_LENGTH_CHARS_MAX, CONSUMER_ARN_LENGTH_CHARS_MIN, CONSUMER_NAME_LENGTH_CHARS_MAX,
+    CONSUMER_NAME_LENGTH_CHARS_MIN, PARTITION_KEY_LENGTH_CHARS_MAX, PARTITION_KEY_LENGTH_CHARS_MIN,
+    PUT_RECORDS_COUNT_MAX, PUT_RECORDS_COUNT_MIN, PUT_RECORDS_SIZE_BYTES_MAX, RECORD_DATA_SIZE_BYTES_MAX,
+    RETENTION_HOURS_MAX, RETENTION_HOURS_MIN, SHARD_COUNT_MAX, SHARD_COUNT_MIN, SHARD_ITERATOR_SIZE_BYTES_MAX,
+    STREAM_NAME_LENGTH_CHARS_MAX, STREAM_NAME_LENGTH_CHARS_MIN,
 };
+use crate::ops::{ConsumerArn, ShardIteratorType};
 use crate::status::Status;
 
 /// Values longer than this are not echoed back in messages.
@@ -74,14 +77,85 @@ pub fn range<T: PartialOrd + Display + Copy>(path: &str, value: T, min: T, max: 
     Ok(())
 }
 
+/// Whether every character is one of `[a-zA-Z0-9_.-]`, the alphabet of stream and consumer names.
+pub(crate) fn is_name_alphabet(name: &str) -> bool {
+    name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+}
+
 /// Stream names: 1..=128 characters of `[a-zA-Z0-9_.-]`.
 pub fn stream_name(path: &str, name: &str) -> Result<(), ValidationError> {
     length_chars(path, name, STREAM_NAME_LENGTH_CHARS_MIN, STREAM_NAME_LENGTH_CHARS_MAX)?;
-    let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-');
-    if !name.chars().all(allowed) {
+    if !is_name_alphabet(name) {
         return Err(constraint(path, echo(name), "Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+"));
     }
     Ok(())
+}
+
+/// Consumer names: 1..=128 characters of `[a-zA-Z0-9_.-]`, like stream names.
+pub fn consumer_name(path: &str, name: &str) -> Result<(), ValidationError> {
+    length_chars(path, name, CONSUMER_NAME_LENGTH_CHARS_MIN, CONSUMER_NAME_LENGTH_CHARS_MAX)?;
+    if !is_name_alphabet(name) {
+        return Err(constraint(path, echo(name), "Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+"));
+    }
+    Ok(())
+}
+
+/// Consumer ARNs: 1..=2048 characters matching [`ConsumerArn::PATTERN`].
+pub fn consumer_arn(path: &str, arn: &str) -> Result<(), ValidationError> {
+    length_chars(path, arn, CONSUMER_ARN_LENGTH_CHARS_MIN, CONSUMER_ARN_LENGTH_CHARS_MAX)?;
+    if ConsumerArn::parse(arn).is_none() {
+        let rule = format!("Member must satisfy regular expression pattern: {}", ConsumerArn::PATTERN);
+        return Err(constraint(path, echo(arn), &rule));
+    }
+    Ok(())
+}
+
+/// Where a shard iterator (GetShardIterator) or a subscription (SubscribeToShard) starts: a
+/// sequence number exactly for the two sequence-number types, a timestamp exactly for
+/// `AT_TIMESTAMP`. InvalidArgument with Kinesis' messages.
+pub fn starting_position(
+    iterator_type: ShardIteratorType,
+    sequence_number: Option<u128>,
+    timestamp_ms: Option<u64>,
+) -> Result<(), ValidationError> {
+    let name = iterator_type.name();
+    let wants_sequence_number =
+        matches!(iterator_type, ShardIteratorType::AtSequenceNumber | ShardIteratorType::AfterSequenceNumber);
+    let combination = |what: &str| {
+        invalid_argument(format!(
+            "Must either specify (1) AT_SEQUENCE_NUMBER or AFTER_SEQUENCE_NUMBER and \
+             StartingSequenceNumber or (2) TRIM_HORIZON or LATEST and no StartingSequenceNumber. \
+             Request specified {name} and {what}."
+        ))
+    };
+    match (wants_sequence_number, sequence_number.is_some()) {
+        (true, false) => return Err(combination("no StartingSequenceNumber")),
+        (false, true) => return Err(combination("also a StartingSequenceNumber")),
+        _ => {}
+    }
+    match (iterator_type == ShardIteratorType::AtTimestamp, timestamp_ms.is_some()) {
+        (true, false) => Err(invalid_argument(
+            "Must specify timestampInMillis parameter for iterator of type AT_TIMESTAMP. \
+             Current request has no timestamp parameter.",
+        )),
+        (false, true) => Err(invalid_argument(format!(
+            "The timestampInMillis parameter may only be specified for iterator of type \
+             AT_TIMESTAMP. Request specified {name} and also a timestamp."
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// An `AT_TIMESTAMP` start may not lie in the future (needs the server's clock).
+pub fn timestamp_not_in_future(timestamp_ms: Option<u64>, now_ms: u64) -> Result<(), ValidationError> {
+    match timestamp_ms {
+        Some(timestamp_ms) if timestamp_ms > now_ms => Err(invalid_argument(format!(
+            "The timestampInMillis parameter cannot be greater than the \
+             currentTimestampInMillis. timestampInMillis: {timestamp_ms}, \
+             currentTimestampInMillis: {now_ms}"
+        ))),
+        _ => Ok(()),
+    }
 }
 
 /// Partition keys: 1..=256 characters (not bytes).

@@ -41,7 +41,14 @@ pub struct GetRecordsOutput {
 }
 
 /// Sequence number, arrival, key length, data length.
-const RECORD_SIZE_BYTES_MIN: usize = 16 + 8 + 2 + 4;
+pub(crate) const RECORD_SIZE_BYTES_MIN: usize = 16 + 8 + 2 + 4;
+
+impl Record {
+    /// Data plus partition-key bytes: what the per-response and per-event size limits count.
+    pub fn size_bytes(&self) -> usize {
+        self.data.len() + self.partition_key.len()
+    }
+}
 
 impl GetRecords {
     /// Reads as many records as one response carries.
@@ -74,12 +81,7 @@ impl WireDecode for GetRecords {
 
 impl WireEncode for GetRecordsOutput {
     fn encode(&self, w: &mut Writer<'_>) -> Result<(), EncodeError> {
-        w.array_of("records", &self.records, |w, record| {
-            w.u128("records[].sequence_number", record.sequence_number);
-            w.u64("records[].arrival_timestamp_ms", record.arrival_timestamp_ms);
-            w.string("records[].partition_key", &record.partition_key)?;
-            w.blob("records[].data", &record.data)
-        })?;
+        w.array_of("records", &self.records, |w, record| record.encode(w))?;
         w.opt_blob("next_iterator", self.next_iterator.as_deref())?;
         w.u64("millis_behind_latest", self.millis_behind_latest);
         w.array_of("child_shards", &self.child_shards, |w, child| child.encode(w))
@@ -89,17 +91,30 @@ impl WireEncode for GetRecordsOutput {
 impl WireDecode for GetRecordsOutput {
     fn decode(r: &mut Reader<'_>) -> Result<Self, WireError> {
         Ok(GetRecordsOutput {
-            records: r.array_of("records", RECORD_SIZE_BYTES_MIN, |r| {
-                Ok(Record {
-                    sequence_number: r.u128("records[].sequence_number")?,
-                    arrival_timestamp_ms: r.u64("records[].arrival_timestamp_ms")?,
-                    partition_key: r.string("records[].partition_key")?,
-                    data: r.blob("records[].data")?,
-                })
-            })?,
+            records: r.array_of("records", RECORD_SIZE_BYTES_MIN, Record::decode)?,
             next_iterator: r.opt_blob("next_iterator")?,
             millis_behind_latest: r.u64("millis_behind_latest")?,
             child_shards: r.array_of("child_shards", CHILD_SHARD_SIZE_BYTES_MIN, ChildShard::decode)?,
+        })
+    }
+}
+
+impl WireEncode for Record {
+    fn encode(&self, w: &mut Writer<'_>) -> Result<(), EncodeError> {
+        w.u128("records[].sequence_number", self.sequence_number);
+        w.u64("records[].arrival_timestamp_ms", self.arrival_timestamp_ms);
+        w.string("records[].partition_key", &self.partition_key)?;
+        w.blob("records[].data", &self.data)
+    }
+}
+
+impl WireDecode for Record {
+    fn decode(r: &mut Reader<'_>) -> Result<Self, WireError> {
+        Ok(Record {
+            sequence_number: r.u128("records[].sequence_number")?,
+            arrival_timestamp_ms: r.u64("records[].arrival_timestamp_ms")?,
+            partition_key: r.string("records[].partition_key")?,
+            data: r.blob("records[].data")?,
         })
     }
 }

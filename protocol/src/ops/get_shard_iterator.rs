@@ -82,44 +82,12 @@ impl GetShardIterator {
     /// Checks the fields that each iterator type requires, with Kinesis' messages.
     pub fn validate(&self) -> Result<(), ValidationError> {
         validate::stream_name("streamName", &self.stream_name)?;
-        let name = self.iterator_type.name();
-        let wants_sequence_number =
-            matches!(self.iterator_type, ShardIteratorType::AtSequenceNumber | ShardIteratorType::AfterSequenceNumber);
-        let combination = |what: &str| {
-            validate::invalid_argument(format!(
-                "Must either specify (1) AT_SEQUENCE_NUMBER or AFTER_SEQUENCE_NUMBER and \
-                 StartingSequenceNumber or (2) TRIM_HORIZON or LATEST and no StartingSequenceNumber. \
-                 Request specified {name} and {what}."
-            ))
-        };
-        match (wants_sequence_number, self.starting_sequence_number.is_some()) {
-            (true, false) => return Err(combination("no StartingSequenceNumber")),
-            (false, true) => return Err(combination("also a StartingSequenceNumber")),
-            _ => {}
-        }
-        match (self.iterator_type == ShardIteratorType::AtTimestamp, self.timestamp_ms.is_some()) {
-            (true, false) => Err(validate::invalid_argument(
-                "Must specify timestampInMillis parameter for iterator of type AT_TIMESTAMP. \
-                 Current request has no timestamp parameter.",
-            )),
-            (false, true) => Err(validate::invalid_argument(format!(
-                "The timestampInMillis parameter may only be specified for iterator of type \
-                 AT_TIMESTAMP. Request specified {name} and also a timestamp."
-            ))),
-            _ => Ok(()),
-        }
+        validate::starting_position(self.iterator_type, self.starting_sequence_number, self.timestamp_ms)
     }
 
     /// An AT_TIMESTAMP iterator may not start in the future (needs the server's clock).
     pub fn validate_timestamp(&self, now_ms: u64) -> Result<(), ValidationError> {
-        match self.timestamp_ms {
-            Some(timestamp_ms) if timestamp_ms > now_ms => Err(validate::invalid_argument(format!(
-                "The timestampInMillis parameter cannot be greater than the \
-                 currentTimestampInMillis. timestampInMillis: {timestamp_ms}, \
-                 currentTimestampInMillis: {now_ms}"
-            ))),
-            _ => Ok(()),
-        }
+        validate::timestamp_not_in_future(self.timestamp_ms, now_ms)
     }
 }
 

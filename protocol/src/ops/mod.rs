@@ -55,6 +55,7 @@ macro_rules! wire_enum {
     };
 }
 
+mod consumers;
 mod create_stream;
 mod describe_stream;
 mod get_records;
@@ -66,8 +67,13 @@ mod put_record;
 mod put_records;
 mod reshard;
 mod stream_admin;
+mod subscribe;
 mod types;
 
+pub use consumers::{
+    Consumer, ConsumerArn, ConsumerDescription, ConsumerStatus, DeregisterStreamConsumer, DescribeStreamConsumer,
+    ListStreamConsumers, ListStreamConsumersOutput, RegisterStreamConsumer, RegisterStreamConsumerOutput,
+};
 pub use create_stream::{CreateStream, ShardLimits};
 pub use describe_stream::{DescribeStream, DescribeStreamSummary, StreamDescription, StreamDescriptionSummary};
 pub use get_records::{GetRecords, GetRecordsOutput, Record};
@@ -79,6 +85,9 @@ pub use put_record::{PutRecord, PutRecordOutput};
 pub use put_records::{PutRecords, PutRecordsEntry, PutRecordsOutput, PutRecordsResult};
 pub use reshard::{MergeShards, ScalingType, SplitShard, UpdateShardCount, UpdateShardCountOutput};
 pub use stream_admin::{DeleteStream, RetentionPeriodChange};
+pub use subscribe::{
+    StartingPosition, SubscribeToShard, SubscribeToShardEvent, SubscribeToShardOutput, SubscriptionEnd,
+};
 pub use types::{parse_shard_id, shard_id, ChildShard, Durability, HashKeyRange, Shard, StreamStatus};
 
 use crate::codec::{Reader, WireDecode, WireEncode, Writer};

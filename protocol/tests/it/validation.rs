@@ -421,3 +421,129 @@ fn validation_errors_become_error_frames() {
     let shoal_protocol::FrameBody::Error(err) = frame.body else { panic!("error frame") };
     assert_eq!((err.opcode, err.status, err.message), (0x0001, Status::Validation, e.message));
 }
+
+#[test]
+fn consumer_names_follow_the_stream_name_rules() {
+    let pattern = "Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+";
+    ok(validate::consumer_name("consumerName", "a"));
+    ok(validate::consumer_name("consumerName", "Az09_.-"));
+    ok(validate::consumer_name("consumerName", &"c".repeat(CONSUMER_NAME_LENGTH_CHARS_MAX)));
+    assert_eq!(
+        failure(validate::consumer_name("consumerName", "")),
+        constraint(Some(""), "consumerName", "Member must have length greater than or equal to 1")
+    );
+    let long = "c".repeat(129);
+    assert_eq!(
+        failure(validate::consumer_name("consumerName", &long)),
+        constraint(Some(&long), "consumerName", "Member must have length less than or equal to 128")
+    );
+    for bad in ["a b", "a/b", "a:b", "é"] {
+        assert_eq!(
+            failure(validate::consumer_name("consumerName", bad)),
+            constraint(Some(bad), "consumerName", pattern)
+        );
+    }
+    // Every consumer request checks both names, stream first.
+    type Check = fn(&str, &str) -> Result<(), ValidationError>;
+    let checks: [Check; 3] = [
+        |s, c| RegisterStreamConsumer::new(s, c).validate(),
+        |s, c| DeregisterStreamConsumer::new(s, c).validate(),
+        |s, c| DescribeStreamConsumer::new(s, c).validate(),
+    ];
+    for check in checks {
+        ok(check("orders", "billing"));
+        assert_eq!(failure(check("orders", "bil ling")), constraint(Some("bil ling"), "consumerName", pattern));
+        assert_eq!(failure(check("or ders", "bil ling")), constraint(Some("or ders"), "streamName", pattern));
+    }
+}
+
+#[test]
+fn list_stream_consumers_paging() {
+    ok(ListStreamConsumers::new("orders").validate());
+    ok(ListStreamConsumers { max_results: Some(1), ..ListStreamConsumers::new("orders") }.validate());
+    ok(ListStreamConsumers { max_results: Some(10_000), ..ListStreamConsumers::next_page("orders", &b"t"[..]) }
+        .validate());
+    assert_eq!(
+        failure(ListStreamConsumers { max_results: Some(0), ..ListStreamConsumers::new("orders") }.validate()),
+        constraint(Some("0"), "maxResults", "Member must have value greater than or equal to 1")
+    );
+    assert_eq!(
+        failure(ListStreamConsumers { max_results: Some(10_001), ..ListStreamConsumers::new("orders") }.validate()),
+        constraint(Some("10001"), "maxResults", "Member must have value less than or equal to 10000")
+    );
+    assert_eq!(
+        failure(ListStreamConsumers::next_page("orders", Bytes::new()).validate()),
+        constraint(None, "nextToken", "Member must have length greater than or equal to 1")
+    );
+    assert_eq!(
+        failure(ListStreamConsumers::next_page("orders", vec![1; 513]).validate()),
+        constraint(None, "nextToken", "Member must have length less than or equal to 512")
+    );
+    assert_eq!(failure(ListStreamConsumers::new("").validate()).0, Status::Validation);
+}
+
+#[test]
+fn subscribe_to_shard_checks_the_arn_and_the_starting_position() {
+    let arn = ConsumerArn::new("orders", "billing", 1_700_000_000).to_string();
+    ok(SubscribeToShard::new(&arn, 0, StartingPosition::latest()).validate());
+    ok(SubscribeToShard::new(&arn, u32::MAX, StartingPosition::after_sequence_number(7)).validate());
+
+    let pattern = format!("Member must satisfy regular expression pattern: {}", ConsumerArn::PATTERN);
+    for bad in ["orders", "arn:shoal:stream/orders/consumer/billing", "arn:shoal:stream/orders/consumer/b c:1"] {
+        assert_eq!(
+            failure(SubscribeToShard::new(bad, 0, StartingPosition::latest()).validate()),
+            constraint(Some(bad), "consumerARN", &pattern)
+        );
+    }
+    assert_eq!(
+        failure(SubscribeToShard::new("", 0, StartingPosition::latest()).validate()),
+        constraint(Some(""), "consumerARN", "Member must have length greater than or equal to 1")
+    );
+    let huge = "a".repeat(CONSUMER_ARN_LENGTH_CHARS_MAX + 1);
+    assert_eq!(
+        failure(SubscribeToShard::new(&huge, 0, StartingPosition::latest()).validate()),
+        constraint(None, "consumerARN", "Member must have length less than or equal to 2048")
+    );
+
+    // Every starting position gets exactly GetShardIterator's verdict and message.
+    use ShardIteratorType::*;
+    for iterator_type in ShardIteratorType::ALL.iter().copied() {
+        for sequence_number in [None, Some(5)] {
+            for timestamp_ms in [None, Some(5)] {
+                let position = StartingPosition { iterator_type, sequence_number, timestamp_ms };
+                let iterator = GetShardIterator {
+                    stream_name: "orders".into(),
+                    shard: 0,
+                    iterator_type,
+                    starting_sequence_number: sequence_number,
+                    timestamp_ms,
+                };
+                assert_eq!(SubscribeToShard::new(&arn, 0, position).validate(), iterator.validate(), "{position:?}");
+                assert_eq!(position.validate_timestamp(4), iterator.validate_timestamp(4));
+            }
+        }
+    }
+    assert_eq!(
+        failure(
+            StartingPosition { iterator_type: AtSequenceNumber, sequence_number: None, timestamp_ms: None }.validate()
+        ),
+        (
+            Status::InvalidArgument,
+            "Must either specify (1) AT_SEQUENCE_NUMBER or AFTER_SEQUENCE_NUMBER and StartingSequenceNumber or (2) \
+             TRIM_HORIZON or LATEST and no StartingSequenceNumber. Request specified AT_SEQUENCE_NUMBER and no \
+             StartingSequenceNumber."
+                .into()
+        )
+    );
+    ok(StartingPosition::at_timestamp(2000).validate_timestamp(2000));
+    assert_eq!(failure(StartingPosition::at_timestamp(2001).validate_timestamp(2000)).0, Status::InvalidArgument);
+    for position in [
+        StartingPosition::trim_horizon(),
+        StartingPosition::latest(),
+        StartingPosition::at_sequence_number(1),
+        StartingPosition::after_sequence_number(1),
+        StartingPosition::at_timestamp(1),
+    ] {
+        ok(position.validate());
+    }
+}
