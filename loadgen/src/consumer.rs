@@ -1,0 +1,174 @@
+//! Polled consumers: one thread per consumer, a GetRecords loop within the shard's read limits.
+//!
+//! A consumer polls once per poll interval (by default the shard's 5 calls/s shared by its
+//! consumers, with some room to spare), asking for no more records than the read byte limit
+//! allows per interval, so it does not run the shard's read budget into debt. On a stream
+//! without limits it polls again at once while it is behind. Every response goes to the
+//! verifier as it came; the put→read latency of every record is measured when its response
+//! arrives.
+//!
+//! When the producers are done (every put answered) a consumer keeps reading until a call that
+//! began after that returns nothing and is not behind: by then it has seen every acknowledged
+//! record, since the server makes records readable before it acknowledges them. A drain
+//! deadline bounds this.
+//!
+//! Consumers are one kind of reader; enhanced fan-out subscribers (SubscribeToShard, not yet
+//! served) will be another, feeding the same verifier and recorder through [`Event::Read`].
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::Sender;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use futures::executor::block_on;
+use shoal_protocol::client::Client;
+use shoal_protocol::ops::{GetRecords, GetShardIterator, ShardIteratorType};
+use shoal_protocol::Status;
+
+use crate::payload;
+use crate::stats::Recorder;
+use crate::verify::ConsumerId;
+use crate::Event;
+
+/// Consecutive failed calls (other than throttling) after which a consumer gives up.
+const ERRORS_IN_A_ROW_MAX: u32 = 20;
+
+/// What all consumers share.
+pub struct Shared {
+    pub stream: String,
+    pub recorder: Arc<Recorder>,
+    pub events: Sender<Event>,
+    /// Set once every put has been answered.
+    pub producers_done: AtomicBool,
+    /// After this, consumers stop where they are (set with `producers_done`).
+    pub drain_deadline: Mutex<Option<Instant>>,
+    /// Wall-clock ms when the run began: where to restart if an iterator expires before the
+    /// first record.
+    pub start_timestamp_ms: u64,
+}
+
+impl Shared {
+    fn deadline_passed(&self) -> bool {
+        let deadline = *self.drain_deadline.lock().unwrap_or_else(|p| p.into_inner());
+        deadline.is_some_and(|d| Instant::now() >= d)
+    }
+}
+
+/// How one consumer reads.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub poll_interval: Duration,
+    /// Records asked for per call.
+    pub limit: u32,
+    /// The stream has no read limits: poll again at once while behind.
+    pub unlimited: bool,
+}
+
+/// How a consumer ended.
+#[derive(Debug, Clone)]
+pub struct ConsumerEnd {
+    pub id: ConsumerId,
+    pub records: u64,
+    pub last_seq: Option<u128>,
+    /// Why it stopped before reading everything, if it did.
+    pub stopped_early: Option<String>,
+}
+
+/// Starts a consumer reading from `iterator` (taken before the producers started).
+pub fn spawn(
+    client: Client,
+    id: ConsumerId,
+    iterator: Bytes,
+    settings: Settings,
+    shared: Arc<Shared>,
+) -> std::io::Result<std::thread::JoinHandle<ConsumerEnd>> {
+    std::thread::Builder::new()
+        .name(format!("loadgen-read-{}-{}", id.shard, id.index))
+        .spawn(move || consume(&client, id, iterator, &settings, &shared))
+}
+
+fn consume(client: &Client, id: ConsumerId, iterator: Bytes, settings: &Settings, shared: &Shared) -> ConsumerEnd {
+    let mut end = ConsumerEnd { id, records: 0, last_seq: None, stopped_early: None };
+    let mut iterator = Some(iterator);
+    let mut errors_in_a_row = 0;
+    let epoch = shared.recorder.epoch();
+    loop {
+        let call_start = Instant::now();
+        let done = shared.producers_done.load(Ordering::Acquire);
+        if done && shared.deadline_passed() {
+            end.stopped_early = Some("drain timeout".into());
+            break;
+        }
+        let Some(it) = iterator.clone() else {
+            break; // the shard was closed and fully read
+        };
+        let mut again_at_once = false;
+        let mut request = GetRecords::new(it);
+        request.limit = Some(settings.limit);
+        match block_on(client.get_records(request)) {
+            Ok(out) => {
+                errors_in_a_row = 0;
+                let received = Instant::now();
+                if out.records.is_empty() {
+                    shared.recorder.read_call(false, None);
+                } else {
+                    let due: Vec<u64> = out.records.iter().filter_map(|r| payload::peek_due_ns(&r.data)).collect();
+                    let bytes: u64 = out.records.iter().map(|r| (r.data.len() + r.partition_key.len()) as u64).sum();
+                    shared.recorder.reads(id.shard, &due, bytes, received);
+                    debug_assert!(received >= epoch);
+                }
+                end.records += out.records.len() as u64;
+                end.last_seq = out.records.last().map(|r| r.sequence_number).or(end.last_seq);
+                let behind = out.millis_behind_latest > 0 || out.records.len() >= settings.limit as usize;
+                let caught_up = out.records.is_empty() && out.millis_behind_latest == 0;
+                let records: Vec<(u128, Bytes)> =
+                    out.records.into_iter().map(|r| (r.sequence_number, r.data)).collect();
+                if !records.is_empty() {
+                    let _ = shared.events.send(Event::Read { consumer: id, records });
+                }
+                iterator = out.next_iterator;
+                if done && caught_up {
+                    break;
+                }
+                again_at_once = settings.unlimited && behind;
+            }
+            Err(e) if e.status() == Some(Status::ProvisionedThroughputExceeded) => {
+                shared.recorder.read_call(true, None);
+            }
+            Err(e) if e.status() == Some(Status::ExpiredIterator) => {
+                let request = match end.last_seq {
+                    Some(seq) => GetShardIterator::after_sequence_number(shared.stream.clone(), id.shard, seq),
+                    None => GetShardIterator {
+                        timestamp_ms: Some(shared.start_timestamp_ms),
+                        ..GetShardIterator::new(shared.stream.clone(), id.shard, ShardIteratorType::AtTimestamp)
+                    },
+                };
+                match block_on(client.get_shard_iterator(request)) {
+                    Ok(out) => iterator = Some(out.iterator),
+                    Err(e) => {
+                        shared.recorder.read_call(false, Some(format!("GetShardIterator failed: {e}")));
+                        errors_in_a_row += 1;
+                    }
+                }
+                again_at_once = true;
+            }
+            Err(e) => {
+                shared.recorder.read_call(false, Some(format!("GetRecords failed: {e}")));
+                errors_in_a_row += 1;
+            }
+        }
+        if errors_in_a_row >= ERRORS_IN_A_ROW_MAX {
+            end.stopped_early = Some(format!("{ERRORS_IN_A_ROW_MAX} failed calls in a row"));
+            break;
+        }
+        if !again_at_once {
+            let next = call_start + settings.poll_interval;
+            let now = Instant::now();
+            if next > now {
+                std::thread::sleep(next - now);
+            }
+        }
+    }
+    end
+}

@@ -1,0 +1,661 @@
+//! One run from start to verdict: set up the server and stream, start the verifier and the
+//! consumers, drive the producers through the profile's steps while a ticker prints progress
+//! once a second, drain the consumers, and assemble the [`Report`].
+
+use std::io::Write;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use shoal_protocol::client::{Client, ClientConfig, RetryPolicy};
+use shoal_protocol::ops::{GetShardIterator, ShardIteratorType, ShardLimits};
+
+use crate::cli::{Plan, Schedule, TargetSpec, KINESIS_LIMITS};
+use crate::consumer::{self, ConsumerEnd};
+use crate::keys::{KeyPool, ShardMap, KEY_BYTES};
+use crate::payload::Filler;
+use crate::producer::{self, Producers, RecordOutcome, StepRun};
+use crate::report::{
+    ErrorsReport, LimitsReport, MaxReport, Report, SecondReport, ShardReport, StepHistograms, StepReport, StreamReport,
+    TargetReport, WorkloadReport, SCHEMA,
+};
+use crate::stats::{LatencySummary, Measure, Recorder};
+use crate::target::{self, Target};
+use crate::verify::{ConsumerId, Verdict, Verifier, VerifierConfig};
+use crate::Event;
+
+/// Growth of the max profile's rate per sustained step.
+const RAMP_FACTOR: f64 = 1.5;
+/// The max profile's unjudged first step.
+const RAMP_WARMUP: Duration = Duration::from_secs(2);
+/// The max profile stops bisecting once the bracket is this tight.
+const RAMP_PRECISION: f64 = 1.1;
+/// A sustained step accepted at least this share of its scheduled records.
+const SUSTAINED_ACCEPTED_SHARE: f64 = 0.95;
+/// How long in-flight requests may take to finish after a step.
+const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+/// Read limits use this share of the shard's 5 calls/s, leaving room for timing jitter.
+const READ_CALLS_USED_PER_SECOND: f64 = 4.0;
+/// Poll interval of consumers on a stream without read limits.
+const UNLIMITED_POLL_INTERVAL: Duration = Duration::from_millis(50);
+
+/// Why a run could not be carried out (as opposed to a run that found failures).
+#[derive(Debug)]
+pub struct SetupError(pub String);
+
+impl std::fmt::Display for SetupError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl From<String> for SetupError {
+    fn from(s: String) -> Self {
+        SetupError(s)
+    }
+}
+
+/// The step currently running, for the progress line.
+#[derive(Debug, Clone, Default)]
+struct Current {
+    /// `None` once the load is over (consumers draining).
+    step: Option<usize>,
+    name: String,
+    records_per_second: f64,
+}
+
+/// What the pacer thread reports about each step.
+struct StepPlanRun {
+    name: String,
+    run: StepRun,
+    sustained: Option<bool>,
+}
+
+fn unlimited(l: &ShardLimits) -> bool {
+    l.write_bytes_per_second == u32::MAX && l.write_records_per_second == u32::MAX
+}
+
+/// Records/s the shards of a stream accept together, for records of `wire_bytes`.
+fn write_limit_records_per_second(limits: Option<ShardLimits>, shards: usize, wire_bytes: usize) -> Option<f64> {
+    let l = limits.filter(|l| !unlimited(l))?;
+    let by_records = f64::from(l.write_records_per_second);
+    let by_bytes = f64::from(l.write_bytes_per_second) / wire_bytes as f64;
+    Some(by_records.min(by_bytes) * shards as f64)
+}
+
+pub fn run(plan: &Plan, progress: &mut dyn Write) -> Result<Report, SetupError> {
+    let started_wall = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    let seed = plan.seed.unwrap_or_else(random_u64);
+    let run_id = random_u64();
+    let say = |progress: &mut dyn Write, line: String| {
+        let _ = writeln!(progress, "{line}");
+    };
+
+    let target = match &plan.target {
+        TargetSpec::Embedded { data_parent, cores } => {
+            let t = Target::embedded(data_parent.as_deref(), *cores)?;
+            say(
+                progress,
+                format!(
+                    "embedded server on {} ({} cores), data in {} (removed at exit)",
+                    t.addr,
+                    t.server_cores.unwrap_or(0),
+                    t.data_dir().map(|d| d.display().to_string()).unwrap_or_default()
+                ),
+            );
+            t
+        }
+        TargetSpec::Remote { addr } => Target::remote(addr)?,
+    };
+    let result = run_on(plan, &target, seed, run_id, started_wall, progress);
+    let shutdown = target.shutdown();
+    let mut report = result?;
+    if let Err(e) = shutdown {
+        report.failure_reasons.push(e);
+        report.passed = false;
+        report.exit_code = 1;
+    }
+    Ok(report)
+}
+
+fn run_on(
+    plan: &Plan,
+    target: &Target,
+    seed: u64,
+    run_id: u64,
+    started_wall: Duration,
+    progress: &mut dyn Write,
+) -> Result<Report, SetupError> {
+    let admin = Client::connect(target.addr, ClientConfig::default())
+        .map_err(|e| format!("cannot connect to {}: {e}", target.addr))?
+        .blocking();
+    let (stream, created) = match &plan.existing_stream {
+        Some(name) => (name.clone(), false),
+        None => {
+            let name = format!("loadgen-{:08x}", run_id as u32);
+            target::create_stream(&admin, &name, plan.shards, plan.limits)?;
+            (name, true)
+        }
+    };
+    let outcome = drive(plan, target, &stream, created, seed, run_id, started_wall, progress);
+    if created && !target.is_embedded() && !plan.keep_stream {
+        if let Err(e) = target::delete_stream(&admin, &stream) {
+            let _ = writeln!(progress, "warning: {e}");
+        }
+    }
+    outcome
+}
+
+#[allow(clippy::too_many_arguments)]
+fn drive(
+    plan: &Plan,
+    target: &Target,
+    stream: &str,
+    created: bool,
+    seed: u64,
+    run_id: u64,
+    started_wall: Duration,
+    progress: &mut dyn Write,
+) -> Result<Report, SetupError> {
+    let admin = Client::connect(target.addr, ClientConfig::default())
+        .map_err(|e| format!("cannot connect to {}: {e}", target.addr))?
+        .blocking();
+    let shard_list = target::list_shards(&admin, stream)?;
+    let map = ShardMap::new(&shard_list);
+    let shards = map.shards();
+    let keys = KeyPool::new(&map, seed, plan.hot_key_share)?;
+    let hot_shard = (plan.hot_key_share > 0.0).then(|| keys.hot_shard());
+    let wire_bytes = plan.record_bytes + KEY_BYTES;
+    let limits = plan.limits.or(if plan.limits_assumed { Some(KINESIS_LIMITS) } else { None });
+    let write_limit = write_limit_records_per_second(limits, shards.len(), wire_bytes);
+
+    // Read pacing.
+    let k = plan.polled_consumers;
+    let read_limits = limits.filter(|l| l.read_calls_per_second != u32::MAX);
+    let poll_interval = plan.poll_interval.unwrap_or(match read_limits {
+        Some(l) => {
+            let calls = READ_CALLS_USED_PER_SECOND.min(f64::from(l.read_calls_per_second) * 0.8);
+            Duration::from_secs_f64(f64::from(k.max(1)) / calls)
+        }
+        None => UNLIMITED_POLL_INTERVAL,
+    });
+    let get_limit = match read_limits.filter(|l| l.read_bytes_per_second != u32::MAX) {
+        Some(l) => {
+            let calls_per_second = f64::from(k.max(1)) / poll_interval.as_secs_f64();
+            let per_call = f64::from(l.read_bytes_per_second) / calls_per_second / wire_bytes as f64;
+            (per_call.floor() as u32).clamp(1, shoal_protocol::limits::GET_RECORDS_LIMIT_MAX)
+        }
+        None => shoal_protocol::limits::GET_RECORDS_LIMIT_MAX,
+    };
+
+    let epoch = Instant::now();
+    let recorder = Arc::new(Recorder::new(epoch));
+    let verifying = k > 0;
+    let (events_tx, events_rx) = mpsc::channel::<Event>();
+    let verifier_config = VerifierConfig {
+        run_id,
+        producers: plan.producers as u32,
+        shards: shards.clone(),
+        consumers_per_shard: k,
+        foreign_is_failure: created,
+    };
+    let verifier = std::thread::Builder::new()
+        .name("loadgen-verify".into())
+        .spawn(move || verify_events(Verifier::new(verifier_config), events_rx))
+        .map_err(|e| format!("cannot start the verifier: {e}"))?;
+
+    // Consumers take their iterators before any put, so they see every record of the run.
+    let consumer_shared = Arc::new(consumer::Shared {
+        stream: stream.to_string(),
+        recorder: Arc::clone(&recorder),
+        events: events_tx.clone(),
+        producers_done: AtomicBool::new(false),
+        drain_deadline: Mutex::new(None),
+        start_timestamp_ms: started_wall.as_millis() as u64,
+    });
+    let settings = consumer::Settings { poll_interval, limit: get_limit, unlimited: read_limits.is_none() };
+    let reader_config = ClientConfig { retry: RetryPolicy::none(), ..ClientConfig::default() };
+    let mut consumers = Vec::new();
+    for &shard in &shards {
+        for index in 0..k {
+            let client = Client::connect(target.addr, reader_config.clone())
+                .map_err(|e| format!("consumer cannot connect to {}: {e}", target.addr))?;
+            let start = if created { ShardIteratorType::TrimHorizon } else { ShardIteratorType::Latest };
+            let it =
+                futures::executor::block_on(client.get_shard_iterator(GetShardIterator::new(stream, shard, start)))
+                    .map_err(|e| format!("GetShardIterator for shard {shard}: {e}"))?;
+            let id = ConsumerId { shard, index };
+            let handle = consumer::spawn(client, id, it.iterator, settings.clone(), Arc::clone(&consumer_shared))
+                .map_err(|e| format!("cannot start a consumer: {e}"))?;
+            consumers.push(handle);
+        }
+    }
+
+    let writer_config = ClientConfig { retry: RetryPolicy::none(), ..ClientConfig::default() };
+    let mut clients = Vec::new();
+    for _ in 0..plan.producers {
+        clients.push(
+            Client::connect(target.addr, writer_config.clone())
+                .map_err(|e| format!("producer cannot connect to {}: {e}", target.addr))?,
+        );
+    }
+    let shared = producer::Shared {
+        stream: stream.to_string(),
+        keys,
+        filler: Filler::new(seed, plan.record_bytes),
+        batch: plan.batch,
+        single: plan.single,
+        run_id,
+        seed,
+        recorder: Arc::clone(&recorder),
+        events: verifying.then(|| events_tx.clone()),
+    };
+    drop(events_tx);
+    let mut producers =
+        Producers::new(clients, shared, plan.max_in_flight).map_err(|e| format!("cannot start the pool: {e}"))?;
+
+    // Resolve the schedule's rates now that the limits and record size are known.
+    let to_rps = |r: &crate::units::Rate| r.records_per_second(wire_bytes, write_limit).map_err(SetupError);
+    let mut timeline = Vec::new();
+    let quiet = plan.quiet;
+    let mut tick = Ticker { epoch, next: 1, last: epoch, recorder: &recorder, current: Current::default(), quiet };
+
+    let step_runs: Vec<StepPlanRun> = match &plan.schedule {
+        Schedule::Steps { rates, step_duration } => {
+            let resolved: Vec<(String, f64)> =
+                rates.iter().map(|(n, r)| Ok((n.clone(), to_rps(r)?))).collect::<Result<_, SetupError>>()?;
+            let step_duration = *step_duration;
+            run_paced(&mut tick, &mut timeline, progress, move |current| {
+                let mut runs = Vec::new();
+                for (name, rps) in resolved {
+                    set_current(&current, runs.len(), &name, rps);
+                    let run = producers.run_step(rps, step_duration);
+                    runs.push(StepPlanRun { name, run, sustained: None });
+                }
+                producers.wait_idle(IDLE_TIMEOUT);
+                runs
+            })
+        }
+        Schedule::Ramp { start, step_duration, budget, p99_target_ms } => {
+            let start = to_rps(start)?;
+            let (step_duration, budget, target_ms) = (*step_duration, *budget, *p99_target_ms);
+            run_paced(&mut tick, &mut timeline, progress, move |current| {
+                ramp(&mut producers, &current, start, step_duration, budget, target_ms)
+            })
+        }
+    };
+
+    // Every put is answered: consumers read what is left, then stop.
+    tick.flush(&mut timeline, progress);
+    tick.current = Current { step: None, name: "drain".into(), records_per_second: 0.0 };
+    *consumer_shared.drain_deadline.lock().unwrap_or_else(|p| p.into_inner()) =
+        Some(Instant::now() + plan.drain_timeout);
+    consumer_shared.producers_done.store(true, Ordering::Release);
+    let ends: Vec<ConsumerEnd> = {
+        let drain_started = Instant::now();
+        loop {
+            if consumers.iter().all(|c| c.is_finished()) {
+                break;
+            }
+            tick.wait_and_print(&mut timeline, progress, Duration::from_millis(20));
+            if drain_started.elapsed() > plan.drain_timeout + Duration::from_secs(10) {
+                break;
+            }
+        }
+        consumers.into_iter().filter_map(|c| c.join().ok()).collect()
+    };
+    for end in &ends {
+        if let Some(why) = &end.stopped_early {
+            let _ = consumer_shared.events.send(Event::ConsumerStopped { consumer: end.id, why: why.clone() });
+        }
+    }
+    // The last window, so the timeline covers the drain.
+    tick.flush(&mut timeline, progress);
+    drop(consumer_shared);
+    let verdict = verifier.join().map_err(|_| SetupError("the verifier panicked".into()))?;
+    let elapsed = epoch.elapsed();
+
+    let limits_report = limits.filter(|l| !unlimited(l)).map(|l| LimitsReport {
+        write_bytes_per_second: l.write_bytes_per_second,
+        write_records_per_second: l.write_records_per_second,
+        read_bytes_per_second: l.read_bytes_per_second,
+        read_calls_per_second: l.read_calls_per_second,
+    });
+    let ramp_target = match plan.schedule {
+        Schedule::Ramp { p99_target_ms, .. } => Some(p99_target_ms),
+        Schedule::Steps { .. } => None,
+    };
+    let measures = recorder.steps();
+    let mut steps = Vec::new();
+    let mut histograms = Vec::new();
+    let mut total = Measure::default();
+    for (i, sr) in step_runs.iter().enumerate() {
+        let m = measures.get(sr.run.index).cloned().unwrap_or_default();
+        steps.push(step_report(i, &sr.name, &sr.run, &m, wire_bytes, sr.sustained));
+        histograms.push(StepHistograms { name: sr.name.clone(), ack: m.ack.clone(), read: m.read.clone() });
+        total.add(&m);
+    }
+    let totals = totals_report(&steps, &total, wire_bytes);
+    histograms.push(StepHistograms { name: "all".into(), ack: total.ack.clone(), read: total.read.clone() });
+    let max = ramp_target.map(|p99_target_ms| {
+        let best = steps
+            .iter()
+            .filter(|s| s.sustained == Some(true))
+            .max_by(|a, b| a.accepted_records_per_second.total_cmp(&b.accepted_records_per_second));
+        MaxReport {
+            p99_target_ms,
+            best_step: best.map(|s| s.index),
+            best_accepted_records_per_second: best.map(|s| s.accepted_records_per_second),
+            best_accepted_mb_per_second: best.map(|s| s.accepted_mb_per_second),
+        }
+    });
+    let (errors, error_count) = recorder.errors();
+    let per_shard = recorder
+        .shards()
+        .into_iter()
+        .map(|(shard, counts)| ShardReport { shard, counts, hot: hot_shard == Some(shard) })
+        .collect();
+
+    let mut failure_reasons = Vec::new();
+    let verification = verifying.then_some(verdict);
+    if let Some(v) = &verification {
+        if !v.passed {
+            failure_reasons.push(format!("verification {}", v.summary()));
+        }
+    }
+    if error_count > 0 {
+        failure_reasons.push(format!("{error_count} request(s) failed; first: {}", errors.first().map_or("", |e| e)));
+    }
+    let unsynced = totals.counts.accepted_unsynced;
+    let passed = failure_reasons.is_empty();
+    Ok(Report {
+        schema: SCHEMA,
+        profile: plan.profile.name().into(),
+        passed,
+        exit_code: if passed { 0 } else { 1 },
+        failure_reasons,
+        started_at_unix_ms: started_wall.as_millis() as u64,
+        elapsed_seconds: crate::stats::round3(elapsed.as_secs_f64()),
+        seed,
+        run_id: format!("{run_id:016x}"),
+        target: TargetReport {
+            mode: if target.is_embedded() { "embedded" } else { "remote" }.into(),
+            addr: target.addr.to_string(),
+            data_dir: target.data_dir().map(|d| d.display().to_string()),
+            server_cores: target.server_cores,
+        },
+        stream: StreamReport {
+            name: stream.to_string(),
+            created,
+            shards: shards.len() as u32,
+            limits: limits_report,
+            limits_source: if plan.limits_assumed { "assumed" } else { "set" }.into(),
+            write_limit_records_per_second: write_limit.map(crate::stats::round3),
+        },
+        workload: WorkloadReport {
+            producers: plan.producers,
+            operation: if plan.single { "PutRecord" } else { "PutRecords" }.into(),
+            batch_records: plan.batch,
+            record_bytes: plan.record_bytes,
+            key_bytes: KEY_BYTES,
+            key_distribution: if plan.hot_key_share > 0.0 { "hot" } else { "uniform" }.into(),
+            hot_key_share: plan.hot_key_share,
+            hot_shard,
+            max_in_flight_per_producer: plan.max_in_flight,
+            polled_consumers_per_shard: k,
+            poll_interval_ms: crate::stats::round3(poll_interval.as_secs_f64() * 1000.0),
+            get_records_limit: get_limit,
+            fanout_consumers_per_shard: 0,
+            throttled_records_retried: false,
+        },
+        steps,
+        totals,
+        per_second: timeline,
+        per_shard,
+        verification,
+        max,
+        errors: ErrorsReport { count: error_count, first: errors },
+        durability: if unsynced == 0 { "synced" } else { "written" }.into(),
+        histograms,
+    })
+}
+
+/// Runs `pace` on its own thread while this one prints progress once a second and at every
+/// step change, which `pace` announces on the channel it is given.
+fn run_paced<F>(
+    tick: &mut Ticker<'_>,
+    timeline: &mut Vec<SecondReport>,
+    progress: &mut dyn Write,
+    pace: F,
+) -> Vec<StepPlanRun>
+where
+    F: FnOnce(Sender<Current>) -> Vec<StepPlanRun> + Send,
+{
+    std::thread::scope(|scope| {
+        let (steps_tx, steps_rx) = mpsc::channel::<Current>();
+        let pacer =
+            std::thread::Builder::new().name("loadgen-pacer".into()).spawn_scoped(scope, move || pace(steps_tx));
+        let Ok(pacer) = pacer else { return Vec::new() };
+        loop {
+            match steps_rx.recv_timeout(tick.due().saturating_duration_since(Instant::now())) {
+                Ok(next) => {
+                    tick.flush(timeline, progress);
+                    tick.current = next;
+                }
+                Err(RecvTimeoutError::Timeout) => tick.print(timeline, progress),
+                Err(RecvTimeoutError::Disconnected) => break,
+            }
+        }
+        pacer.join().unwrap_or_default()
+    })
+}
+
+fn set_current(current: &Sender<Current>, step: usize, name: &str, rps: f64) {
+    let _ = current.send(Current { step: Some(step), name: name.to_string(), records_per_second: rps });
+}
+
+/// The max profile: grow the rate while steps are sustained, then bisect between the best
+/// sustained rate and the lowest one that was not.
+fn ramp(
+    producers: &mut Producers,
+    current: &Sender<Current>,
+    start: f64,
+    step_duration: Duration,
+    budget: Duration,
+    p99_target_ms: f64,
+) -> Vec<StepPlanRun> {
+    let deadline = Instant::now() + budget;
+    let mut runs = Vec::new();
+    // New segments, cold caches and idle CPUs make the first second slow: a warm-up step at
+    // the starting rate is reported but not judged.
+    let warmup = step_duration.min(RAMP_WARMUP);
+    set_current(current, 0, "warm-up", start);
+    let run = producers.run_step(start, warmup);
+    producers.wait_idle(IDLE_TIMEOUT);
+    runs.push(StepPlanRun { name: "warm-up".into(), run, sustained: None });
+    let mut rate = start;
+    let (mut best, mut fail): (Option<f64>, Option<f64>) = (None, None);
+    while Instant::now() + step_duration <= deadline {
+        let name = format!("{:.0}/s", rate);
+        set_current(current, runs.len(), &name, rate);
+        let run = producers.run_step(rate, step_duration);
+        producers.wait_idle(IDLE_TIMEOUT);
+        let m = producers.recorder().step(run.index);
+        let p99_ms = LatencySummary::of(&m.ack).map_or(f64::INFINITY, |s| s.p99_ms);
+        let sustained = run.unsent_requests() == 0
+            && m.counts.accepted as f64 >= SUSTAINED_ACCEPTED_SHARE * run.scheduled_records as f64
+            && m.counts.failed == 0
+            && p99_ms <= p99_target_ms;
+        runs.push(StepPlanRun { name, run, sustained: Some(sustained) });
+        if sustained {
+            best = Some(best.map_or(rate, |b: f64| b.max(rate)));
+        } else {
+            fail = Some(fail.map_or(rate, |f: f64| f.min(rate)));
+        }
+        rate = match (best, fail) {
+            (Some(b), None) => b * RAMP_FACTOR,
+            (None, Some(f)) => f / RAMP_FACTOR,
+            (Some(b), Some(f)) if f / b > RAMP_PRECISION => (b * f).sqrt(),
+            _ => break,
+        };
+    }
+    runs
+}
+
+fn step_report(
+    index: usize,
+    name: &str,
+    run: &StepRun,
+    m: &Measure,
+    wire_bytes: usize,
+    sustained: Option<bool>,
+) -> StepReport {
+    let secs = run.duration.as_secs_f64();
+    let c = m.counts;
+    let answered = c.accepted + c.throttled + c.failed;
+    StepReport {
+        index,
+        name: name.to_string(),
+        target_records_per_second: crate::stats::round3(run.records_per_second),
+        target_mb_per_second: crate::stats::round3(run.records_per_second * wire_bytes as f64 / 1e6),
+        duration_seconds: crate::stats::round3(secs),
+        requests_scheduled: run.scheduled_requests,
+        requests_unsent: run.unsent_requests(),
+        counts: c,
+        accepted_records_per_second: crate::stats::round3(c.accepted as f64 / secs),
+        accepted_mb_per_second: crate::stats::round3(c.accepted_bytes as f64 / secs / 1e6),
+        throttle_share: if answered == 0 { 0.0 } else { crate::stats::round3(c.throttled as f64 / answered as f64) },
+        put_ack_latency_ms: LatencySummary::of(&m.ack),
+        put_to_read_latency_ms: LatencySummary::of(&m.read),
+        generator_delay_ms: LatencySummary::of(&m.send),
+        sustained,
+    }
+}
+
+fn totals_report(steps: &[StepReport], total: &Measure, wire_bytes: usize) -> StepReport {
+    let secs: f64 = steps.iter().map(|s| s.duration_seconds).sum::<f64>().max(1e-9);
+    let scheduled_records: f64 = steps.iter().map(|s| s.target_records_per_second * s.duration_seconds).sum();
+    let run = StepRun {
+        index: usize::MAX,
+        records_per_second: scheduled_records / secs,
+        scheduled_requests: steps.iter().map(|s| s.requests_scheduled).sum(),
+        sent_requests: steps.iter().map(|s| s.requests_scheduled - s.requests_unsent).sum(),
+        scheduled_records: scheduled_records as u64,
+        duration: Duration::from_secs_f64(secs),
+    };
+    let mut r = step_report(steps.len(), "total", &run, total, wire_bytes, None);
+    r.index = steps.len();
+    r
+}
+
+/// Feeds the verifier until every sender is gone.
+fn verify_events(mut verifier: Verifier, events: Receiver<Event>) -> Verdict {
+    for event in events {
+        match event {
+            Event::Outcomes(outcomes) => {
+                for (id, outcome) in outcomes {
+                    match outcome {
+                        RecordOutcome::Acked { shard, seq } => verifier.acked(id, shard, seq),
+                        RecordOutcome::Refused => verifier.refused(id),
+                        RecordOutcome::Unknown => verifier.unknown(id),
+                    }
+                }
+            }
+            Event::Read { consumer, records } => {
+                for (seq, data) in records {
+                    verifier.read(consumer, seq, &data);
+                }
+            }
+            Event::ConsumerStopped { consumer, why } => verifier.consumer_stopped_early(consumer, why),
+        }
+    }
+    verifier.finish()
+}
+
+/// Prints a progress line at every whole second after the epoch (and at phase changes) and
+/// keeps the timeline.
+struct Ticker<'a> {
+    epoch: Instant,
+    /// The next tick, in whole seconds after the epoch.
+    next: u64,
+    /// The end of the last window.
+    last: Instant,
+    recorder: &'a Recorder,
+    current: Current,
+    quiet: bool,
+}
+
+impl Ticker<'_> {
+    fn due(&self) -> Instant {
+        self.epoch + Duration::from_secs(self.next)
+    }
+
+    /// Waits `at_most`, then prints if a tick came.
+    fn wait_and_print(&mut self, timeline: &mut Vec<SecondReport>, progress: &mut dyn Write, at_most: Duration) {
+        let due = self.due();
+        std::thread::sleep(due.saturating_duration_since(Instant::now()).min(at_most));
+        if Instant::now() >= due {
+            self.print(timeline, progress);
+        }
+    }
+
+    /// Ends the current window now (a phase change, or the end).
+    fn flush(&mut self, timeline: &mut Vec<SecondReport>, progress: &mut dyn Write) {
+        if self.last.elapsed() > Duration::from_millis(20) {
+            self.print(timeline, progress);
+        }
+    }
+
+    fn print(&mut self, timeline: &mut Vec<SecondReport>, progress: &mut dyn Write) {
+        let w = self.recorder.take_window();
+        let now = Instant::now();
+        let window_secs = now.saturating_duration_since(self.last).as_secs_f64().max(1e-3);
+        self.last = now;
+        let t = now.saturating_duration_since(self.epoch).as_secs_f64();
+        self.next = t.floor() as u64 + 1;
+        let cur = self.current.clone();
+        let ack = LatencySummary::of(&w.ack);
+        let read = LatencySummary::of(&w.read);
+        let c = w.counts;
+        let second = SecondReport {
+            t: crate::stats::round3(t),
+            step: cur.step,
+            target_records_per_second: crate::stats::round3(cur.records_per_second),
+            accepted_records: c.accepted,
+            accepted_mb: crate::stats::round3(c.accepted_bytes as f64 / 1e6),
+            throttled_records: c.throttled,
+            failed_records: c.failed,
+            read_records: c.read_records,
+            read_throttled_calls: c.read_throttled_calls,
+            put_ack_p50_ms: ack.map(|a| a.p50_ms),
+            put_ack_p99_ms: ack.map(|a| a.p99_ms),
+            put_ack_max_ms: ack.map(|a| a.max_ms),
+            put_to_read_p99_ms: read.map(|r| r.p99_ms),
+        };
+        if !self.quiet {
+            let ms = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.1} ms"));
+            let _ = writeln!(
+                progress,
+                "{:>6.1}s  {:<10} target {:>8.0}/s | accepted {:>8.0}/s {:>7.2} MB/s | throttled {:>6.0}/s | put p99 {:>9} | read {:>8.0}/s p99 {:>9}",
+                t,
+                cur.name,
+                cur.records_per_second,
+                c.accepted as f64 / window_secs,
+                c.accepted_bytes as f64 / window_secs / 1e6,
+                c.throttled as f64 / window_secs,
+                ms(second.put_ack_p99_ms),
+                c.read_records as f64 / window_secs,
+                ms(second.put_to_read_p99_ms),
+            );
+        }
+        timeline.push(second);
+    }
+}
+
+fn random_u64() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_nanos());
+    h.finish()
+}

@@ -1,0 +1,246 @@
+//! The `shoal-loadgen` binary end to end: short runs of every available profile against an
+//! embedded server (and one against a server started here, over 127.0.0.1), their JSON and
+//! HTML output, and the refusal of fan-out. Behaviour only: no timing is asserted.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn loadgen(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_shoal-loadgen")).args(args).output().expect("run shoal-loadgen")
+}
+
+/// Runs with `--json --quiet`, asserts the exit status, and returns the parsed report.
+fn run_json(args: &[&str], status: i32) -> Value {
+    let mut all = vec!["--json", "--quiet"];
+    all.extend_from_slice(args);
+    let out = loadgen(&all);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(status), "args {args:?}\nstderr:\n{stderr}\nstdout:\n{stdout}");
+    serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("not JSON ({e}):\n{stdout}"))
+}
+
+fn u(v: &Value) -> u64 {
+    v.as_u64().unwrap_or_else(|| panic!("not a count: {v}"))
+}
+
+fn assert_passed_and_verified(report: &Value) {
+    assert_eq!(report["passed"], true, "{report:#}");
+    assert_eq!(report["exit_code"], 0);
+    let v = &report["verification"];
+    assert_eq!(v["passed"], true, "{v:#}");
+    let accepted = u(&report["totals"]["counts"]["accepted"]);
+    assert!(accepted > 0, "nothing was accepted");
+    assert_eq!(u(&v["acknowledged"]), accepted);
+    assert_eq!(u(&v["deliveries_verified"]), accepted * u(&report["workload"]["polled_consumers_per_shard"]));
+}
+
+#[test]
+fn the_default_profile_passes_and_its_json_has_the_documented_shape() {
+    let r = run_json(&["--duration", "2s", "--seed", "7"], 0);
+    assert_passed_and_verified(&r);
+    for key in [
+        "schema",
+        "profile",
+        "passed",
+        "exit_code",
+        "failure_reasons",
+        "started_at_unix_ms",
+        "elapsed_seconds",
+        "seed",
+        "run_id",
+        "target",
+        "stream",
+        "workload",
+        "steps",
+        "totals",
+        "per_second",
+        "per_shard",
+        "verification",
+        "max",
+        "errors",
+        "durability",
+    ] {
+        assert!(r.get(key).is_some(), "missing top-level field {key}");
+    }
+    assert_eq!(r["schema"], "shoal-loadgen/1");
+    assert_eq!(r["profile"], "default");
+    assert_eq!(r["seed"], 7);
+    assert_eq!(r["target"]["mode"], "embedded");
+    assert_eq!(r["stream"]["shards"], 4);
+    assert_eq!(r["stream"]["limits"]["write_records_per_second"], 1000);
+    assert_eq!(r["workload"]["throttled_records_retried"], false);
+    assert_eq!(r["durability"], "synced");
+    assert!(r["max"].is_null());
+    let step = &r["steps"][0];
+    for key in [
+        "index",
+        "name",
+        "target_records_per_second",
+        "target_mb_per_second",
+        "duration_seconds",
+        "requests_scheduled",
+        "requests_unsent",
+        "counts",
+        "accepted_records_per_second",
+        "accepted_mb_per_second",
+        "throttle_share",
+        "put_ack_latency_ms",
+        "put_to_read_latency_ms",
+        "generator_delay_ms",
+        "sustained",
+    ] {
+        assert!(step.get(key).is_some(), "missing step field {key}");
+    }
+    for key in ["count", "p50_ms", "p90_ms", "p99_ms", "p99_9_ms", "p99_99_ms", "max_ms", "mean_ms"] {
+        assert!(step["put_ack_latency_ms"][key].is_number(), "missing latency field {key}");
+    }
+    for key in ["accepted", "throttled", "failed", "read_records", "requests", "records_sent"] {
+        assert!(step["counts"][key].is_u64(), "missing count {key}");
+    }
+    let second = &r["per_second"][0];
+    for key in ["t", "step", "target_records_per_second", "accepted_records", "throttled_records", "put_ack_p99_ms"] {
+        assert!(second.get(key).is_some(), "missing per-second field {key}");
+    }
+    let shards = r["per_shard"].as_array().expect("per_shard");
+    assert_eq!(shards.len(), 4);
+    let per_shard_accepted: u64 = shards.iter().map(|s| u(&s["accepted"])).sum();
+    assert_eq!(per_shard_accepted, u(&r["totals"]["counts"]["accepted"]));
+}
+
+#[test]
+fn the_limits_profile_walks_its_four_steps() {
+    let r = run_json(&["--profile", "limits", "--duration", "2s"], 0);
+    assert_passed_and_verified(&r);
+    let names: Vec<&str> =
+        r["steps"].as_array().expect("steps").iter().map(|s| s["name"].as_str().unwrap_or("")).collect();
+    assert_eq!(names, ["50%", "90%", "100%", "150%"]);
+    assert_eq!(r["stream"]["shards"], 1);
+    let targets: Vec<f64> = r["steps"]
+        .as_array()
+        .expect("steps")
+        .iter()
+        .map(|s| s["target_records_per_second"].as_f64().unwrap_or(0.0))
+        .collect();
+    assert_eq!(targets, [500.0, 900.0, 1000.0, 1500.0]);
+}
+
+#[test]
+fn the_max_profile_ramps_after_a_warm_up() {
+    let r = run_json(&["--profile", "max", "--duration", "4s", "--step-duration", "1s", "--rate", "5MB/s"], 0);
+    assert_passed_and_verified(&r);
+    let steps = r["steps"].as_array().expect("steps");
+    assert_eq!(steps[0]["name"], "warm-up");
+    assert!(steps[0]["sustained"].is_null());
+    assert!(steps.len() >= 2, "{steps:#?}");
+    assert!(steps[1..].iter().all(|s| s["sustained"].is_boolean()));
+    assert!(r["stream"]["limits"].is_null());
+    assert_eq!(r["max"]["p99_target_ms"], 20.0);
+}
+
+#[test]
+fn fanout_exits_2_and_says_why() {
+    for args in [&["--profile", "fanout"][..], &["--fanout-consumers", "3"][..]] {
+        let out = loadgen(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("enhanced fan-out is not implemented by the server yet"), "{stderr}");
+        assert!(out.stdout.is_empty());
+    }
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    for args in [&["--rate", "fast"][..], &["--batch", "0"][..], &["--profile", "max", "--rate", "0.9x"][..]] {
+        assert_eq!(loadgen(args).status.code(), Some(2), "{args:?}");
+    }
+}
+
+#[test]
+fn the_html_report_draws_its_charts() {
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("report.html");
+    let path_arg = path.to_str().expect("utf-8 path");
+    let out = loadgen(&["--duration", "1s", "--quiet", "--report", path_arg]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("RESULT: PASSED") && stdout.contains("Put acknowledgement latency"), "{stdout}");
+    let html = std::fs::read_to_string(&path).expect("report written");
+    assert!(html.starts_with("<!DOCTYPE html>"));
+    assert!(!html.contains("<script"), "no scripts");
+    assert!(!html.contains("https://"), "nothing fetched");
+    for title in [
+        "Throughput and throttling over time (records/s)",
+        "Put acknowledgement latency by percentile (ms)",
+        "Put → polled read latency by percentile (ms)",
+        "Latency over time, per second (ms)",
+        "Records per shard: accepted and throttled",
+    ] {
+        assert!(html.contains(&format!(">{title}</title>")), "missing chart {title}");
+    }
+    assert!(html.matches("<svg").count() >= 5);
+    assert!(html.contains("<polyline"), "no curves drawn");
+    assert!(html.contains("class=\"bar\""), "no bars drawn");
+}
+
+#[test]
+fn a_hot_key_throttles_its_shard_and_the_run_still_verifies() {
+    let r = run_json(&["--hot-key-share", "1", "--rate", "0.9x", "--duration", "2s"], 0);
+    assert_passed_and_verified(&r);
+    let hot = r["workload"]["hot_shard"].as_u64().expect("hot shard");
+    let shards = r["per_shard"].as_array().expect("per_shard");
+    let hot_row = shards.iter().find(|s| s["shard"] == hot).expect("hot shard row");
+    assert!(hot_row["hot"].as_bool().unwrap_or(false));
+    assert!(u(&hot_row["throttled"]) > 0, "{hot_row}");
+    assert!(shards.iter().filter(|s| s["shard"] != hot).all(|s| u(&s["accepted"]) == 0 && u(&s["throttled"]) == 0));
+    assert_eq!(u(&r["verification"]["refused"]), u(&r["totals"]["counts"]["throttled"]));
+}
+
+#[test]
+fn single_record_puts_pass() {
+    let r = run_json(&["--single", "--rate", "500/s", "--duration", "1s", "--shards", "2"], 0);
+    assert_passed_and_verified(&r);
+    assert_eq!(r["workload"]["operation"], "PutRecord");
+    assert_eq!(r["workload"]["batch_records"], 1);
+}
+
+fn start_server(dir: &Path) -> shoal_server::Server {
+    let mut config = shoal_server::ServerConfig::new(dir, "127.0.0.1:0".parse().expect("addr"));
+    config.engine.cores = 1;
+    shoal_server::Server::start(config).expect("server")
+}
+
+#[test]
+fn a_running_server_is_loaded_and_the_created_stream_removed() {
+    let dir = tempfile::tempdir().expect("dir");
+    let server = start_server(dir.path());
+    let addr = server.local_addr().to_string();
+    let r = run_json(&["--addr", &addr, "--duration", "1s", "--shards", "2"], 0);
+    assert_passed_and_verified(&r);
+    assert_eq!(r["target"]["mode"], "remote");
+    assert!(r["target"]["data_dir"].is_null());
+    let client = shoal_protocol::client::BlockingClient::connect(&addr, Default::default()).expect("client");
+    let streams = client.list_streams(shoal_protocol::ops::ListStreams::default()).expect("list");
+    assert!(streams.stream_names.is_empty(), "{:?}", streams.stream_names);
+    server.shutdown().expect("shutdown");
+}
+
+#[test]
+fn an_existing_stream_is_read_from_latest_and_others_records_are_skipped() {
+    let dir = tempfile::tempdir().expect("dir");
+    let server = start_server(dir.path());
+    let addr = server.local_addr().to_string();
+    let client = shoal_protocol::client::BlockingClient::connect(&addr, Default::default()).expect("client");
+    client.create_stream(shoal_protocol::ops::CreateStream::new("existing", 2)).expect("create");
+    let put = shoal_protocol::ops::PutRecord::new("existing", "someone", &b"not a loadgen record"[..]);
+    client.put_record(put).expect("put");
+    let r = run_json(&["--addr", &addr, "--stream", "existing", "--rate", "0.5x", "--duration", "1s"], 0);
+    assert_passed_and_verified(&r);
+    assert_eq!(r["stream"]["created"], false);
+    assert_eq!(r["stream"]["limits_source"], "assumed");
+    let streams = client.list_streams(shoal_protocol::ops::ListStreams::default()).expect("list");
+    assert_eq!(streams.stream_names, ["existing"], "an existing stream is never deleted");
+    server.shutdown().expect("shutdown");
+}
