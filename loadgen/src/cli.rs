@@ -27,6 +27,8 @@ Profiles (every one bounded in time; defaults finish in under a minute):
   fanout   20 enhanced fan-out consumers on one shard: not available yet (the server does not
            implement SubscribeToShard); exits with status 2.
 
+Every profile begins with a warm-up step at its first rate (1 s, at most half a step; 2 s in max), shown
+on its own row: the first writes to new segments are slower, and the steps should not carry them.
 Options marked [per profile] default to the values above.
 
 Throttled records (ProvisionedThroughputExceeded) are counted, never retried; no request is retried.

@@ -15,6 +15,7 @@
 //! retried**: retrying would add load the schedule did not ask for. No request is retried
 //! (the client runs with `RetryPolicy::none()`), so every record has exactly one outcome.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::Sender;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
@@ -28,6 +29,9 @@ use crate::keys::KeyPool;
 use crate::payload::{self, Filler, Header, RecordId};
 use crate::stats::{PutResult, Recorder};
 use crate::Event;
+
+/// How often a sleeping pacer checks whether it was asked to stop.
+const STOP_CHECK_INTERVAL: Duration = Duration::from_millis(100);
 
 /// What every put request needs, shared by the pool's tasks.
 pub struct Shared {
@@ -124,12 +128,22 @@ pub struct Producers {
     in_flight: Arc<InFlight>,
     next_counter: Vec<u64>,
     next_request: u64,
+    /// Set (by SIGINT) to end the load early.
+    stop: Arc<AtomicBool>,
 }
 
 impl Producers {
     /// `clients` are the producer connections; at most `max_in_flight` requests per connection.
-    pub fn new(clients: Vec<Client>, shared: Shared, max_in_flight: usize) -> std::io::Result<Producers> {
-        let threads = std::thread::available_parallelism().map_or(2, |n| n.get()).max(2);
+    pub fn new(
+        clients: Vec<Client>,
+        shared: Shared,
+        max_in_flight: usize,
+        stop: Arc<AtomicBool>,
+    ) -> std::io::Result<Producers> {
+        // A request's socket write happens on the pool thread that polls it and blocks while
+        // the server applies back-pressure: a thread per connection, plus one per CPU for
+        // building requests, keeps one slow connection from delaying the others' schedule.
+        let threads = clients.len() + std::thread::available_parallelism().map_or(2, |n| n.get());
         let pool = ThreadPool::builder().pool_size(threads).name_prefix("loadgen-put-").create()?;
         let max = clients.len() * max_in_flight.max(1);
         Ok(Producers {
@@ -139,7 +153,13 @@ impl Producers {
             shared: Arc::new(shared),
             in_flight: Arc::new(InFlight { count: Mutex::new(0), freed: Condvar::new(), max }),
             next_request: 0,
+            stop,
         })
+    }
+
+    /// Whether the load was asked to stop.
+    pub fn stopped(&self) -> bool {
+        self.stop.load(Ordering::Relaxed)
     }
 
     pub fn recorder(&self) -> &Arc<Recorder> {
@@ -148,7 +168,7 @@ impl Producers {
 
     /// Runs one step of the schedule on this thread: `records_per_second` for `duration`.
     /// Returns when the last request has been handed out; they may still be in flight.
-    pub fn run_step(&mut self, records_per_second: f64, duration: Duration) -> StepRun {
+    pub fn run_step(&mut self, records_per_second: f64, mut duration: Duration) -> StepRun {
         let batch = self.shared.batch.max(1);
         let interval = batch as f64 / records_per_second;
         let scheduled = ((duration.as_secs_f64() / interval).floor() as u64).max(1);
@@ -156,11 +176,21 @@ impl Producers {
         let end = start + duration;
         let index = self.shared.recorder.start_step(start);
         let mut sent = 0;
+        let mut scheduled_so_far = scheduled;
         for k in 0..scheduled {
             let due = start + Duration::from_secs_f64(k as f64 * interval);
-            let now = Instant::now();
-            if due > now {
-                std::thread::sleep(due - now);
+            // Sleep until due, waking now and then to notice a stop.
+            loop {
+                let now = Instant::now();
+                if due <= now || self.stopped() {
+                    break;
+                }
+                std::thread::sleep((due - now).min(STOP_CHECK_INTERVAL));
+            }
+            if self.stopped() {
+                scheduled_so_far = k;
+                duration = start.elapsed();
+                break;
             }
             if !self.in_flight.acquire_until(end) {
                 break;
@@ -171,9 +201,9 @@ impl Producers {
         StepRun {
             index,
             records_per_second,
-            scheduled_requests: scheduled,
+            scheduled_requests: scheduled_so_far,
             sent_requests: sent,
-            scheduled_records: scheduled * batch as u64,
+            scheduled_records: scheduled_so_far * batch as u64,
             duration,
         }
     }

@@ -27,8 +27,9 @@ use crate::Event;
 
 /// Growth of the max profile's rate per sustained step.
 const RAMP_FACTOR: f64 = 1.5;
-/// The max profile's unjudged first step.
+/// The warm-up step of the max profile, and of the others.
 const RAMP_WARMUP: Duration = Duration::from_secs(2);
+const WARMUP: Duration = Duration::from_secs(1);
 /// The max profile stops bisecting once the bracket is this tight.
 const RAMP_PRECISION: f64 = 1.1;
 /// A sustained step accepted at least this share of its scheduled records.
@@ -37,6 +38,9 @@ const SUSTAINED_ACCEPTED_SHARE: f64 = 0.95;
 const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 /// Read limits use this share of the shard's 5 calls/s, leaving room for timing jitter.
 const READ_CALLS_USED_PER_SECOND: f64 = 4.0;
+/// Progress windows are cut at whole seconds and at step changes, but never shorter than this:
+/// a rate measured over a few milliseconds is noise.
+const WINDOW_MIN: Duration = Duration::from_millis(250);
 /// Poll interval of consumers on a stream without read limits.
 const UNLIMITED_POLL_INTERVAL: Duration = Duration::from_millis(50);
 
@@ -68,6 +72,7 @@ struct Current {
 /// What the pacer thread reports about each step.
 struct StepPlanRun {
     name: String,
+    warmup: bool,
     run: StepRun,
     sustained: Option<bool>,
 }
@@ -94,7 +99,16 @@ pub fn run(plan: &Plan, progress: &mut dyn Write) -> Result<Report, SetupError> 
 
     let target = match &plan.target {
         TargetSpec::Embedded { data_parent, cores } => {
-            let t = Target::embedded(data_parent.as_deref(), *cores)?;
+            let t = match Target::embedded(data_parent.as_deref(), *cores) {
+                Ok(t) => t,
+                // The system's temporary directory may be a tmpfs without O_DIRECT.
+                Err(first) if data_parent.is_none() => {
+                    say(progress, format!("{first}; trying the current directory (choose with --data-dir)"));
+                    let here = std::env::current_dir().unwrap_or_else(|_| ".".into());
+                    Target::embedded(Some(&here), *cores).map_err(|second| format!("{first}; then {second}"))?
+                }
+                Err(e) => return Err(e.into()),
+            };
             say(
                 progress,
                 format!(
@@ -252,8 +266,15 @@ fn drive(
         events: verifying.then(|| events_tx.clone()),
     };
     drop(events_tx);
-    let mut producers =
-        Producers::new(clients, shared, plan.max_in_flight).map_err(|e| format!("cannot start the pool: {e}"))?;
+    // The first Ctrl-C ends the load early (then drain, verify, report as usual); a second one
+    // exits at once.
+    let interrupted = Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        let _ = signal_hook::flag::register_conditional_shutdown(signal, 130, Arc::clone(&interrupted));
+        let _ = signal_hook::flag::register(signal, Arc::clone(&interrupted));
+    }
+    let mut producers = Producers::new(clients, shared, plan.max_in_flight, Arc::clone(&interrupted))
+        .map_err(|e| format!("cannot start the pool: {e}"))?;
 
     // Resolve the schedule's rates now that the limits and record size are known.
     let to_rps = |r: &crate::units::Rate| r.records_per_second(wire_bytes, write_limit).map_err(SetupError);
@@ -268,10 +289,16 @@ fn drive(
             let step_duration = *step_duration;
             run_paced(&mut tick, &mut timeline, progress, move |current| {
                 let mut runs = Vec::new();
+                if let Some((_, first)) = resolved.first() {
+                    runs.push(warm_up(&mut producers, &current, *first, (step_duration / 2).min(WARMUP)));
+                }
                 for (name, rps) in resolved {
+                    if producers.stopped() {
+                        break;
+                    }
                     set_current(&current, runs.len(), &name, rps);
                     let run = producers.run_step(rps, step_duration);
-                    runs.push(StepPlanRun { name, run, sustained: None });
+                    runs.push(StepPlanRun { name, warmup: false, run, sustained: None });
                 }
                 producers.wait_idle(IDLE_TIMEOUT);
                 runs
@@ -332,7 +359,9 @@ fn drive(
     let mut total = Measure::default();
     for (i, sr) in step_runs.iter().enumerate() {
         let m = measures.get(sr.run.index).cloned().unwrap_or_default();
-        steps.push(step_report(i, &sr.name, &sr.run, &m, wire_bytes, sr.sustained));
+        let mut step = step_report(i, &sr.name, &sr.run, &m, wire_bytes, sr.sustained);
+        step.warmup = sr.warmup;
+        steps.push(step);
         histograms.push(StepHistograms { name: sr.name.clone(), ack: m.ack.clone(), read: m.read.clone() });
         total.add(&m);
     }
@@ -363,6 +392,9 @@ fn drive(
         if !v.passed {
             failure_reasons.push(format!("verification {}", v.summary()));
         }
+    }
+    if interrupted.load(Ordering::Relaxed) {
+        failure_reasons.push("interrupted: the load was stopped early".into());
     }
     if error_count > 0 {
         failure_reasons.push(format!("{error_count} request(s) failed; first: {}", errors.first().map_or("", |e| e)));
@@ -455,6 +487,16 @@ fn set_current(current: &Sender<Current>, step: usize, name: &str, rps: f64) {
     let _ = current.send(Current { step: Some(step), name: name.to_string(), records_per_second: rps });
 }
 
+/// New segment files, cold caches and idle CPUs make the first second slow: every profile
+/// begins with a warm-up step at its first rate, reported on its own row (and in the totals)
+/// so that it neither hides nor colours the steps.
+fn warm_up(producers: &mut Producers, current: &Sender<Current>, rate: f64, duration: Duration) -> StepPlanRun {
+    set_current(current, 0, "warm-up", rate);
+    let run = producers.run_step(rate, duration);
+    producers.wait_idle(IDLE_TIMEOUT);
+    StepPlanRun { name: "warm-up".into(), warmup: true, run, sustained: None }
+}
+
 /// The max profile: grow the rate while steps are sustained, then bisect between the best
 /// sustained rate and the lowest one that was not.
 fn ramp(
@@ -467,16 +509,10 @@ fn ramp(
 ) -> Vec<StepPlanRun> {
     let deadline = Instant::now() + budget;
     let mut runs = Vec::new();
-    // New segments, cold caches and idle CPUs make the first second slow: a warm-up step at
-    // the starting rate is reported but not judged.
-    let warmup = step_duration.min(RAMP_WARMUP);
-    set_current(current, 0, "warm-up", start);
-    let run = producers.run_step(start, warmup);
-    producers.wait_idle(IDLE_TIMEOUT);
-    runs.push(StepPlanRun { name: "warm-up".into(), run, sustained: None });
+    runs.push(warm_up(producers, current, start, step_duration.min(RAMP_WARMUP)));
     let mut rate = start;
     let (mut best, mut fail): (Option<f64>, Option<f64>) = (None, None);
-    while Instant::now() + step_duration <= deadline {
+    while Instant::now() + step_duration <= deadline && !producers.stopped() {
         let name = format!("{:.0}/s", rate);
         set_current(current, runs.len(), &name, rate);
         let run = producers.run_step(rate, step_duration);
@@ -487,7 +523,7 @@ fn ramp(
             && m.counts.accepted as f64 >= SUSTAINED_ACCEPTED_SHARE * run.scheduled_records as f64
             && m.counts.failed == 0
             && p99_ms <= p99_target_ms;
-        runs.push(StepPlanRun { name, run, sustained: Some(sustained) });
+        runs.push(StepPlanRun { name, warmup: false, run, sustained: Some(sustained) });
         if sustained {
             best = Some(best.map_or(rate, |b: f64| b.max(rate)));
         } else {
@@ -529,6 +565,7 @@ fn step_report(
         put_ack_latency_ms: LatencySummary::of(&m.ack),
         put_to_read_latency_ms: LatencySummary::of(&m.read),
         generator_delay_ms: LatencySummary::of(&m.send),
+        warmup: false,
         sustained,
     }
 }
@@ -600,9 +637,10 @@ impl Ticker<'_> {
         }
     }
 
-    /// Ends the current window now (a phase change, or the end).
+    /// Ends the current window now (a phase change, or the end), unless it is too short to
+    /// say anything: then it carries on into the next window.
     fn flush(&mut self, timeline: &mut Vec<SecondReport>, progress: &mut dyn Write) {
-        if self.last.elapsed() > Duration::from_millis(20) {
+        if self.last.elapsed() >= WINDOW_MIN {
             self.print(timeline, progress);
         }
     }
@@ -613,7 +651,8 @@ impl Ticker<'_> {
         let window_secs = now.saturating_duration_since(self.last).as_secs_f64().max(1e-3);
         self.last = now;
         let t = now.saturating_duration_since(self.epoch).as_secs_f64();
-        self.next = t.floor() as u64 + 1;
+        // The next whole second that leaves a window of at least WINDOW_MIN.
+        self.next = (t + WINDOW_MIN.as_secs_f64()).ceil() as u64;
         let cur = self.current.clone();
         let ack = LatencySummary::of(&w.ack);
         let read = LatencySummary::of(&w.read);
@@ -628,10 +667,9 @@ impl Ticker<'_> {
             failed_records: c.failed,
             read_records: c.read_records,
             read_throttled_calls: c.read_throttled_calls,
-            put_ack_p50_ms: ack.map(|a| a.p50_ms),
-            put_ack_p99_ms: ack.map(|a| a.p99_ms),
-            put_ack_max_ms: ack.map(|a| a.max_ms),
-            put_to_read_p99_ms: read.map(|r| r.p99_ms),
+            window_seconds: crate::stats::round3(window_secs),
+            put_ack_latency_ms: ack,
+            put_to_read_latency_ms: read,
         };
         if !self.quiet {
             let ms = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.1} ms"));
@@ -644,9 +682,9 @@ impl Ticker<'_> {
                 c.accepted as f64 / window_secs,
                 c.accepted_bytes as f64 / window_secs / 1e6,
                 c.throttled as f64 / window_secs,
-                ms(second.put_ack_p99_ms),
+                ms(ack.map(|a| a.p99_ms)),
                 c.read_records as f64 / window_secs,
-                ms(second.put_to_read_p99_ms),
+                ms(read.map(|r| r.p99_ms)),
             );
         }
         timeline.push(second);

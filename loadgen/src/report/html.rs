@@ -88,10 +88,10 @@ fn latency_over_time_chart(r: &Report) -> String {
     let pick = |f: fn(&super::SecondReport) -> Option<f64>| -> Vec<(f64, f64)> {
         r.per_second.iter().filter_map(|s| f(s).map(|v| (s.t, v))).collect()
     };
-    let p50 = pick(|s| s.put_ack_p50_ms);
-    let p99 = pick(|s| s.put_ack_p99_ms);
-    let max = pick(|s| s.put_ack_max_ms);
-    let read = pick(|s| s.put_to_read_p99_ms);
+    let p50 = pick(|s| s.put_ack_latency_ms.map(|l| l.p50_ms));
+    let p99 = pick(|s| s.put_ack_latency_ms.map(|l| l.p99_ms));
+    let max = pick(|s| s.put_ack_latency_ms.map(|l| l.max_ms));
+    let read = pick(|s| s.put_to_read_latency_ms.map(|l| l.p99_ms));
     let mut series = vec![
         Series::line("put ack p50", PALETTE[0], p50),
         Series::line("put ack p99", PALETTE[1], p99),

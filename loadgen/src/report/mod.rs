@@ -133,6 +133,8 @@ pub struct StepReport {
     /// already included in the put latency. Large values mean the generator, not the server,
     /// fell behind.
     pub generator_delay_ms: Option<LatencySummary>,
+    /// The warm-up step every profile begins with (at its first rate): reported, not judged.
+    pub warmup: bool,
     /// Max profile: whether the step met the p99 target, accepted ≥ 95% and sent everything.
     pub sustained: Option<bool>,
 }
@@ -150,10 +152,11 @@ pub struct SecondReport {
     pub failed_records: u64,
     pub read_records: u64,
     pub read_throttled_calls: u64,
-    pub put_ack_p50_ms: Option<f64>,
-    pub put_ack_p99_ms: Option<f64>,
-    pub put_ack_max_ms: Option<f64>,
-    pub put_to_read_p99_ms: Option<f64>,
+    /// Seconds this window covers (1 except at step changes and the end).
+    pub window_seconds: f64,
+    /// Latencies of what completed in this window; `null` if nothing did.
+    pub put_ack_latency_ms: Option<LatencySummary>,
+    pub put_to_read_latency_ms: Option<LatencySummary>,
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -90,6 +90,7 @@ fn the_default_profile_passes_and_its_json_has_the_documented_shape() {
         "put_ack_latency_ms",
         "put_to_read_latency_ms",
         "generator_delay_ms",
+        "warmup",
         "sustained",
     ] {
         assert!(step.get(key).is_some(), "missing step field {key}");
@@ -101,7 +102,16 @@ fn the_default_profile_passes_and_its_json_has_the_documented_shape() {
         assert!(step["counts"][key].is_u64(), "missing count {key}");
     }
     let second = &r["per_second"][0];
-    for key in ["t", "step", "target_records_per_second", "accepted_records", "throttled_records", "put_ack_p99_ms"] {
+    for key in [
+        "t",
+        "window_seconds",
+        "step",
+        "target_records_per_second",
+        "accepted_records",
+        "throttled_records",
+        "put_ack_latency_ms",
+        "put_to_read_latency_ms",
+    ] {
         assert!(second.get(key).is_some(), "missing per-second field {key}");
     }
     let shards = r["per_shard"].as_array().expect("per_shard");
@@ -116,7 +126,7 @@ fn the_limits_profile_walks_its_four_steps() {
     assert_passed_and_verified(&r);
     let names: Vec<&str> =
         r["steps"].as_array().expect("steps").iter().map(|s| s["name"].as_str().unwrap_or("")).collect();
-    assert_eq!(names, ["50%", "90%", "100%", "150%"]);
+    assert_eq!(names, ["warm-up", "50%", "90%", "100%", "150%"]);
     assert_eq!(r["stream"]["shards"], 1);
     let targets: Vec<f64> = r["steps"]
         .as_array()
@@ -124,7 +134,9 @@ fn the_limits_profile_walks_its_four_steps() {
         .iter()
         .map(|s| s["target_records_per_second"].as_f64().unwrap_or(0.0))
         .collect();
-    assert_eq!(targets, [500.0, 900.0, 1000.0, 1500.0]);
+    assert_eq!(targets, [500.0, 500.0, 900.0, 1000.0, 1500.0]);
+    assert_eq!(r["steps"][0]["warmup"], true);
+    assert!(r["steps"].as_array().expect("steps")[1..].iter().all(|s| s["warmup"] == false));
 }
 
 #[test]
