@@ -176,6 +176,10 @@ pub struct Cli {
     /// No progress lines.
     #[arg(long)]
     pub quiet: bool,
+    /// Testing the tester: damage one GetRecords response of each shard's first consumer before
+    /// it reaches the verifier (lose, duplicate, reorder or corrupt a record); the run must fail.
+    #[arg(long, value_enum, hide = true)]
+    pub inject: Option<crate::consumer::Fault>,
 }
 
 /// Where the load goes.
@@ -221,6 +225,7 @@ pub struct Plan {
     pub json: bool,
     pub report: Option<PathBuf>,
     pub quiet: bool,
+    pub inject: Option<crate::consumer::Fault>,
 }
 
 /// Kinesis' per-shard limits.
@@ -387,6 +392,7 @@ impl Plan {
             json: cli.json,
             report: cli.report,
             quiet: cli.quiet,
+            inject: cli.inject,
         })
     }
 }

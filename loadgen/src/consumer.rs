@@ -63,6 +63,41 @@ pub struct Settings {
     pub limit: u32,
     /// The stream has no read limits: poll again at once while behind.
     pub unlimited: bool,
+    /// Testing the tester: damage one response of consumer 0 of each shard (`--inject`).
+    pub inject: Option<Fault>,
+}
+
+/// A fault injected between a consumer and the verifier, to show that the verifier catches it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Fault {
+    /// Drop the second record of a response.
+    Lose,
+    /// Deliver the second record twice.
+    Duplicate,
+    /// Swap the second and third records.
+    Reorder,
+    /// Flip a bit in the second record's data.
+    Corrupt,
+}
+
+impl Fault {
+    /// Applies the fault to a response of at least 3 records.
+    pub fn apply(self, records: &mut Vec<(u128, Bytes)>) {
+        match self {
+            Fault::Lose => {
+                records.remove(1);
+            }
+            Fault::Duplicate => records.insert(2, records[1].clone()),
+            Fault::Reorder => records.swap(1, 2),
+            Fault::Corrupt => {
+                let mut data = records[1].1.to_vec();
+                if let Some(last) = data.last_mut() {
+                    *last ^= 0x01;
+                }
+                records[1].1 = Bytes::from(data);
+            }
+        }
+    }
 }
 
 /// How a consumer ended.
@@ -93,6 +128,7 @@ fn consume(client: &Client, id: ConsumerId, iterator: Bytes, settings: &Settings
     let mut iterator = Some(iterator);
     let mut errors_in_a_row = 0;
     let epoch = shared.recorder.epoch();
+    let mut fault = settings.inject.filter(|_| id.index == 0);
     loop {
         let call_start = Instant::now();
         let done = shared.producers_done.load(Ordering::Acquire);
@@ -122,8 +158,11 @@ fn consume(client: &Client, id: ConsumerId, iterator: Bytes, settings: &Settings
                 end.last_seq = out.records.last().map(|r| r.sequence_number).or(end.last_seq);
                 let behind = out.millis_behind_latest > 0 || out.records.len() >= settings.limit as usize;
                 let caught_up = out.records.is_empty() && out.millis_behind_latest == 0;
-                let records: Vec<(u128, Bytes)> =
+                let mut records: Vec<(u128, Bytes)> =
                     out.records.into_iter().map(|r| (r.sequence_number, r.data)).collect();
+                if let Some(fault) = fault.take_if(|_| records.len() >= 3) {
+                    fault.apply(&mut records);
+                }
                 if !records.is_empty() {
                     let _ = shared.events.send(Event::Read { consumer: id, records });
                 }

@@ -228,7 +228,8 @@ fn drive(
         drain_deadline: Mutex::new(None),
         start_timestamp_ms: started_wall.as_millis() as u64,
     });
-    let settings = consumer::Settings { poll_interval, limit: get_limit, unlimited: read_limits.is_none() };
+    let settings =
+        consumer::Settings { poll_interval, limit: get_limit, unlimited: read_limits.is_none(), inject: plan.inject };
     let reader_config = ClientConfig { retry: RetryPolicy::none(), ..ClientConfig::default() };
     let mut consumers = Vec::new();
     for &shard in &shards {

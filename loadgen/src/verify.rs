@@ -40,6 +40,9 @@ use crate::payload::{self, PayloadError, RecordId};
 
 /// How many failures of each kind are kept with their details (all are counted).
 const DETAILS_PER_KIND_MAX: usize = 10;
+/// Per consumer, how many records reported lost (read past) are remembered, so that one
+/// arriving late is reported as reordered instead.
+const SKIPPED_KEPT_MAX: usize = 4096;
 
 /// One consumer: the shard it reads and its number among that shard's consumers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -163,6 +166,8 @@ struct ConsumerState {
     seen: Vec<Vec<u64>>,
     /// Why the consumer stopped before the end, if it did.
     stopped_early: Option<String>,
+    /// Acknowledged records this consumer read past (reported lost), by sequence number.
+    skipped: BTreeMap<u128, RecordId>,
 }
 
 impl ConsumerState {
@@ -203,7 +208,9 @@ pub struct Verifier {
     unknown_reads: u64,
     foreign_skipped: u64,
     counts: BTreeMap<FailureKind, u64>,
-    failures: Vec<Failure>,
+    /// With the consumer and sequence number a lost record was reported at, so the report can
+    /// be withdrawn if the record turns up late.
+    failures: Vec<(Failure, Option<(ConsumerId, u128)>)>,
 }
 
 impl Verifier {
@@ -230,11 +237,26 @@ impl Verifier {
     }
 
     fn fail(&mut self, kind: FailureKind, shard: Option<u32>, detail: String) {
+        self.fail_at(kind, shard, detail, None);
+    }
+
+    fn fail_at(&mut self, kind: FailureKind, shard: Option<u32>, detail: String, at: Option<(ConsumerId, u128)>) {
         let n = self.counts.entry(kind).or_insert(0);
         *n += 1;
         if *n as usize <= DETAILS_PER_KIND_MAX {
-            self.failures.push(Failure { kind, shard, detail });
+            self.failures.push((Failure { kind, shard, detail }, at));
         }
+    }
+
+    /// Withdraws the report that `consumer` lost the record at `seq`.
+    fn unlose(&mut self, consumer: ConsumerId, seq: u128) {
+        if let Some(n) = self.counts.get_mut(&FailureKind::Lost) {
+            *n -= 1;
+            if *n == 0 {
+                self.counts.remove(&FailureKind::Lost);
+            }
+        }
+        self.failures.retain(|(_, at)| *at != Some((consumer, seq)));
     }
 
     fn outcome(&self, id: RecordId) -> Outcome {
@@ -348,7 +370,20 @@ impl Verifier {
                 return;
             }
             if seq < last {
-                self.fail(FailureKind::Reordered, shard, format!("{consumer} received seq {seq} after seq {last}"));
+                let late = c.skipped.remove(&seq);
+                if let Some(pid) = late {
+                    // Reported lost when the consumer read past it: it came late instead.
+                    self.unlose(consumer, seq);
+                    if matches!(payload::parse(data), Ok(h) if h.id == pid) {
+                        self.consumer(consumer).mark_seen(pid);
+                    }
+                }
+                let what = late.map_or(String::new(), |id| format!(" ({id})"));
+                self.fail(
+                    FailureKind::Reordered,
+                    shard,
+                    format!("{consumer} received seq {seq}{what} after seq {last}"),
+                );
                 return;
             }
         }
@@ -360,10 +395,14 @@ impl Verifier {
                 break;
             }
             c.take_pending(pseq);
-            lost.push(format!("{pid} acknowledged at seq {pseq} is missing: {consumer} read seq {seq} next"));
+            c.skipped.insert(pseq, pid);
+            if c.skipped.len() > SKIPPED_KEPT_MAX {
+                c.skipped.pop_first();
+            }
+            lost.push((pseq, format!("{pid} acknowledged at seq {pseq} is missing: {consumer} read seq {seq} next")));
         }
-        for detail in lost {
-            self.fail(FailureKind::Lost, shard, detail);
+        for (pseq, detail) in lost {
+            self.fail_at(FailureKind::Lost, shard, detail, Some((consumer, pseq)));
         }
         let header = match payload::parse(data) {
             Ok(h) => h,
@@ -508,7 +547,8 @@ impl Verifier {
             }
         }
         let failed = self.counts.values().sum::<u64>() > 0;
-        self.failures.sort_by_key(|f| f.kind);
+        let mut failures: Vec<Failure> = self.failures.into_iter().map(|(f, _)| f).collect();
+        failures.sort_by_key(|f| f.kind);
         Verdict {
             passed: !failed,
             consumers: self.consumers.len(),
@@ -519,7 +559,7 @@ impl Verifier {
             unknown_outcome_reads: self.unknown_reads,
             foreign_skipped: self.foreign_skipped,
             failure_counts: self.counts,
-            failures: self.failures,
+            failures,
         }
     }
 }
@@ -640,14 +680,15 @@ mod tests {
 
     #[test]
     fn a_reordered_record_is_caught() {
-        // Sequence numbers going backwards.
+        // Sequence numbers going backwards: reported as reordered, not as lost and reordered.
         let mut v = verifier(1);
         acked(&mut v, 3);
         v.read(C0, 100, &data(0));
         v.read(C0, 102, &data(2));
         v.read(C0, 101, &data(1));
         let verdict = v.finish();
-        assert!(kinds(&verdict).contains(&FailureKind::Reordered), "{:?}", verdict.failures);
+        assert_eq!(kinds(&verdict), [FailureKind::Reordered], "{:?}", verdict.failures);
+        assert!(verdict.failures[0].detail.contains("received seq 101 (record 0/1) after seq 102"));
         // Two records swapped: each read at the other's sequence number.
         let mut v = verifier(1);
         acked(&mut v, 3);

@@ -153,6 +153,21 @@ fn the_max_profile_ramps_after_a_warm_up() {
 }
 
 #[test]
+fn faults_between_the_server_and_the_verifier_fail_the_run_with_their_diagnosis() {
+    for (fault, kind) in
+        [("lose", "lost"), ("duplicate", "duplicated"), ("reorder", "reordered"), ("corrupt", "corrupted")]
+    {
+        let r = run_json(&["--inject", fault, "--duration", "1s", "--shards", "1"], 1);
+        assert_eq!(r["passed"], false);
+        let counts = r["verification"]["failure_counts"].as_object().expect("failure counts");
+        let kinds: Vec<&str> = counts.keys().map(String::as_str).collect();
+        assert_eq!(kinds, [kind], "{fault}: exactly the injected kind is diagnosed: {counts:?}");
+        let reasons = r["failure_reasons"].as_array().expect("reasons");
+        assert!(reasons.iter().any(|m| m.as_str().unwrap_or("").contains(kind)), "{fault}: {reasons:?}");
+    }
+}
+
+#[test]
 fn fanout_exits_2_and_says_why() {
     for args in [&["--profile", "fanout"][..], &["--fanout-consumers", "3"][..]] {
         let out = loadgen(args);
