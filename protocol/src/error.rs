@@ -29,19 +29,25 @@ pub enum WireError {
     FailedCountMismatch { declared: u32, actual: u32 },
     #[error("unknown opcode {opcode:#06x}")]
     UnknownOpcode { opcode: u16 },
+    /// A known opcode that this version reserves without serving it (none in version 1).
     #[error("opcode {opcode:#06x} ({name}) is reserved but not served by this version")]
     OpcodeNotServed { opcode: u16, name: &'static str },
-    #[error("push frames (opcode {opcode:#06x}) are not served by this version")]
-    PushNotServed { opcode: u16 },
+    /// A request or response frame with an opcode that only push frames carry.
+    #[error("opcode {opcode:#06x} ({name}) is sent only in push frames")]
+    PushOnly { opcode: u16, name: &'static str },
+    /// A push frame with an opcode that is not a push event.
+    #[error("opcode {opcode:#06x} ({name}) is not sent in push frames")]
+    NotPushed { opcode: u16, name: &'static str },
 }
 
 impl WireError {
     /// The status a server answers this error with.
     pub fn status(&self) -> Status {
         match self {
-            WireError::UnknownOpcode { .. } | WireError::OpcodeNotServed { .. } | WireError::PushNotServed { .. } => {
-                Status::UnsupportedOperation
-            }
+            WireError::UnknownOpcode { .. }
+            | WireError::OpcodeNotServed { .. }
+            | WireError::PushOnly { .. }
+            | WireError::NotPushed { .. } => Status::UnsupportedOperation,
             WireError::UnexpectedEof { .. }
             | WireError::CountTooLarge { .. }
             | WireError::InvalidUtf8 { .. }

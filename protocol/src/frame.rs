@@ -17,7 +17,7 @@ use crate::codec::{Note, Reader, Writer};
 use crate::error::{BodyError, EncodeError, FramingError, WireError};
 use crate::header::{FrameHeader, FrameKind, HEADER_SIZE_BYTES, VERSION_OFFSET};
 use crate::limits::{FRAME_BODY_SIZE_BYTES_MAX, PROTOCOL_VERSION};
-use crate::ops::{Opcode, Request, Response};
+use crate::ops::{Opcode, Push, Request, Response};
 use crate::status::Status;
 
 /// The outcome of trying to decode one frame from the front of a buffer.
@@ -64,6 +64,8 @@ pub enum FrameBody {
     Request(Request),
     Response(Response),
     Error(ErrorFrame),
+    /// An event of the subscription opened by the request with the frame's correlation id.
+    Push(Push),
 }
 
 /// A typed frame: a message and the correlation id that pairs a response with its request.
@@ -135,6 +137,7 @@ impl Frame {
             FrameBody::Request(_) => FrameKind::Request,
             FrameBody::Response(_) => FrameKind::Response,
             FrameBody::Error(_) => FrameKind::Error,
+            FrameBody::Push(_) => FrameKind::Push,
         }
     }
 
@@ -143,18 +146,19 @@ impl Frame {
             FrameBody::Request(request) => request.opcode() as u16,
             FrameBody::Response(response) => response.opcode() as u16,
             FrameBody::Error(error) => error.opcode,
+            FrameBody::Push(push) => push.opcode() as u16,
         }
     }
 
     /// For a server: the request this frame carries, or else the error frame that answers a
-    /// frame a client must not send (a response or an error), per PROTOCOL.md §3.2.
+    /// frame a client must not send (a response, an error or a push), per PROTOCOL.md §3.2.
     pub fn into_request(self) -> Result<(u64, Request), Box<Frame>> {
         let correlation_id = self.correlation_id;
         let opcode = self.opcode();
         let kind = self.kind();
         match self.body {
             FrameBody::Request(request) => Ok((correlation_id, request)),
-            FrameBody::Response(_) | FrameBody::Error(_) => Err(Box::new(Frame {
+            FrameBody::Response(_) | FrameBody::Error(_) | FrameBody::Push(_) => Err(Box::new(Frame {
                 correlation_id,
                 body: FrameBody::Error(ErrorFrame {
                     opcode,
@@ -173,7 +177,7 @@ impl Frame {
             FrameKind::Request => opcode().and_then(|op| Request::decode(op, &mut r)).map(FrameBody::Request),
             FrameKind::Response => opcode().and_then(|op| Response::decode(op, &mut r)).map(FrameBody::Response),
             FrameKind::Error => ErrorFrame::decode(header.opcode, &mut r).map(FrameBody::Error),
-            FrameKind::Push => Err(WireError::PushNotServed { opcode: header.opcode }),
+            FrameKind::Push => opcode().and_then(|op| Push::decode(op, &mut r)).map(FrameBody::Push),
         };
         match decoded.and_then(|body| r.finish().map(|()| body)) {
             Ok(body) => Ok(Frame { correlation_id: header.correlation_id, body }),
@@ -216,6 +220,7 @@ impl Frame {
             FrameBody::Request(request) => request.encode(w),
             FrameBody::Response(response) => response.encode(w),
             FrameBody::Error(error) => error.encode(w),
+            FrameBody::Push(push) => push.encode(w),
         })
     }
 }

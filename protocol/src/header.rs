@@ -41,7 +41,8 @@ pub enum FrameKind {
     Response = 2,
     /// Server to client: the operation failed; the body is a status code and a message.
     Error = 3,
-    /// Server to client, unsolicited: an event of a subscription (reserved for fan-out).
+    /// Server to client, after the response to a SubscribeToShard request: an event of that
+    /// subscription, with the request's correlation id.
     Push = 4,
 }
 

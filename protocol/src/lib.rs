@@ -21,6 +21,8 @@
 //! The header is 24 bytes with its own CRC-32, so the body length is trusted (and refused when
 //! over 16 MiB) from the header alone. Requests carry a client-chosen correlation id; the
 //! response or error frame echoes it, so requests can be pipelined and answered out of order.
+//! A SubscribeToShard request is answered once, then followed by push frames that carry the
+//! same correlation id: the subscription's events.
 //!
 //! # Two kinds of decode failure
 //!
@@ -36,7 +38,7 @@
 //! - [`header`]: the fixed header and its checks.
 //! - [`frame`]: `decode` (complete / incomplete / invalid), `decode_from`, `Frame::encode`.
 //! - [`codec`]: bounds-checked little-endian reader and writer of the wire's primitives.
-//! - [`ops`]: the opcode table and each operation's request and response.
+//! - [`ops`]: the opcode table, each operation's request and response, and push events.
 //! - [`status`]: wire status codes (stable numbers, never reused).
 //! - [`error`]: framing, body, encode and validation errors.
 //! - [`validate`]: the Kinesis rules a server applies to decoded requests.
@@ -63,5 +65,5 @@ pub use error::{BodyError, EncodeError, FramingError, ValidationError, WireError
 pub use frame::{decode, decode_from, decode_raw, Decoded, ErrorFrame, Frame, FrameBody, RawFrame};
 pub use header::{FrameHeader, FrameKind, HEADER_SIZE_BYTES};
 pub use iterator::{IteratorError, IteratorPosition, ShardIteratorToken};
-pub use ops::{Opcode, Request, Response};
+pub use ops::{Opcode, Push, Request, Response};
 pub use status::Status;

@@ -14,7 +14,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use bytes::{Bytes, BytesMut};
 use shoal_protocol::ops::*;
-use shoal_protocol::{decode, Decoded, ErrorFrame, Frame, FrameBody, FrameKind, Opcode, Request, Response, Status};
+use shoal_protocol::{
+    decode, Decoded, ErrorFrame, Frame, FrameBody, FrameKind, Opcode, Push, Request, Response, Status,
+};
 
 const FULL_RANGE: HashKeyRange = HashKeyRange { start: 0, end: u128::MAX };
 
@@ -26,6 +28,10 @@ fn response(correlation_id: u64, r: Response) -> Frame {
     Frame { correlation_id, body: FrameBody::Response(r) }
 }
 
+fn push(correlation_id: u64, event: SubscribeToShardEvent) -> Frame {
+    Frame { correlation_id, body: FrameBody::Push(Push::SubscribeToShardEvent(event)) }
+}
+
 /// The documented examples, by the name PROTOCOL.md gives them.
 fn examples() -> Vec<(&'static str, Frame)> {
     let shard0 = Shard {
@@ -35,6 +41,12 @@ fn examples() -> Vec<(&'static str, Frame)> {
         hash_key_range: HashKeyRange { start: 0, end: (1 << 127) - 1 },
         starting_sequence_number: 1,
         ending_sequence_number: None,
+    };
+    let billing = Consumer {
+        consumer_name: "billing".into(),
+        consumer_arn: ConsumerArn::new("orders", "billing", 1_700_000_000).to_string(),
+        status: ConsumerStatus::Active,
+        creation_timestamp_ms: 1_700_000_000_000,
     };
     vec![
         (
@@ -336,6 +348,145 @@ fn examples() -> Vec<(&'static str, Frame)> {
             ),
         ),
         (
+            "RegisterStreamConsumer request",
+            request(20, Request::RegisterStreamConsumer(RegisterStreamConsumer::new("orders", "billing"))),
+        ),
+        (
+            "RegisterStreamConsumer response",
+            response(20, Response::RegisterStreamConsumer(RegisterStreamConsumerOutput { consumer: billing.clone() })),
+        ),
+        (
+            "DeregisterStreamConsumer request",
+            request(21, Request::DeregisterStreamConsumer(DeregisterStreamConsumer::new("orders", "billing"))),
+        ),
+        ("DeregisterStreamConsumer response", response(21, Response::DeregisterStreamConsumer)),
+        (
+            "DescribeStreamConsumer request",
+            request(22, Request::DescribeStreamConsumer(DescribeStreamConsumer::new("orders", "billing"))),
+        ),
+        (
+            "DescribeStreamConsumer response",
+            response(
+                22,
+                Response::DescribeStreamConsumer(ConsumerDescription {
+                    consumer: billing.clone(),
+                    stream_name: "orders".into(),
+                }),
+            ),
+        ),
+        (
+            "ListStreamConsumers request",
+            request(
+                23,
+                Request::ListStreamConsumers(ListStreamConsumers {
+                    stream_name: "orders".into(),
+                    max_results: Some(10),
+                    next_token: None,
+                }),
+            ),
+        ),
+        (
+            "ListStreamConsumers response",
+            response(
+                23,
+                Response::ListStreamConsumers(ListStreamConsumersOutput { consumers: vec![billing], next_token: None }),
+            ),
+        ),
+        (
+            "SubscribeToShard request",
+            request(
+                24,
+                Request::SubscribeToShard(SubscribeToShard::new(
+                    "arn:shoal:stream/orders/consumer/billing:1700000000",
+                    1,
+                    StartingPosition::after_sequence_number(4_294_967_296),
+                )),
+            ),
+        ),
+        (
+            "SubscribeToShard response",
+            response(24, Response::SubscribeToShard(SubscribeToShardOutput { subscription_lifetime_ms: 300_000 })),
+        ),
+        (
+            "SubscribeToShardEvent push",
+            push(
+                24,
+                SubscribeToShardEvent {
+                    records: vec![Record {
+                        sequence_number: 4_294_967_297,
+                        arrival_timestamp_ms: 1_700_000_000_123,
+                        partition_key: "user-1".into(),
+                        data: Bytes::from_static(b"hi"),
+                    }],
+                    continuation_sequence_number: 4_294_967_297,
+                    millis_behind_latest: 0,
+                    child_shards: vec![],
+                    end: None,
+                },
+            ),
+        ),
+        (
+            "SubscribeToShardEvent push at the end of the lifetime",
+            push(
+                24,
+                SubscribeToShardEvent {
+                    records: vec![],
+                    continuation_sequence_number: 4_294_967_297,
+                    millis_behind_latest: 0,
+                    child_shards: vec![],
+                    end: Some(SubscriptionEnd::Lifetime),
+                },
+            ),
+        ),
+        (
+            "SubscribeToShard request AT_TIMESTAMP",
+            request(
+                25,
+                Request::SubscribeToShard(SubscribeToShard::new(
+                    "arn:shoal:stream/orders/consumer/billing:1700000000",
+                    0,
+                    StartingPosition::at_timestamp(1_700_000_000_000),
+                )),
+            ),
+        ),
+        (
+            "SubscribeToShardEvent push at the end of a closed shard",
+            push(
+                25,
+                SubscribeToShardEvent {
+                    records: vec![],
+                    continuation_sequence_number: 4_294_967_300,
+                    millis_behind_latest: 0,
+                    child_shards: vec![
+                        ChildShard {
+                            index: 2,
+                            parents: vec![0],
+                            hash_key_range: HashKeyRange { start: 0, end: (1 << 126) - 1 },
+                        },
+                        ChildShard {
+                            index: 3,
+                            parents: vec![0],
+                            hash_key_range: HashKeyRange { start: 1 << 126, end: (1 << 127) - 1 },
+                        },
+                    ],
+                    end: Some(SubscriptionEnd::ShardEnd),
+                },
+            ),
+        ),
+        (
+            "Error frame ending a subscription",
+            Frame {
+                correlation_id: 24,
+                body: FrameBody::Error(ErrorFrame {
+                    opcode: Opcode::SubscribeToShard as u16,
+                    status: Status::ResourceNotFound,
+                    message:
+                        "The consumer of this subscription to shardId-000000000001 in stream orders was deregistered."
+                            .into(),
+                }),
+            },
+        ),
+        (
             "Error frame",
             Frame {
                 correlation_id: 4,
@@ -422,17 +573,27 @@ fn protocol_md_examples_decode_to_their_values_and_reencode_identically() {
 }
 
 #[test]
-fn every_served_operation_and_the_error_frame_have_examples() {
+fn every_served_operation_push_event_and_the_error_frame_have_examples() {
     let mut covered = BTreeSet::new();
     for (_, frame) in examples() {
         covered.insert((frame.kind() as u8, frame.opcode()));
     }
     for op in Opcode::ALL.into_iter().filter(|op| op.is_served()) {
-        for kind in [FrameKind::Request, FrameKind::Response] {
+        let kinds: &[FrameKind] =
+            if op.is_push_only() { &[FrameKind::Push] } else { &[FrameKind::Request, FrameKind::Response] };
+        for &kind in kinds {
             assert!(covered.contains(&(kind as u8, op as u16)), "no {kind:?} example for {}", op.name());
         }
     }
     assert!(covered.iter().any(|(kind, _)| *kind == FrameKind::Error as u8), "no error frame example");
+    let ends: BTreeSet<_> = examples()
+        .into_iter()
+        .filter_map(|(_, frame)| match frame.body {
+            FrameBody::Push(Push::SubscribeToShardEvent(event)) => Some(event.end.map(|end| end as u8)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(ends, BTreeSet::from([None, Some(1), Some(2)]), "an event of each kind: running, LIFETIME, SHARD_END");
 }
 
 /// Prints every example as an annotated ```hex block, ready to paste into PROTOCOL.md.
@@ -485,6 +646,11 @@ fn describe(field: &str, role: &str, span: &[u8]) -> String {
             "iterator_type" => named(field, span, ShardIteratorType::from_u8(span[0]).map(ShardIteratorType::name)),
             "shard_filter.type" => named(field, span, ShardFilterType::from_u8(span[0]).map(ShardFilterType::name)),
             "scaling_type" => named(field, span, ScalingType::from_u8(span[0]).map(ScalingType::name)),
+            "consumer.status" => named(field, span, ConsumerStatus::from_u8(span[0]).map(ConsumerStatus::name)),
+            "starting_position.iterator_type" => {
+                named(field, span, ShardIteratorType::from_u8(span[0]).map(ShardIteratorType::name))
+            }
+            "end" => named(field, span, SubscriptionEnd::from_u8(span[0]).map(SubscriptionEnd::name)),
             "records[].result" => named(field, span, Some(if span[0] == 1 { "success" } else { "failure" })),
             "enforce_consumer_deletion" | "has_more_shards" | "has_more_streams" => {
                 named(field, span, Some(if span[0] == 1 { "true" } else { "false" }))

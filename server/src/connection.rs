@@ -11,6 +11,8 @@
 //!   that the connection stops reading (TCP backpressure) instead of
 //!   queueing without bound.
 
+use std::cell::RefCell;
+use std::collections::HashSet;
 use std::rc::Rc;
 
 use bytes::{Bytes, BytesMut};
@@ -20,9 +22,10 @@ use futures::{AsyncReadExt, AsyncWriteExt, StreamExt};
 use glommio::net::TcpStream;
 use glommio::sync::Semaphore;
 use shoal_protocol::frame::{decode_from, Decoded, ErrorFrame, Frame, FrameBody};
-use shoal_protocol::{Response, Status};
+use shoal_protocol::ops::{Opcode, Push, SubscribeToShard, SubscribeToShardOutput};
+use shoal_protocol::{Request, Response, Status};
 
-use crate::dispatch::Context;
+use crate::dispatch::{wire_event, Context, Failure};
 
 /// Requests served concurrently per connection.
 pub const IN_FLIGHT_MAX: u64 = 256;
@@ -39,15 +42,24 @@ pub async fn serve(stream: TcpStream, ctx: Rc<Context>, stop: oneshot::Receiver<
         tracing::debug!(%peer, error = %e, "set_nodelay failed");
     }
     let (mut reader, writer) = stream.split();
-    let (out_tx, out_rx) = mpsc::unbounded::<Bytes>();
+    let (out_tx, out_rx) = mpsc::unbounded::<Outgoing>();
     let writer_task = glommio::spawn_local(write_loop(writer, out_rx, peer.clone()));
     let permits = Rc::new(Semaphore::new(IN_FLIGHT_MAX));
+    let live: Rc<RefCell<HashSet<u64>>> = Rc::default();
+    let mut subscriptions = Vec::new();
     let mut buf = BytesMut::with_capacity(READ_CHUNK_BYTES);
     let mut stop = stop;
     'conn: loop {
         let want = loop {
             match decode_from(&mut buf) {
                 Decoded::Complete(Ok(frame), _) => match frame.into_request() {
+                    Ok((correlation_id, Request::SubscribeToShard(request))) => {
+                        // Lives for up to the subscription lifetime: it takes
+                        // no in-flight permit and is cancelled with the
+                        // connection.
+                        let task = subscription(ctx.clone(), out_tx.clone(), correlation_id, request, live.clone());
+                        subscriptions.push(glommio::spawn_local(task));
+                    }
                     Ok((correlation_id, request)) => {
                         let permit = match permits.acquire_static_permit(1).await {
                             Ok(p) => p,
@@ -108,6 +120,13 @@ pub async fn serve(stream: TcpStream, ctx: Rc<Context>, stop: oneshot::Receiver<
             break;
         }
     }
+    // Subscriptions end with the connection; a client still connected
+    // (the server is shutting down) is told so.
+    for id in live.borrow().iter() {
+        let f = Failure::new(Status::ServiceUnavailable, "The server is shutting down; resubscribe later.");
+        send(&out_tx, &error_frame(*id, Opcode::SubscribeToShard as u16, f));
+    }
+    drop(subscriptions);
     // Let in-flight requests finish: each holds a sender; the writer ends
     // when the last one is dropped.
     drop(out_tx);
@@ -115,7 +134,98 @@ pub async fn serve(stream: TcpStream, ctx: Rc<Context>, stop: oneshot::Receiver<
     writer_task.await;
 }
 
-fn send(out: &mpsc::UnboundedSender<Bytes>, frame: &Frame) {
+/// Serves one SubscribeToShard: the response, then push events as fast
+/// as the client takes them (each waits until the previous is written),
+/// then the end (the last event carries `end`) or an error frame.
+async fn subscription(
+    ctx: Rc<Context>,
+    out: mpsc::UnboundedSender<Outgoing>,
+    id: u64,
+    request: SubscribeToShard,
+    live: Rc<RefCell<HashSet<u64>>>,
+) {
+    let opcode = Opcode::SubscribeToShard as u16;
+    let events = match ctx.subscribe(request).await {
+        Ok(rx) => rx,
+        Err(f) => {
+            send(&out, &error_frame(id, opcode, f));
+            return;
+        }
+    };
+    live.borrow_mut().insert(id);
+    let _live = scopeguard(live.clone(), id);
+    let started = SubscribeToShardOutput { subscription_lifetime_ms: ctx.subscription_lifetime_ms };
+    if !send_and_wait(
+        &out,
+        &Frame { correlation_id: id, body: FrameBody::Response(Response::SubscribeToShard(started)) },
+    )
+    .await
+    {
+        return;
+    }
+    while let Ok(event) = events.recv_async().await {
+        match event {
+            Ok(e) => {
+                let end = e.end.is_some();
+                let push =
+                    Frame { correlation_id: id, body: FrameBody::Push(Push::SubscribeToShardEvent(wire_event(e))) };
+                if !send_and_wait(&out, &push).await || end {
+                    return;
+                }
+            }
+            Err(e) => {
+                send(&out, &error_frame(id, opcode, Failure::from(e)));
+                return;
+            }
+        }
+    }
+    let f = Failure::new(Status::ServiceUnavailable, "The server is shutting down; resubscribe later.");
+    send(&out, &error_frame(id, opcode, f));
+}
+
+/// Removes a subscription id from the live set when dropped.
+struct LiveGuard(Rc<RefCell<HashSet<u64>>>, u64);
+
+impl Drop for LiveGuard {
+    fn drop(&mut self) {
+        self.0.borrow_mut().remove(&self.1);
+    }
+}
+
+fn scopeguard(live: Rc<RefCell<HashSet<u64>>>, id: u64) -> LiveGuard {
+    LiveGuard(live, id)
+}
+
+fn error_frame(correlation_id: u64, opcode: u16, f: Failure) -> Frame {
+    Frame { correlation_id, body: FrameBody::Error(ErrorFrame { opcode, status: f.status, message: f.message }) }
+}
+
+/// A frame for the writer, and who to tell once it is written (pushes wait
+/// for that before producing the next one: a slow client holds back its
+/// own subscriptions instead of growing a queue).
+pub struct Outgoing {
+    bytes: Bytes,
+    written: Option<oneshot::Sender<()>>,
+}
+
+fn send(out: &mpsc::UnboundedSender<Outgoing>, frame: &Frame) {
+    if let Some(bytes) = encode(frame) {
+        let _ = out.unbounded_send(Outgoing { bytes, written: None });
+    }
+}
+
+/// Queues a frame and waits until it has been written to the socket;
+/// `false` if the connection is gone.
+pub async fn send_and_wait(out: &mpsc::UnboundedSender<Outgoing>, frame: &Frame) -> bool {
+    let Some(bytes) = encode(frame) else { return false };
+    let (tx, rx) = oneshot::channel();
+    if out.unbounded_send(Outgoing { bytes, written: Some(tx) }).is_err() {
+        return false;
+    }
+    rx.await.is_ok()
+}
+
+fn encode(frame: &Frame) -> Option<Bytes> {
     let mut buf = BytesMut::with_capacity(encoded_size_hint(frame));
     if let Err(e) = frame.encode(&mut buf) {
         // A response that cannot be encoded (e.g. over the frame limit)
@@ -131,10 +241,10 @@ fn send(out: &mpsc::UnboundedSender<Bytes>, frame: &Frame) {
             }),
         };
         if fallback.encode(&mut buf).is_err() {
-            return;
+            return None;
         }
     }
-    let _ = out.unbounded_send(buf.freeze());
+    Some(buf.freeze())
 }
 
 /// Roughly the encoded size, so that large responses are encoded into one
@@ -152,31 +262,39 @@ fn encoded_size_hint(frame: &Frame) -> usize {
 
 async fn write_loop(
     mut writer: futures::io::WriteHalf<TcpStream>,
-    mut frames: mpsc::UnboundedReceiver<Bytes>,
+    mut frames: mpsc::UnboundedReceiver<Outgoing>,
     peer: String,
 ) {
     let mut batch = Vec::with_capacity(WRITE_BUFFER_BYTES);
+    let mut acks = Vec::new();
     while let Some(first) = frames.next().await {
-        if first.len() >= WRITE_BUFFER_BYTES {
-            // Large responses go out as they are, without a copy.
-            if let Err(e) = writer.write_all(&first).await {
-                tracing::debug!(%peer, error = %e, "write failed; dropping the connection's responses");
-                return;
-            }
-            continue;
-        }
         batch.clear();
-        batch.extend_from_slice(&first);
-        // Coalesce whatever else is ready into one write.
-        while batch.len() < WRITE_BUFFER_BYTES {
-            match frames.try_recv() {
-                Ok(more) => batch.extend_from_slice(&more),
-                _ => break,
+        acks.clear();
+        let large = first.bytes.len() >= WRITE_BUFFER_BYTES;
+        acks.extend(first.written);
+        let written = if large {
+            // Large responses go out as they are, without a copy.
+            writer.write_all(&first.bytes).await
+        } else {
+            batch.extend_from_slice(&first.bytes);
+            // Coalesce whatever else is ready into one write.
+            while batch.len() < WRITE_BUFFER_BYTES {
+                match frames.try_recv() {
+                    Ok(more) => {
+                        batch.extend_from_slice(&more.bytes);
+                        acks.extend(more.written);
+                    }
+                    _ => break,
+                }
             }
-        }
-        if let Err(e) = writer.write_all(&batch).await {
+            writer.write_all(&batch).await
+        };
+        if let Err(e) = written {
             tracing::debug!(%peer, error = %e, "write failed; dropping the connection's responses");
             return;
+        }
+        for ack in acks.drain(..) {
+            let _ = ack.send(());
         }
     }
     let _ = writer.flush().await;

@@ -3,16 +3,22 @@
 //! client sends can panic this code.
 
 use bytes::Bytes;
+use shoal_engine::catalog::ConsumerMeta;
 use shoal_engine::Clock as _;
 use shoal_engine::{
     CoreApi, Durability as EngineDurability, EngineError, ErrorKind, RecordFailureKind, RecordInput, SequenceNumber,
     ShardDescription, ShardLimits, StartingPosition,
 };
+use shoal_engine::{SubscriptionEnd as EngineSubscriptionEnd, SubscriptionEvent};
 use shoal_protocol::ops::{
     ChildShard, CreateStream, DescribeStream, Durability, GetRecords, GetRecordsOutput, GetShardIterator,
     GetShardIteratorOutput, HashKeyRange, ListShards, ListShardsOutput, ListStreams, ListStreamsOutput, PutRecord,
     PutRecordOutput, PutRecords, PutRecordsOutput, PutRecordsResult, Record, Shard, ShardFilterType, ShardIteratorType,
     StreamDescription, StreamDescriptionSummary, StreamStatus, UpdateShardCountOutput,
+};
+use shoal_protocol::ops::{
+    Consumer, ConsumerArn, ConsumerDescription, ConsumerStatus, ListStreamConsumers, ListStreamConsumersOutput,
+    RegisterStreamConsumerOutput, SubscribeToShard, SubscribeToShardEvent, SubscriptionEnd,
 };
 use shoal_protocol::{IteratorPosition, Request, Response, ShardIteratorToken, Status};
 
@@ -23,6 +29,12 @@ use crate::secret::Key;
 const DESCRIBE_SHARDS_MAX: usize = 100;
 /// Streams per ListStreams response (Kinesis: at most 100).
 const LIST_STREAMS_MAX: usize = 100;
+/// Consumers per ListStreamConsumers response (Kinesis: at most 100).
+const CONSUMERS_PER_PAGE: usize = 100;
+
+/// What a subscription's engine channel carries.
+pub type EngineEventResult = shoal_engine::Result<SubscriptionEvent>;
+
 /// Shards per ListShards response (Kinesis: at most 1,000).
 const LIST_SHARDS_MAX: usize = 1000;
 
@@ -62,6 +74,8 @@ type Outcome = Result<Response, Failure>;
 pub struct Context {
     pub api: CoreApi,
     pub key: Key,
+    /// How long a fan-out subscription lasts (the engine's setting).
+    pub subscription_lifetime_ms: u64,
 }
 
 impl Context {
@@ -76,6 +90,17 @@ impl Context {
         match request {
             Request::CreateStream(r) => self.create_stream(r).await,
             Request::DeleteStream(r) => {
+                let consumers = self.api.list_consumers(&r.stream_name)?;
+                if !consumers.is_empty() && !r.enforce_consumer_deletion {
+                    return Err(Failure::new(
+                        Status::ResourceInUse,
+                        format!(
+                            "Stream {} has {} registered consumers: deregister them or set enforce_consumer_deletion.",
+                            r.stream_name,
+                            consumers.len()
+                        ),
+                    ));
+                }
                 self.api.delete_stream(&r.stream_name).await?;
                 Ok(Response::DeleteStream)
             }
@@ -113,6 +138,34 @@ impl Context {
                 self.api.merge_shards(&r.stream_name, r.shard, r.adjacent_shard).await?;
                 Ok(Response::MergeShards)
             }
+            Request::RegisterStreamConsumer(r) => {
+                let c = self.api.register_consumer(&r.stream_name, &r.consumer_name).await?;
+                Ok(Response::RegisterStreamConsumer(RegisterStreamConsumerOutput {
+                    consumer: wire_consumer(&r.stream_name, &c),
+                }))
+            }
+            Request::DeregisterStreamConsumer(r) => {
+                self.api.deregister_consumer(&r.stream_name, &r.consumer_name).await?;
+                Ok(Response::DeregisterStreamConsumer)
+            }
+            Request::DescribeStreamConsumer(r) => {
+                let consumers = self.api.list_consumers(&r.stream_name)?;
+                let c = consumers.iter().find(|c| c.name == r.consumer_name).ok_or_else(|| {
+                    Failure::new(
+                        Status::ResourceNotFound,
+                        format!("Consumer {} under stream {} not found.", r.consumer_name, r.stream_name),
+                    )
+                })?;
+                Ok(Response::DescribeStreamConsumer(ConsumerDescription {
+                    consumer: wire_consumer(&r.stream_name, c),
+                    stream_name: r.stream_name,
+                }))
+            }
+            Request::ListStreamConsumers(r) => self.list_stream_consumers(r),
+            Request::SubscribeToShard(_) => Err(Failure::new(
+                Status::InternalFailure,
+                "SubscribeToShard is served by the connection, not as a single response",
+            )),
             Request::UpdateShardCount(r) => {
                 let open = |name: &str| -> Result<u32, Failure> {
                     let d = self.api.describe_stream(name)?;
@@ -127,6 +180,79 @@ impl Context {
                 }))
             }
         }
+    }
+
+    fn list_stream_consumers(&self, r: ListStreamConsumers) -> Outcome {
+        let now = self.now_ms();
+        let catalog = self.api.catalog();
+        let stream = catalog.stream(&r.stream_name)?;
+        let mut consumers = stream.consumers.clone();
+        consumers.sort_by(|a, b| a.name.cmp(&b.name));
+        let (after, max) = match &r.next_token {
+            None => (0usize, r.max_results.map_or(CONSUMERS_PER_PAGE, |m| (m as usize).min(CONSUMERS_PER_PAGE))),
+            Some(token) => {
+                let t = NextToken::open(token, &self.key, now).map_err(|e| match e {
+                    TokenError::Invalid => Failure::new(Status::InvalidArgument, "Invalid NextToken."),
+                    TokenError::Expired => Failure::new(Status::ExpiredNextToken, "The NextToken has expired."),
+                })?;
+                if t.stream_name != r.stream_name || t.incarnation != stream.incarnation {
+                    return Err(Failure::new(Status::InvalidArgument, "Invalid NextToken."));
+                }
+                (t.after_shard as usize, t.max_results as usize)
+            }
+        };
+        let page: Vec<_> = consumers.iter().skip(after).take(max).collect();
+        let next_token = (after + page.len() < consumers.len()).then(|| {
+            Bytes::from(
+                NextToken {
+                    stream_name: r.stream_name.clone(),
+                    incarnation: stream.incarnation,
+                    after_shard: (after + page.len()) as u32,
+                    max_results: max as u32,
+                    issued_ms: now,
+                }
+                .seal(&self.key),
+            )
+        });
+        Ok(Response::ListStreamConsumers(ListStreamConsumersOutput {
+            consumers: page.into_iter().map(|c| wire_consumer(&r.stream_name, c)).collect(),
+            next_token,
+        }))
+    }
+
+    /// Starts a fan-out subscription: checks the request and the consumer,
+    /// and returns the engine's event channel.
+    pub async fn subscribe(&self, r: SubscribeToShard) -> Result<flume::Receiver<EngineEventResult>, Failure> {
+        if let Err(e) = r.validate() {
+            return Err(Failure::new(e.status, e.message));
+        }
+        if let Err(e) = r.starting_position.validate_timestamp(self.now_ms()) {
+            return Err(Failure::new(e.status, e.message));
+        }
+        let arn = ConsumerArn::parse(&r.consumer_arn)
+            .ok_or_else(|| Failure::new(Status::InvalidArgument, format!("Invalid ConsumerARN {}.", r.consumer_arn)))?;
+        let registered = self
+            .api
+            .list_consumers(&arn.stream_name)?
+            .into_iter()
+            .any(|c| c.name == arn.consumer_name && c.created_ms / 1000 == arn.creation_epoch_seconds);
+        if !registered {
+            return Err(Failure::new(Status::ResourceNotFound, format!("Consumer {} not found.", r.consumer_arn)));
+        }
+        let p = r.starting_position;
+        let seq = || {
+            p.sequence_number
+                .map(SequenceNumber)
+                .ok_or_else(|| Failure::new(Status::InvalidArgument, "A StartingSequenceNumber is required."))
+        };
+        let position = match p.iterator_type {
+            ShardIteratorType::TrimHorizon => StartingPosition::TrimHorizon,
+            ShardIteratorType::Latest => StartingPosition::Latest,
+            ShardIteratorType::AtSequenceNumber => StartingPosition::AtSequenceNumber(seq()?),
+            ShardIteratorType::AfterSequenceNumber => StartingPosition::AfterSequenceNumber(seq()?),
+            ShardIteratorType::AtTimestamp => StartingPosition::AtTimestamp(p.timestamp_ms.unwrap_or(0)),
+        };
+        Ok(self.api.subscribe(&arn.stream_name, &arn.consumer_name, r.shard, position).await?)
     }
 
     async fn create_stream(&self, r: CreateStream) -> Outcome {
@@ -359,16 +485,48 @@ impl Context {
             records,
             next_iterator,
             millis_behind_latest: out.millis_behind,
-            child_shards: out
-                .child_shards
-                .iter()
-                .map(|c| ChildShard {
-                    index: c.shard_index,
-                    parents: c.parent.into_iter().chain(c.adjacent_parent).collect(),
-                    hash_key_range: HashKeyRange { start: c.hash_key_range.start, end: c.hash_key_range.end },
-                })
-                .collect(),
+            child_shards: out.child_shards.iter().map(wire_child).collect(),
         }))
+    }
+}
+
+/// An engine fan-out event as the wire carries it.
+pub fn wire_event(e: SubscriptionEvent) -> SubscribeToShardEvent {
+    SubscribeToShardEvent {
+        records: e
+            .records
+            .into_iter()
+            .map(|rec| Record {
+                sequence_number: rec.sequence_number.0,
+                arrival_timestamp_ms: rec.arrival_ms,
+                partition_key: String::from_utf8_lossy(&rec.partition_key).into_owned(),
+                data: rec.data,
+            })
+            .collect(),
+        continuation_sequence_number: e.continuation.0,
+        millis_behind_latest: e.millis_behind,
+        child_shards: e.child_shards.iter().map(wire_child).collect(),
+        end: e.end.map(|end| match end {
+            EngineSubscriptionEnd::Lifetime => SubscriptionEnd::Lifetime,
+            EngineSubscriptionEnd::ShardEnd => SubscriptionEnd::ShardEnd,
+        }),
+    }
+}
+
+fn wire_child(c: &ShardDescription) -> ChildShard {
+    ChildShard {
+        index: c.shard_index,
+        parents: c.parent.into_iter().chain(c.adjacent_parent).collect(),
+        hash_key_range: HashKeyRange { start: c.hash_key_range.start, end: c.hash_key_range.end },
+    }
+}
+
+fn wire_consumer(stream: &str, c: &ConsumerMeta) -> Consumer {
+    Consumer {
+        consumer_name: c.name.clone(),
+        consumer_arn: c.arn(stream),
+        status: ConsumerStatus::Active,
+        creation_timestamp_ms: c.created_ms,
     }
 }
 

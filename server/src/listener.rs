@@ -20,6 +20,7 @@ use crate::secret::Key;
 pub struct CoreSetup {
     pub listen: SocketAddr,
     pub key: Key,
+    pub subscription_lifetime_ms: u64,
     /// Core 0 sends the bound address here once per other core and once
     /// for the starter; the others receive it here.
     pub bound_tx: flume::Sender<SocketAddr>,
@@ -58,7 +59,7 @@ pub async fn run(api: CoreApi, setup: CoreSetup) {
     let _ = setup.ready.send(Ok(bound));
     tracing::debug!(core, %bound, "listening");
 
-    let ctx = Rc::new(Context { api, key: setup.key });
+    let ctx = Rc::new(Context { api, key: setup.key, subscription_lifetime_ms: setup.subscription_lifetime_ms });
     let gate = Gate::new();
     let stops: Rc<RefCell<Vec<oneshot::Sender<()>>>> = Rc::default();
     let mut stop = std::pin::pin!(setup.stop.recv_async());

@@ -78,11 +78,13 @@ impl Server {
         let (stops, stop_rxs): (Vec<_>, Vec<_>) = (0..cores).map(|_| flume::bounded(1)).unzip();
         let stop_rxs = Arc::new(Mutex::new(stop_rxs.into_iter().map(Some).collect::<Vec<_>>()));
         let listen = config.listen;
+        let subscription_lifetime_ms = config.engine.subscription.lifetime_ms;
         let hook: CoreHook = Arc::new(move |api: CoreApi| {
             let stop = stop_rxs.lock().ok().and_then(|mut v| v.get_mut(api.core_id()).and_then(Option::take));
             let setup = stop.map(|stop| CoreSetup {
                 listen,
                 key,
+                subscription_lifetime_ms,
                 bound_tx: bound_tx.clone(),
                 bound_rx: bound_rx.clone(),
                 ready: ready_tx.clone(),

@@ -8,13 +8,16 @@
 use std::net::ToSocketAddrs;
 
 use futures::executor::block_on;
+use futures::{Stream, StreamExt};
 
-use crate::client::{Client, ClientConfig, ClientError};
+use crate::client::{Client, ClientConfig, ClientError, ResumingSubscription, Subscription};
 use crate::ops::{
-    CreateStream, DeleteStream, DescribeStream, DescribeStreamSummary, GetRecords, GetRecordsOutput, GetShardIterator,
-    GetShardIteratorOutput, ListShards, ListShardsOutput, ListStreams, ListStreamsOutput, MergeShards, PutRecord,
-    PutRecordOutput, PutRecords, PutRecordsEntry, PutRecordsOutput, Request, Response, RetentionPeriodChange,
-    SplitShard, StreamDescription, StreamDescriptionSummary, UpdateShardCount, UpdateShardCountOutput,
+    ConsumerDescription, CreateStream, DeleteStream, DeregisterStreamConsumer, DescribeStream, DescribeStreamConsumer,
+    DescribeStreamSummary, GetRecords, GetRecordsOutput, GetShardIterator, GetShardIteratorOutput, ListShards,
+    ListShardsOutput, ListStreamConsumers, ListStreamConsumersOutput, ListStreams, ListStreamsOutput, MergeShards,
+    PutRecord, PutRecordOutput, PutRecords, PutRecordsEntry, PutRecordsOutput, RegisterStreamConsumer,
+    RegisterStreamConsumerOutput, Request, Response, RetentionPeriodChange, SplitShard, StartingPosition,
+    StreamDescription, StreamDescriptionSummary, SubscribeToShard, UpdateShardCount, UpdateShardCountOutput,
 };
 
 /// A [`Client`] whose methods block. Cloning shares the connection, like the async client.
@@ -119,5 +122,78 @@ impl BlockingClient {
 
     pub fn update_shard_count(&self, request: UpdateShardCount) -> Result<UpdateShardCountOutput, ClientError> {
         block_on(self.client.update_shard_count(request))
+    }
+
+    pub fn register_stream_consumer(
+        &self,
+        request: RegisterStreamConsumer,
+    ) -> Result<RegisterStreamConsumerOutput, ClientError> {
+        block_on(self.client.register_stream_consumer(request))
+    }
+
+    pub fn deregister_stream_consumer(&self, request: DeregisterStreamConsumer) -> Result<(), ClientError> {
+        block_on(self.client.deregister_stream_consumer(request))
+    }
+
+    pub fn describe_stream_consumer(
+        &self,
+        request: DescribeStreamConsumer,
+    ) -> Result<ConsumerDescription, ClientError> {
+        block_on(self.client.describe_stream_consumer(request))
+    }
+
+    pub fn list_stream_consumers(
+        &self,
+        request: ListStreamConsumers,
+    ) -> Result<ListStreamConsumersOutput, ClientError> {
+        block_on(self.client.list_stream_consumers(request))
+    }
+
+    /// See [`Client::subscribe_to_shard`]: the subscription's events as an iterator, each
+    /// `next` blocking until the next event arrives.
+    pub fn subscribe_to_shard(&self, request: SubscribeToShard) -> Result<BlockingEvents<Subscription>, ClientError> {
+        block_on(self.client.subscribe_to_shard(request)).map(BlockingEvents::new)
+    }
+
+    /// See [`Client::subscribe_to_shard_resuming`]: a shard's events across subscriptions, as an
+    /// iterator. Nothing is sent before the first `next`.
+    pub fn subscribe_to_shard_resuming(
+        &self,
+        consumer_arn: impl Into<String>,
+        shard: u32,
+        starting_position: StartingPosition,
+    ) -> BlockingEvents<ResumingSubscription> {
+        BlockingEvents::new(self.client.subscribe_to_shard_resuming(consumer_arn, shard, starting_position))
+    }
+}
+
+/// A stream of subscription events read as a blocking iterator: each `next` waits on the
+/// calling thread for the next event (there is no timeout: a subscription on a quiet shard may
+/// wait for as long as its lifetime).
+#[derive(Debug)]
+pub struct BlockingEvents<S> {
+    stream: S,
+}
+
+impl<S> BlockingEvents<S> {
+    fn new(stream: S) -> BlockingEvents<S> {
+        BlockingEvents { stream }
+    }
+
+    /// The stream underneath, e.g. for its continuation sequence number.
+    pub fn get_ref(&self) -> &S {
+        &self.stream
+    }
+
+    pub fn into_inner(self) -> S {
+        self.stream
+    }
+}
+
+impl<S: Stream + Unpin> Iterator for BlockingEvents<S> {
+    type Item = S::Item;
+
+    fn next(&mut self) -> Option<S::Item> {
+        block_on(self.stream.next())
     }
 }

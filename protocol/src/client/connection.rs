@@ -5,13 +5,23 @@
 //! sender under its correlation id in the pending map; the reader thread decodes every frame
 //! that arrives and completes the sender with the same id, in whatever order the answers come.
 //!
-//! Push frames (kind 4) go to the sink registered for their correlation id in the
-//! subscriptions map, which is where SubscribeToShard will plug in; without one they are dropped.
+//! A SubscribeToShard request also registers a sink under its correlation id in the
+//! subscriptions map, before it is written, so no event can arrive before its sink. The reader
+//! sends the subscription's push frames (kind 4) to that sink, and the error frame that ends a
+//! subscription after its response; push frames that no subscription claims are dropped. A
+//! subscription is forgotten after its last event (the one with `end`) or its error.
+//!
+//! **Back-pressure.** A sink is a bounded channel, and the reader thread waits for room in it:
+//! a subscriber that reads slowly stops the reader, the socket's receive buffer fills, and TCP
+//! flow control slows the server down. Memory stays bounded (the channel's events, one frame
+//! in hand, the read buffer), and no event is dropped. The price is that every other answer on
+//! the same connection waits too, hence one connection per subscriber.
 //!
 //! When the connection ends (end of stream, socket error, unframeable bytes, or the last handle
 //! dropped), the first reason is recorded, every pending request fails with
-//! [`ClientError::ConnectionLost`] carrying it, every subscription sink is closed, and new
-//! requests are refused: the client then opens a new connection.
+//! [`ClientError::ConnectionLost`] carrying it, every subscription sink is closed (the
+//! subscription then reports the same reason), and new requests are refused: the client then
+//! opens a new connection.
 
 use std::collections::HashMap;
 use std::io::{Read, Write};
@@ -19,13 +29,14 @@ use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
+use bytes::BytesMut;
 use futures::channel::{mpsc, oneshot};
+use futures::SinkExt;
 
 use crate::client::error::{ClientError, LostReason, ProtocolError};
-use crate::frame::{decode_raw, Decoded, Frame, FrameBody};
+use crate::frame::{decode_raw, Decoded, ErrorFrame, Frame, FrameBody};
 use crate::header::{FrameKind, HEADER_SIZE_BYTES};
-use crate::ops::{Opcode, Request, Response};
+use crate::ops::{Opcode, Push, Request, Response, SubscribeToShardEvent};
 
 /// Bytes asked of the socket per read.
 const READ_CHUNK_BYTES: usize = 64 * 1024;
@@ -35,17 +46,14 @@ const WRITE_BUFFER_KEPT_BYTES_MAX: usize = 1024 * 1024;
 /// The outcome of one request, as the reader thread delivers it.
 pub(crate) type Answer = Result<Response, ClientError>;
 
-/// A frame of kind push, undecoded: its body format belongs to the subscription it serves.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct PushFrame {
-    /// The id of the request that opened the subscription.
-    pub(crate) correlation_id: u64,
-    pub(crate) opcode: u16,
-    pub(crate) body: Bytes,
-}
+/// What a subscription receives: its events in order, then at most one error that ends it.
+pub(crate) type Pushed = Result<SubscribeToShardEvent, ClientError>;
 
-/// Where a subscription's push frames go.
-pub(crate) type PushSink = mpsc::UnboundedSender<PushFrame>;
+/// Where a subscription's events go: a bounded channel that only the reader thread sends on.
+/// The map hands out the one sender behind a mutex rather than clones of it, because every
+/// clone of a bounded `futures` sender brings one more guaranteed slot, which would unbound the
+/// channel.
+pub(crate) type PushSink = Arc<Mutex<mpsc::Sender<Pushed>>>;
 
 pub(crate) struct Connection {
     /// Counts the client's connections, for logs.
@@ -76,6 +84,13 @@ struct State {
 struct Pending {
     opcode: Opcode,
     answer: oneshot::Sender<Answer>,
+}
+
+/// A frame that may answer a request: every kind but push.
+enum Reply {
+    Response(Response),
+    Error(ErrorFrame),
+    Request(Request),
 }
 
 pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -126,7 +141,30 @@ impl Connection {
         correlation_id: u64,
         request: &Request,
     ) -> Result<(oneshot::Receiver<Answer>, PendingGuard), ClientError> {
-        let answer = self.shared.register(correlation_id, request.opcode())?;
+        self.send_with(correlation_id, request, None)
+    }
+
+    /// Like [`Connection::send`], and routes the push frames and the final error frame with
+    /// this correlation id to `sink` from before the request is written. Drop the returned
+    /// registration to stop routing them.
+    pub(crate) fn send_subscribing(
+        &self,
+        correlation_id: u64,
+        request: &Request,
+        sink: mpsc::Sender<Pushed>,
+    ) -> Result<(oneshot::Receiver<Answer>, PendingGuard, SubscriptionGuard), ClientError> {
+        let registration = SubscriptionGuard { shared: Arc::clone(&self.shared), correlation_id };
+        let (answer, guard) = self.send_with(correlation_id, request, Some(Arc::new(Mutex::new(sink))))?;
+        Ok((answer, guard, registration))
+    }
+
+    fn send_with(
+        &self,
+        correlation_id: u64,
+        request: &Request,
+        sink: Option<PushSink>,
+    ) -> Result<(oneshot::Receiver<Answer>, PendingGuard), ClientError> {
+        let answer = self.shared.register(correlation_id, request.opcode(), sink)?;
         let guard = PendingGuard { shared: Arc::clone(&self.shared), correlation_id };
         let mut writer = lock(&self.writer);
         let Writer { stream, buf } = &mut *writer;
@@ -144,13 +182,6 @@ impl Connection {
             return Err(ClientError::ConnectionLost(reason));
         }
         Ok((answer, guard))
-    }
-
-    /// Routes push frames with this correlation id to `sink` until the connection ends.
-    /// SubscribeToShard will use this; nothing sends push frames yet.
-    #[expect(dead_code, reason = "the seam for SubscribeToShard: nothing subscribes yet")]
-    pub(crate) fn subscribe(&self, correlation_id: u64, sink: PushSink) -> Result<(), ClientError> {
-        self.shared.subscribe(correlation_id, sink)
     }
 }
 
@@ -176,8 +207,27 @@ impl Drop for PendingGuard {
     }
 }
 
+/// Stops routing a subscription's frames when its subscriber goes away (or the SubscribeToShard
+/// attempt fails), so the reader drops them instead of waiting for room in a channel nobody
+/// reads.
+pub(crate) struct SubscriptionGuard {
+    shared: Arc<Shared>,
+    correlation_id: u64,
+}
+
+impl Drop for SubscriptionGuard {
+    fn drop(&mut self) {
+        lock(&self.shared.state).subscriptions.remove(&self.correlation_id);
+    }
+}
+
 impl Shared {
-    fn register(&self, correlation_id: u64, opcode: Opcode) -> Result<oneshot::Receiver<Answer>, ClientError> {
+    fn register(
+        &self,
+        correlation_id: u64,
+        opcode: Opcode,
+        sink: Option<PushSink>,
+    ) -> Result<oneshot::Receiver<Answer>, ClientError> {
         let mut state = lock(&self.state);
         if let Some(reason) = &state.lost {
             return Err(ClientError::ConnectionLost(Arc::clone(reason)));
@@ -185,16 +235,11 @@ impl Shared {
         let (answer, receiver) = oneshot::channel();
         let previous = state.pending.insert(correlation_id, Pending { opcode, answer });
         assert!(previous.is_none(), "correlation id {correlation_id} reused while in flight");
-        Ok(receiver)
-    }
-
-    fn subscribe(&self, correlation_id: u64, sink: PushSink) -> Result<(), ClientError> {
-        let mut state = lock(&self.state);
-        if let Some(reason) = &state.lost {
-            return Err(ClientError::ConnectionLost(Arc::clone(reason)));
+        if let Some(sink) = sink {
+            let previous = state.subscriptions.insert(correlation_id, sink);
+            assert!(previous.is_none(), "correlation id {correlation_id} reused by a subscription");
         }
-        state.subscriptions.insert(correlation_id, sink);
-        Ok(())
+        Ok(receiver)
     }
 
     /// Records why the connection ended (the first reason wins), fails every pending request
@@ -209,52 +254,90 @@ impl Shared {
         reason
     }
 
-    /// Completes the request a decoded frame answers. Returns the frame when no request waits
-    /// for it (it timed out, or the frame is about the connection itself).
-    fn deliver(&self, frame: Frame) -> Option<Frame> {
-        let Some(pending) = lock(&self.state).pending.remove(&frame.correlation_id) else {
-            return Some(frame);
+    /// Hands a decoded frame to whoever waits for it: a push frame to its subscription, an
+    /// answer to its pending request, an error frame without a pending request to the
+    /// subscription it ends. Returns the frame when nobody claims it (its request timed out, or
+    /// the frame is about the connection itself); push frames nobody claims are dropped here.
+    fn deliver(&self, frame: Frame, generation: u64) -> Option<Frame> {
+        let correlation_id = frame.correlation_id;
+        let reply = match frame.body {
+            FrameBody::Push(Push::SubscribeToShardEvent(event)) => {
+                let last = event.end.is_some();
+                if !self.push(correlation_id, Ok(event), last) {
+                    tracing::debug!(generation, correlation_id, "push frame without a subscription dropped");
+                }
+                return None;
+            }
+            FrameBody::Response(response) => Reply::Response(response),
+            FrameBody::Error(error) => Reply::Error(error),
+            FrameBody::Request(request) => Reply::Request(request),
         };
-        let answer = match frame.body {
-            FrameBody::Response(response) if response.opcode() == pending.opcode => Ok(response),
-            FrameBody::Response(response) => {
+        let (pending, subscribed) = {
+            let mut state = lock(&self.state);
+            (state.pending.remove(&correlation_id), state.subscriptions.contains_key(&correlation_id))
+        };
+        let Some(pending) = pending else {
+            return match reply {
+                Reply::Error(error) if subscribed => {
+                    // The error that ends a subscription after its response.
+                    let ended = ClientError::Service { status: error.status, message: error.message };
+                    self.push(correlation_id, Err(ended), true);
+                    None
+                }
+                Reply::Response(response) => Some(Frame { correlation_id, body: FrameBody::Response(response) }),
+                Reply::Error(error) => Some(Frame { correlation_id, body: FrameBody::Error(error) }),
+                Reply::Request(request) => Some(Frame { correlation_id, body: FrameBody::Request(request) }),
+            };
+        };
+        let answer = match reply {
+            Reply::Response(response) if response.opcode() == pending.opcode => Ok(response),
+            Reply::Response(response) => {
                 Err(ProtocolError::WrongResponse { expected: pending.opcode, got: response.opcode() }.into())
             }
-            FrameBody::Error(error) => Err(ClientError::Service { status: error.status, message: error.message }),
-            FrameBody::Request(request) => {
-                Err(ProtocolError::RequestFromServer { opcode: request.opcode() as u16 }.into())
-            }
+            Reply::Error(error) => Err(ClientError::Service { status: error.status, message: error.message }),
+            Reply::Request(request) => Err(ProtocolError::RequestFromServer { opcode: request.opcode() as u16 }.into()),
         };
         // The caller may have stopped waiting since; then the answer has nowhere to go.
         let _ = pending.answer.send(answer);
         None
     }
 
-    /// Fails the request whose answer did not decode; framing is intact, so the connection
-    /// goes on. Returns false when no request waits for that id.
+    /// Fails the request whose answer did not decode, or else ends the subscription whose
+    /// ending error frame did not decode; framing is intact, so the connection goes on.
+    /// Returns false when nobody waits for that id.
     fn fail(&self, correlation_id: u64, error: ClientError) -> bool {
-        match lock(&self.state).pending.remove(&correlation_id) {
+        let pending = lock(&self.state).pending.remove(&correlation_id);
+        match pending {
             Some(pending) => {
                 let _ = pending.answer.send(Err(error));
                 true
             }
-            None => false,
+            None => self.push(correlation_id, Err(error), true),
         }
     }
 
-    /// Hands a push frame to its subscription. Returns the frame when there is none.
-    fn push(&self, frame: PushFrame) -> Option<PushFrame> {
-        let mut state = lock(&self.state);
-        let Some(sink) = state.subscriptions.get(&frame.correlation_id) else {
-            return Some(frame);
+    /// Sends `pushed` to the subscription with this correlation id, waiting for room in its
+    /// channel: this is where a slow subscriber holds the reader back. `last` forgets the
+    /// subscription afterwards. Returns false when there is no such subscription, or its
+    /// subscriber went away (then it is forgotten too).
+    fn push(&self, correlation_id: u64, pushed: Pushed, last: bool) -> bool {
+        let sink = {
+            let mut state = lock(&self.state);
+            if last {
+                state.subscriptions.remove(&correlation_id)
+            } else {
+                state.subscriptions.get(&correlation_id).map(Arc::clone)
+            }
         };
-        if let Err(e) = sink.unbounded_send(frame) {
-            // The subscriber went away: forget it, and drop what it will never read.
-            let frame = e.into_inner();
-            state.subscriptions.remove(&frame.correlation_id);
-            return Some(frame);
+        let Some(sink) = sink else { return false };
+        // Only the state lock protects the map, and it is released: writers, other
+        // subscriptions' guards and `lose` never wait for this send.
+        let sent = futures::executor::block_on(lock(&sink).send(pushed));
+        if sent.is_err() {
+            lock(&self.state).subscriptions.remove(&correlation_id);
+            return false;
         }
-        None
+        true
     }
 }
 
@@ -299,27 +382,21 @@ fn read_frames(stream: &mut TcpStream, shared: &Shared, generation: u64) -> Lost
             };
             let mut frame = buf.split_to(consumed).freeze();
             let body = frame.split_off(HEADER_SIZE_BYTES);
-            if header.kind == FrameKind::Push {
-                let push = PushFrame { correlation_id: header.correlation_id, opcode: header.opcode, body };
-                if let Some(push) = shared.push(push) {
-                    tracing::debug!(
-                        generation,
-                        correlation_id = push.correlation_id,
-                        opcode = push.opcode,
-                        "push frame without a subscription dropped"
-                    );
-                }
-                continue;
-            }
             match Frame::decode_body(&header, body) {
                 Ok(frame) => {
-                    if let Some(unmatched) = shared.deliver(frame) {
+                    if let Some(unmatched) = shared.deliver(frame, generation) {
                         farewell = unmatched_frame(unmatched, generation).or(farewell);
                     }
                 }
                 Err(e) => {
                     let correlation_id = e.correlation_id;
-                    if !shared.fail(correlation_id, ProtocolError::Body(e).into()) {
+                    // A push frame belongs to a subscription, never to a pending request.
+                    let claimed = if e.kind == FrameKind::Push {
+                        shared.push(correlation_id, Err(ProtocolError::Body(e).into()), true)
+                    } else {
+                        shared.fail(correlation_id, ProtocolError::Body(e).into())
+                    };
+                    if !claimed {
                         tracing::debug!(generation, correlation_id, "undecodable frame for no request dropped");
                     }
                 }
@@ -352,49 +429,126 @@ fn unmatched_frame(frame: Frame, generation: u64) -> Option<LostReason> {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use futures::StreamExt;
 
     use super::*;
+    use crate::ops::SubscriptionEnd;
+    use crate::status::Status;
 
-    fn push(correlation_id: u64) -> PushFrame {
-        PushFrame { correlation_id, opcode: Opcode::SubscribeToShardEvent as u16, body: Bytes::from_static(b"event") }
+    fn event(continuation_sequence_number: u128, end: Option<SubscriptionEnd>) -> SubscribeToShardEvent {
+        SubscribeToShardEvent {
+            records: vec![],
+            continuation_sequence_number,
+            millis_behind_latest: 0,
+            child_shards: vec![],
+            end,
+        }
+    }
+
+    fn push(correlation_id: u64, continuation_sequence_number: u128, end: Option<SubscriptionEnd>) -> Frame {
+        Frame {
+            correlation_id,
+            body: FrameBody::Push(Push::SubscribeToShardEvent(event(continuation_sequence_number, end))),
+        }
+    }
+
+    fn subscribed(shared: &Shared, correlation_id: u64, buffer: usize) -> mpsc::Receiver<Pushed> {
+        let (sink, events) = mpsc::channel(buffer);
+        // The response is taken as delivered: only the subscription stays registered.
+        let _answered =
+            shared.register(correlation_id, Opcode::SubscribeToShard, Some(Arc::new(Mutex::new(sink)))).unwrap();
+        lock(&shared.state).pending.remove(&correlation_id);
+        events
+    }
+
+    fn continuation(pushed: Option<Pushed>) -> u128 {
+        pushed.unwrap().unwrap().continuation_sequence_number
     }
 
     #[test]
     fn push_frames_reach_their_subscription_and_no_other() {
         let shared = Shared::default();
-        let (sink, mut events) = mpsc::unbounded();
-        shared.subscribe(7, sink).unwrap();
-        assert_eq!(shared.push(push(7)), None);
-        assert_eq!(shared.push(push(8)), Some(push(8)));
-        assert_eq!(futures::executor::block_on(events.next()), Some(push(7)));
+        let mut events = subscribed(&shared, 7, 4);
+        assert_eq!(shared.deliver(push(7, 1, None), 0), None);
+        assert_eq!(shared.deliver(push(8, 2, None), 0), None, "dropped, not returned");
+        assert_eq!(continuation(futures::executor::block_on(events.next())), 1);
+        assert!(events.try_recv().is_err(), "nothing else arrived");
+    }
+
+    #[test]
+    fn the_last_event_and_an_ending_error_forget_the_subscription() {
+        let shared = Shared::default();
+        let mut ended = subscribed(&shared, 7, 4);
+        shared.deliver(push(7, 1, Some(SubscriptionEnd::Lifetime)), 0);
+        assert!(lock(&shared.state).subscriptions.is_empty());
+        assert_eq!(continuation(futures::executor::block_on(ended.next())), 1);
+        assert!(futures::executor::block_on(ended.next()).is_none(), "the sink was dropped");
+
+        let mut failed = subscribed(&shared, 9, 4);
+        let error = ErrorFrame { opcode: 0x0034, status: Status::ResourceNotFound, message: "gone".into() };
+        assert_eq!(shared.deliver(Frame { correlation_id: 9, body: FrameBody::Error(error) }, 0), None);
+        assert!(lock(&shared.state).subscriptions.is_empty());
+        match futures::executor::block_on(failed.next()) {
+            Some(Err(ClientError::Service { status, message })) => {
+                assert_eq!((status, message.as_str()), (Status::ResourceNotFound, "gone"));
+            }
+            other => panic!("expected the service error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_full_channel_holds_the_reader_back_until_the_subscriber_reads() {
+        let shared = Arc::new(Shared::default());
+        let mut events = subscribed(&shared, 7, 0);
+        let reader = {
+            let shared = Arc::clone(&shared);
+            std::thread::spawn(move || {
+                for n in 0..10 {
+                    shared.deliver(push(7, n, None), 0);
+                }
+            })
+        };
+        std::thread::sleep(Duration::from_millis(50));
+        assert!(!reader.is_finished(), "the reader waits for room");
+        let got: Vec<u128> = futures::executor::block_on_stream(&mut events)
+            .take(10)
+            .map(|p| p.unwrap().continuation_sequence_number)
+            .collect();
+        assert_eq!(got, (0..10).collect::<Vec<_>>(), "nothing lost, in order");
+        reader.join().unwrap();
+    }
+
+    #[test]
+    fn a_subscriber_that_goes_away_releases_a_waiting_reader() {
+        let shared = Arc::new(Shared::default());
+        let events = subscribed(&shared, 7, 0);
+        let reader = {
+            let shared = Arc::clone(&shared);
+            std::thread::spawn(move || (0..10).for_each(|n| drop(shared.deliver(push(7, n, None), 0))))
+        };
+        std::thread::sleep(Duration::from_millis(20));
+        drop(events);
+        reader.join().unwrap();
+        assert!(lock(&shared.state).subscriptions.is_empty());
     }
 
     #[test]
     fn a_lost_connection_closes_subscriptions_and_refuses_new_ones() {
         let shared = Shared::default();
-        let (sink, mut events) = mpsc::unbounded();
-        shared.subscribe(7, sink).unwrap();
+        let mut events = subscribed(&shared, 7, 4);
         shared.lose(LostReason::ClosedByServer);
-        assert_eq!(futures::executor::block_on(events.next()), None);
-        let (sink, _events) = mpsc::unbounded();
-        assert!(matches!(shared.subscribe(9, sink), Err(ClientError::ConnectionLost(_))));
-    }
-
-    #[test]
-    fn a_dropped_subscriber_is_forgotten() {
-        let shared = Shared::default();
-        let (sink, events) = mpsc::unbounded();
-        shared.subscribe(7, sink).unwrap();
-        drop(events);
-        assert_eq!(shared.push(push(7)), Some(push(7)));
-        assert!(lock(&shared.state).subscriptions.is_empty());
+        assert!(futures::executor::block_on(events.next()).is_none());
+        let (sink, _events) = mpsc::channel(1);
+        let refused = shared.register(9, Opcode::SubscribeToShard, Some(Arc::new(Mutex::new(sink))));
+        assert!(matches!(refused, Err(ClientError::ConnectionLost(_))));
     }
 
     #[test]
     fn the_first_reason_for_losing_a_connection_is_kept() {
         let shared = Shared::default();
-        let pending = shared.register(1, Opcode::PutRecord).unwrap();
+        let pending = shared.register(1, Opcode::PutRecord, None).unwrap();
         shared.lose(LostReason::ClosedByServer);
         let again = shared.lose(LostReason::ClosedByClient);
         assert!(matches!(*again, LostReason::ClosedByServer));

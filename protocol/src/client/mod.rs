@@ -59,12 +59,28 @@
 //! records of a call that failed with a retryable per-record status, until all are stored or
 //! the attempts run out.
 //!
-//! # Push frames
+//! # Subscriptions (enhanced fan-out)
 //!
-//! Servers of protocol version 1 send no push frames. The reader thread already routes them by
-//! correlation id to a subscription registered on the connection (the seam for
-//! SubscribeToShard), and drops, with a debug log, those that no subscription claims; the
-//! connection goes on.
+//! [`Client::subscribe_to_shard`] sends a SubscribeToShard request, waits for its response and
+//! returns a [`Subscription`]: a `futures::Stream` of the events the server pushes for it, until
+//! the event with `end` or the error that ends it. [`Client::subscribe_to_shard_resuming`]
+//! follows a shard across subscriptions: at the end of each 5-minute lifetime it subscribes
+//! again right after the last continuation sequence number (no gap, no duplicate), and stops
+//! after the shard's end. [`BlockingClient`] offers both as iterators.
+//!
+//! The reader thread routes push frames by correlation id to their subscription and drops,
+//! with a debug log, those that no subscription claims; the connection goes on. It hands each
+//! subscription's events over through a bounded channel ([`SUBSCRIPTION_EVENTS_BUFFERED`]) and
+//! waits when it is full: a subscriber that reads slowly slows the server down through TCP
+//! flow control, no event is dropped, and the client's memory stays bounded. The trade-off is
+//! that the whole connection waits with it, so answers to other requests on the same
+//! connection are delayed (and may time out) while a subscriber lags. **Give each subscriber a
+//! connection of its own**: a separate `Client` (one socket and one reader thread each), and
+//! keep other requests on another.
+//!
+//! There is no request that cancels one subscription: dropping a [`Subscription`] makes the
+//! client ignore its events, but the server keeps it (and the consumer and shard stay taken)
+//! until its lifetime ends or the connection closes.
 //!
 //! # Logging
 //!
@@ -78,7 +94,8 @@
 //! - `connection`: the socket, the reader thread, the pending and subscription maps.
 //! - `retry`: [`RetryPolicy`] and the retry loop.
 //! - `resubmit`: [`Client::put_records_retrying_failed`].
-//! - `blocking`: [`BlockingClient`].
+//! - `subscription`: [`Subscription`] and [`ResumingSubscription`].
+//! - `blocking`: [`BlockingClient`] and [`BlockingEvents`].
 
 mod blocking;
 mod config;
@@ -86,26 +103,30 @@ mod connection;
 mod error;
 mod resubmit;
 mod retry;
+mod subscription;
 
-pub use blocking::BlockingClient;
+pub use blocking::{BlockingClient, BlockingEvents};
 pub use config::ClientConfig;
 pub use error::{ClientError, LostReason, ProtocolError};
 pub use retry::RetryPolicy;
+pub use subscription::{ResumingSubscription, Subscription, SUBSCRIPTION_EVENTS_BUFFERED};
 
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use futures::channel::oneshot;
+use futures::channel::{mpsc, oneshot};
 use futures::future::{self, Either};
 use futures_timer::Delay;
 
 use crate::client::connection::{lock, Connection};
 use crate::ops::{
-    CreateStream, DeleteStream, DescribeStream, DescribeStreamSummary, GetRecords, GetRecordsOutput, GetShardIterator,
-    GetShardIteratorOutput, ListShards, ListShardsOutput, ListStreams, ListStreamsOutput, MergeShards, Opcode,
-    PutRecord, PutRecordOutput, PutRecords, PutRecordsOutput, Request, Response, RetentionPeriodChange, SplitShard,
-    StreamDescription, StreamDescriptionSummary, UpdateShardCount, UpdateShardCountOutput,
+    ConsumerDescription, CreateStream, DeleteStream, DeregisterStreamConsumer, DescribeStream, DescribeStreamConsumer,
+    DescribeStreamSummary, GetRecords, GetRecordsOutput, GetShardIterator, GetShardIteratorOutput, ListShards,
+    ListShardsOutput, ListStreamConsumers, ListStreamConsumersOutput, ListStreams, ListStreamsOutput, MergeShards,
+    Opcode, PutRecord, PutRecordOutput, PutRecords, PutRecordsOutput, RegisterStreamConsumer,
+    RegisterStreamConsumerOutput, Request, Response, RetentionPeriodChange, SplitShard, StartingPosition,
+    StreamDescription, StreamDescriptionSummary, SubscribeToShard, UpdateShardCount, UpdateShardCountOutput,
 };
 
 /// A handle to one pipelined connection to a Shoal server. Clones share the connection.
@@ -186,9 +207,22 @@ impl Client {
     /// One attempt: (re)connect if needed, send, wait for the answer or the timeout.
     async fn attempt(&self, request: &Request) -> Result<Response, ClientError> {
         let connection = self.inner.connection()?;
-        let correlation_id = self.inner.next_correlation_id.fetch_add(1, Ordering::Relaxed);
+        let correlation_id = self.next_correlation_id();
         // The guard stops the wait (and forgets the request) when this future ends or is dropped.
         let (answer, _guard) = connection.send(correlation_id, request)?;
+        self.answer(&connection, answer).await
+    }
+
+    pub(crate) fn next_correlation_id(&self) -> u64 {
+        self.inner.next_correlation_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Waits for a sent request's answer, at most the request timeout.
+    async fn answer(
+        &self,
+        connection: &Connection,
+        answer: oneshot::Receiver<connection::Answer>,
+    ) -> Result<Response, ClientError> {
         let timeout = self.inner.config.request_timeout;
         let answered = if timeout.is_zero() {
             answer.await
@@ -326,6 +360,100 @@ impl Client {
             Response::UpdateShardCount(output) => Ok(output),
             other => Err(wrong_response(Opcode::UpdateShardCount, &other)),
         }
+    }
+
+    /// Registers an enhanced fan-out consumer with a stream (at most 20 per stream:
+    /// `LimitExceeded`, which the retry policy retries like any `LimitExceeded`). The answer's
+    /// `consumer_arn` is what [`Client::subscribe_to_shard`] takes. A registration retried after
+    /// a lost answer may find its own first attempt: `ResourceInUse`.
+    pub async fn register_stream_consumer(
+        &self,
+        request: RegisterStreamConsumer,
+    ) -> Result<RegisterStreamConsumerOutput, ClientError> {
+        match self.call(Request::RegisterStreamConsumer(request)).await? {
+            Response::RegisterStreamConsumer(output) => Ok(output),
+            other => Err(wrong_response(Opcode::RegisterStreamConsumer, &other)),
+        }
+    }
+
+    /// Deregisters a consumer. Its subscriptions end with an error.
+    pub async fn deregister_stream_consumer(&self, request: DeregisterStreamConsumer) -> Result<(), ClientError> {
+        match self.call(Request::DeregisterStreamConsumer(request)).await? {
+            Response::DeregisterStreamConsumer => Ok(()),
+            other => Err(wrong_response(Opcode::DeregisterStreamConsumer, &other)),
+        }
+    }
+
+    pub async fn describe_stream_consumer(
+        &self,
+        request: DescribeStreamConsumer,
+    ) -> Result<ConsumerDescription, ClientError> {
+        match self.call(Request::DescribeStreamConsumer(request)).await? {
+            Response::DescribeStreamConsumer(output) => Ok(output),
+            other => Err(wrong_response(Opcode::DescribeStreamConsumer, &other)),
+        }
+    }
+
+    pub async fn list_stream_consumers(
+        &self,
+        request: ListStreamConsumers,
+    ) -> Result<ListStreamConsumersOutput, ClientError> {
+        match self.call(Request::ListStreamConsumers(request)).await? {
+            Response::ListStreamConsumers(output) => Ok(output),
+            other => Err(wrong_response(Opcode::ListStreamConsumers, &other)),
+        }
+    }
+
+    /// Opens a push subscription and returns once the server has started it: the
+    /// [`Subscription`] then yields the events of one subscription, until its lifetime ends
+    /// (5 minutes), its closed shard is fully delivered, or an error ends it; see
+    /// [`Subscription`]. Refusals (`ResourceInUse` for a second subscription of the same
+    /// consumer and shard, `ResourceNotFound`, validation) come back here, retried per the
+    /// policy when retryable. For a stream of events that spans lifetimes, see
+    /// [`Client::subscribe_to_shard_resuming`].
+    ///
+    /// The subscription shares this client's connection: while its events wait to be read,
+    /// the connection reads nothing else (see the module doc, "Subscriptions").
+    pub async fn subscribe_to_shard(&self, request: SubscribeToShard) -> Result<Subscription, ClientError> {
+        let request = Request::SubscribeToShard(request);
+        retry::with_retries(&self.inner.config.retry, "SubscribeToShard", || self.subscribe_attempt(&request)).await
+    }
+
+    async fn subscribe_attempt(&self, request: &Request) -> Result<Subscription, ClientError> {
+        let connection = self.inner.connection()?;
+        let correlation_id = self.next_correlation_id();
+        let (sink, events) = mpsc::channel(SUBSCRIPTION_EVENTS_BUFFERED);
+        // Dropping the registration (a refusal, a timeout, this future dropped) stops the
+        // routing of this id's push frames; on success the Subscription keeps it.
+        let (answer, _guard, registration) = connection.send_subscribing(correlation_id, request, sink)?;
+        match self.answer(&connection, answer).await? {
+            Response::SubscribeToShard(output) => {
+                Ok(Subscription::new(connection, registration, events, output.subscription_lifetime_ms))
+            }
+            other => Err(wrong_response(Opcode::SubscribeToShard, &other)),
+        }
+    }
+
+    /// The events of a shard from `starting_position` on, across as many subscriptions as it
+    /// takes: when a subscription reaches its lifetime, the stream subscribes again at
+    /// `AFTER_SEQUENCE_NUMBER` of the last continuation sequence number, so no record is
+    /// skipped or repeated. It ends after the event with `end = SHARD_END` (whose child shards
+    /// say where to go on), or with an error that is not retryable. Retryable failures in the
+    /// middle of a subscription (a lost connection, `InternalFailure`) also resubscribe from the
+    /// last continuation number, after the retry policy's backoff and at most its
+    /// `max_attempts` times in a row; [`RetryPolicy::none`] turns that off.
+    ///
+    /// Every event of every subscription is yielded, including those that end with
+    /// `end = LIFETIME`. Nothing is sent until the stream is first polled. The subscriptions
+    /// run on this client's connection (a new one after a loss), like
+    /// [`Client::subscribe_to_shard`]'s; to handle lifetimes yourself, use that instead.
+    pub fn subscribe_to_shard_resuming(
+        &self,
+        consumer_arn: impl Into<String>,
+        shard: u32,
+        starting_position: StartingPosition,
+    ) -> ResumingSubscription {
+        ResumingSubscription::new(self.clone(), consumer_arn.into(), shard, starting_position)
     }
 }
 

@@ -1,10 +1,10 @@
-//! The operations: the opcode table, and the request and response of each operation.
+//! The operations: the opcode table, and the request and response of each operation, and the
+//! push events of subscriptions.
 //!
 //! Opcodes are grouped with room to grow: control plane from 0x0001, data plane from 0x0010,
-//! resharding from 0x0020 and enhanced fan-out from 0x0030. Reserved opcodes (fan-out) are
-//! listed so that their numbers are never given away, but their bodies are not defined yet: a
-//! frame using one is answered `UnsupportedOperation`, like an unknown opcode. [`Opcode::from_u16`] and
-//! [`Request::decode`] are the single exhaustive matches that tie numbers to messages.
+//! resharding from 0x0020 and enhanced fan-out from 0x0030. [`Opcode::from_u16`],
+//! [`Request::decode`], [`Response::decode`] and [`Push::decode`] are the exhaustive matches that
+//! tie numbers to messages.
 
 /// Declares a one-byte wire enum: the Rust enum, its wire values and its Kinesis names.
 /// Value 0 is never used, so a zeroed buffer does not read as a meaningful value.
@@ -111,6 +111,12 @@ pub enum Request {
     SplitShard(SplitShard),
     MergeShards(MergeShards),
     UpdateShardCount(UpdateShardCount),
+    RegisterStreamConsumer(RegisterStreamConsumer),
+    DeregisterStreamConsumer(DeregisterStreamConsumer),
+    DescribeStreamConsumer(DescribeStreamConsumer),
+    ListStreamConsumers(ListStreamConsumers),
+    /// Answered once by a response when the subscription starts, then by push frames.
+    SubscribeToShard(SubscribeToShard),
 }
 
 /// A successful response. Operations that return nothing in Kinesis have an empty body.
@@ -131,6 +137,19 @@ pub enum Response {
     SplitShard,
     MergeShards,
     UpdateShardCount(UpdateShardCountOutput),
+    RegisterStreamConsumer(RegisterStreamConsumerOutput),
+    DeregisterStreamConsumer,
+    DescribeStreamConsumer(ConsumerDescription),
+    ListStreamConsumers(ListStreamConsumersOutput),
+    /// The subscription has started; its events follow in push frames.
+    SubscribeToShard(SubscribeToShardOutput),
+}
+
+/// What a push frame (kind 4) carries: an event of the subscription whose SubscribeToShard
+/// request had the frame's correlation id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Push {
+    SubscribeToShardEvent(SubscribeToShardEvent),
 }
 
 impl Request {
@@ -151,6 +170,11 @@ impl Request {
             Request::SplitShard(_) => Opcode::SplitShard,
             Request::MergeShards(_) => Opcode::MergeShards,
             Request::UpdateShardCount(_) => Opcode::UpdateShardCount,
+            Request::RegisterStreamConsumer(_) => Opcode::RegisterStreamConsumer,
+            Request::DeregisterStreamConsumer(_) => Opcode::DeregisterStreamConsumer,
+            Request::DescribeStreamConsumer(_) => Opcode::DescribeStreamConsumer,
+            Request::ListStreamConsumers(_) => Opcode::ListStreamConsumers,
+            Request::SubscribeToShard(_) => Opcode::SubscribeToShard,
         }
     }
 
@@ -171,13 +195,13 @@ impl Request {
             Opcode::SplitShard => Request::SplitShard(WireDecode::decode(r)?),
             Opcode::MergeShards => Request::MergeShards(WireDecode::decode(r)?),
             Opcode::UpdateShardCount => Request::UpdateShardCount(WireDecode::decode(r)?),
-            Opcode::RegisterStreamConsumer
-            | Opcode::DeregisterStreamConsumer
-            | Opcode::DescribeStreamConsumer
-            | Opcode::ListStreamConsumers
-            | Opcode::SubscribeToShard
-            | Opcode::SubscribeToShardEvent => {
-                return Err(WireError::OpcodeNotServed { opcode: opcode as u16, name: opcode.name() })
+            Opcode::RegisterStreamConsumer => Request::RegisterStreamConsumer(WireDecode::decode(r)?),
+            Opcode::DeregisterStreamConsumer => Request::DeregisterStreamConsumer(WireDecode::decode(r)?),
+            Opcode::DescribeStreamConsumer => Request::DescribeStreamConsumer(WireDecode::decode(r)?),
+            Opcode::ListStreamConsumers => Request::ListStreamConsumers(WireDecode::decode(r)?),
+            Opcode::SubscribeToShard => Request::SubscribeToShard(WireDecode::decode(r)?),
+            Opcode::SubscribeToShardEvent => {
+                return Err(WireError::PushOnly { opcode: opcode as u16, name: opcode.name() })
             }
         })
     }
@@ -199,6 +223,11 @@ impl Request {
             Request::SplitShard(body) => body.encode(w),
             Request::MergeShards(body) => body.encode(w),
             Request::UpdateShardCount(body) => body.encode(w),
+            Request::RegisterStreamConsumer(body) => body.encode(w),
+            Request::DeregisterStreamConsumer(body) => body.encode(w),
+            Request::DescribeStreamConsumer(body) => body.encode(w),
+            Request::ListStreamConsumers(body) => body.encode(w),
+            Request::SubscribeToShard(body) => body.encode(w),
         }
     }
 
@@ -222,6 +251,11 @@ impl Request {
             Request::SplitShard(body) => body.validate(),
             Request::MergeShards(body) => body.validate(),
             Request::UpdateShardCount(body) => body.validate(),
+            Request::RegisterStreamConsumer(body) => body.validate(),
+            Request::DeregisterStreamConsumer(body) => body.validate(),
+            Request::DescribeStreamConsumer(body) => body.validate(),
+            Request::ListStreamConsumers(body) => body.validate(),
+            Request::SubscribeToShard(body) => body.validate(),
         }
     }
 }
@@ -244,6 +278,11 @@ impl Response {
             Response::SplitShard => Opcode::SplitShard,
             Response::MergeShards => Opcode::MergeShards,
             Response::UpdateShardCount(_) => Opcode::UpdateShardCount,
+            Response::RegisterStreamConsumer(_) => Opcode::RegisterStreamConsumer,
+            Response::DeregisterStreamConsumer => Opcode::DeregisterStreamConsumer,
+            Response::DescribeStreamConsumer(_) => Opcode::DescribeStreamConsumer,
+            Response::ListStreamConsumers(_) => Opcode::ListStreamConsumers,
+            Response::SubscribeToShard(_) => Opcode::SubscribeToShard,
         }
     }
 
@@ -264,13 +303,13 @@ impl Response {
             Opcode::SplitShard => Response::SplitShard,
             Opcode::MergeShards => Response::MergeShards,
             Opcode::UpdateShardCount => Response::UpdateShardCount(WireDecode::decode(r)?),
-            Opcode::RegisterStreamConsumer
-            | Opcode::DeregisterStreamConsumer
-            | Opcode::DescribeStreamConsumer
-            | Opcode::ListStreamConsumers
-            | Opcode::SubscribeToShard
-            | Opcode::SubscribeToShardEvent => {
-                return Err(WireError::OpcodeNotServed { opcode: opcode as u16, name: opcode.name() })
+            Opcode::RegisterStreamConsumer => Response::RegisterStreamConsumer(WireDecode::decode(r)?),
+            Opcode::DeregisterStreamConsumer => Response::DeregisterStreamConsumer,
+            Opcode::DescribeStreamConsumer => Response::DescribeStreamConsumer(WireDecode::decode(r)?),
+            Opcode::ListStreamConsumers => Response::ListStreamConsumers(WireDecode::decode(r)?),
+            Opcode::SubscribeToShard => Response::SubscribeToShard(WireDecode::decode(r)?),
+            Opcode::SubscribeToShardEvent => {
+                return Err(WireError::PushOnly { opcode: opcode as u16, name: opcode.name() })
             }
         })
     }
@@ -282,7 +321,8 @@ impl Response {
             | Response::IncreaseStreamRetentionPeriod
             | Response::DecreaseStreamRetentionPeriod
             | Response::SplitShard
-            | Response::MergeShards => Ok(()),
+            | Response::MergeShards
+            | Response::DeregisterStreamConsumer => Ok(()),
             Response::DescribeStream(body) => body.encode(w),
             Response::DescribeStreamSummary(body) => body.encode(w),
             Response::ListStreams(body) => body.encode(w),
@@ -292,6 +332,50 @@ impl Response {
             Response::GetShardIterator(body) => body.encode(w),
             Response::GetRecords(body) => body.encode(w),
             Response::UpdateShardCount(body) => body.encode(w),
+            Response::RegisterStreamConsumer(body) => body.encode(w),
+            Response::DescribeStreamConsumer(body) => body.encode(w),
+            Response::ListStreamConsumers(body) => body.encode(w),
+            Response::SubscribeToShard(body) => body.encode(w),
+        }
+    }
+}
+
+impl Push {
+    pub fn opcode(&self) -> Opcode {
+        match self {
+            Push::SubscribeToShardEvent(_) => Opcode::SubscribeToShardEvent,
+        }
+    }
+
+    pub fn decode(opcode: Opcode, r: &mut Reader<'_>) -> Result<Push, WireError> {
+        match opcode {
+            Opcode::SubscribeToShardEvent => Ok(Push::SubscribeToShardEvent(WireDecode::decode(r)?)),
+            Opcode::CreateStream
+            | Opcode::DeleteStream
+            | Opcode::DescribeStream
+            | Opcode::DescribeStreamSummary
+            | Opcode::ListStreams
+            | Opcode::ListShards
+            | Opcode::IncreaseStreamRetentionPeriod
+            | Opcode::DecreaseStreamRetentionPeriod
+            | Opcode::PutRecord
+            | Opcode::PutRecords
+            | Opcode::GetShardIterator
+            | Opcode::GetRecords
+            | Opcode::SplitShard
+            | Opcode::MergeShards
+            | Opcode::UpdateShardCount
+            | Opcode::RegisterStreamConsumer
+            | Opcode::DeregisterStreamConsumer
+            | Opcode::DescribeStreamConsumer
+            | Opcode::ListStreamConsumers
+            | Opcode::SubscribeToShard => Err(WireError::NotPushed { opcode: opcode as u16, name: opcode.name() }),
+        }
+    }
+
+    pub fn encode(&self, w: &mut Writer<'_>) -> Result<(), EncodeError> {
+        match self {
+            Push::SubscribeToShardEvent(body) => body.encode(w),
         }
     }
 }

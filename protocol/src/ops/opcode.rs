@@ -1,12 +1,10 @@
-//! The opcode table: every opcode number, served or reserved, in one exhaustive match.
+//! The opcode table: every opcode number in one exhaustive match.
 //!
 //! Numbers are grouped with room to grow: control plane from 0x0001, data plane from 0x0010,
 //! resharding from 0x0020 and enhanced fan-out from 0x0030. A number, once given, is never
 //! reused for another operation.
 
-use crate::error::WireError;
-
-/// Every opcode, served or reserved.
+/// Every opcode of protocol version 1.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Opcode {
     CreateStream = 0x0001,
@@ -24,13 +22,12 @@ pub enum Opcode {
     SplitShard = 0x0020,
     MergeShards = 0x0021,
     UpdateShardCount = 0x0022,
-    /// Reserved: enhanced fan-out.
     RegisterStreamConsumer = 0x0030,
     DeregisterStreamConsumer = 0x0031,
     DescribeStreamConsumer = 0x0032,
     ListStreamConsumers = 0x0033,
     SubscribeToShard = 0x0034,
-    /// Reserved: the opcode of push frames that carry a subscription's events.
+    /// The opcode of the push frames that carry a subscription's events; never a request.
     SubscribeToShardEvent = 0x0035,
 }
 
@@ -114,36 +111,18 @@ impl Opcode {
         }
     }
 
-    /// Whether this version defines the opcode's bodies.
+    /// Whether this version defines the opcode's bodies. Every opcode of version 1 is served;
+    /// a number reserved for a later operation would be listed here but not served, and a frame
+    /// using it answered `UnsupportedOperation` ([`WireError::OpcodeNotServed`]).
+    ///
+    /// [`WireError::OpcodeNotServed`]: crate::WireError::OpcodeNotServed
     pub fn is_served(self) -> bool {
-        self.not_served().is_none()
+        true
     }
 
-    pub(crate) fn not_served(self) -> Option<WireError> {
-        match self {
-            Opcode::CreateStream
-            | Opcode::DeleteStream
-            | Opcode::DescribeStream
-            | Opcode::DescribeStreamSummary
-            | Opcode::ListStreams
-            | Opcode::ListShards
-            | Opcode::IncreaseStreamRetentionPeriod
-            | Opcode::DecreaseStreamRetentionPeriod
-            | Opcode::PutRecord
-            | Opcode::PutRecords
-            | Opcode::GetShardIterator
-            | Opcode::GetRecords
-            | Opcode::SplitShard
-            | Opcode::MergeShards
-            | Opcode::UpdateShardCount => None,
-            Opcode::RegisterStreamConsumer
-            | Opcode::DeregisterStreamConsumer
-            | Opcode::DescribeStreamConsumer
-            | Opcode::ListStreamConsumers
-            | Opcode::SubscribeToShard
-            | Opcode::SubscribeToShardEvent => {
-                Some(WireError::OpcodeNotServed { opcode: self as u16, name: self.name() })
-            }
-        }
+    /// Whether the opcode is only sent in push frames (kind 4): a subscription's events. Every
+    /// other opcode is a request, answered by a response or an error frame.
+    pub fn is_push_only(self) -> bool {
+        matches!(self, Opcode::SubscribeToShardEvent)
     }
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use futures::future::join_all;
 use shoal_protocol::client::{Client, ClientError, LostReason, RetryPolicy};
-use shoal_protocol::ops::{Opcode, PutRecord};
+use shoal_protocol::ops::{Opcode, PutRecord, SubscribeToShardEvent, SubscriptionEnd};
 use shoal_protocol::{FrameKind, Status};
 
 use crate::fake_server::{FakeServer, Reply};
@@ -108,9 +108,30 @@ fn push_frames_without_a_subscription_are_ignored() {
     let server = FakeServer::start(|mut conn, _| {
         while let Some((id, _)) = conn.recv() {
             let event = Opcode::SubscribeToShardEvent as u16;
-            // One for an id nobody uses, one for the very request in flight: neither answers it.
+            // For an id nobody uses, and for the very request in flight, well-formed or not:
+            // none of them answers it or costs the connection.
             conn.send_with_body(FrameKind::Push, event, 999_999, b"event");
             conn.send_with_body(FrameKind::Push, event, id, b"");
+            conn.push(
+                999_999,
+                SubscribeToShardEvent {
+                    records: vec![],
+                    continuation_sequence_number: 1,
+                    millis_behind_latest: 0,
+                    child_shards: vec![],
+                    end: None,
+                },
+            );
+            conn.push(
+                id,
+                SubscribeToShardEvent {
+                    records: vec![],
+                    continuation_sequence_number: 2,
+                    millis_behind_latest: 0,
+                    child_shards: vec![],
+                    end: Some(SubscriptionEnd::Lifetime),
+                },
+            );
             conn.respond(id, put_record_response(0, u128::from(id)));
         }
     });

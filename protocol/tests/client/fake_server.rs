@@ -10,7 +10,8 @@ use std::time::Duration;
 
 use bytes::BytesMut;
 use shoal_protocol::header::FrameHeader;
-use shoal_protocol::{decode_from, Decoded, ErrorFrame, Frame, FrameBody, FrameKind, Request, Response, Status};
+use shoal_protocol::ops::SubscribeToShardEvent;
+use shoal_protocol::{decode_from, Decoded, ErrorFrame, Frame, FrameBody, FrameKind, Push, Request, Response, Status};
 
 /// How long a server connection waits for the client before it gives up: keeps a broken test
 /// from hanging.
@@ -58,14 +59,23 @@ impl ServerConn {
         });
     }
 
+    /// A subscription's event, in a push frame with its SubscribeToShard's correlation id.
+    /// Returns false once the client has gone away.
+    pub fn push(&mut self, correlation_id: u64, event: SubscribeToShardEvent) -> bool {
+        let frame = Frame { correlation_id, body: FrameBody::Push(Push::SubscribeToShardEvent(event)) };
+        let mut bytes = BytesMut::new();
+        frame.encode(&mut bytes).expect("the fake server's frames encode");
+        self.stream.write_all(&bytes).is_ok()
+    }
+
     pub fn send_frame(&mut self, frame: &Frame) {
         let mut bytes = BytesMut::new();
         frame.encode(&mut bytes).expect("the fake server's frames encode");
         self.send_raw(&bytes);
     }
 
-    /// A frame of any kind with any body, header built by hand (the codec encodes no push
-    /// frames, and no malformed bodies).
+    /// A frame of any kind with any body, header built by hand (the codec encodes no malformed
+    /// bodies).
     pub fn send_with_body(&mut self, kind: FrameKind, opcode: u16, correlation_id: u64, body: &[u8]) {
         let header = FrameHeader { body_size_bytes: u32::try_from(body.len()).unwrap(), kind, opcode, correlation_id };
         let mut bytes = header.to_bytes().to_vec();

@@ -1,12 +1,15 @@
 //! Tests of the Rust client (feature `client`) against a fake server on 127.0.0.1, in one
-//! binary. Nothing here asserts on timing; every wait is bounded by a client timeout or the fake
-//! server's idle timeout.
+//! binary. Nothing here asserts on timing, except that a stalled subscriber's server cannot
+//! finish writing (which no delay can make pass wrongly); every wait is bounded by a client
+//! timeout or the fake server's idle timeout.
 //!
 //! - `round_trip`: every operation's request reaches the server and its answer comes back.
 //! - `pipelining`: many requests in flight from several threads, answered out of order.
 //! - `errors`: error frames, retries with backoff, non-retryable errors, protocol violations.
 //! - `resubmit`: `put_records_retrying_failed` resends exactly the failed records.
 //! - `connection`: lost connections, reconnects, timeouts, push frames, unframeable bytes.
+//! - `subscriptions`: SubscribeToShard events, their ends, resuming across lifetimes,
+//!   back-pressure from a slow subscriber.
 //! - `executors`: the blocking client on plain threads; the async client on other executors.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 
@@ -17,6 +20,7 @@ mod fake_server;
 mod pipelining;
 mod resubmit;
 mod round_trip;
+mod subscriptions;
 
 use std::time::Duration;
 

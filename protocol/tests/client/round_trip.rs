@@ -85,6 +85,30 @@ fn answer(request: &Request) -> Response {
             current_shard_count: 2,
             target_shard_count: r.target_shard_count,
         }),
+        Request::RegisterStreamConsumer(r) => {
+            Response::RegisterStreamConsumer(RegisterStreamConsumerOutput { consumer: consumer(&r.consumer_name) })
+        }
+        Request::DeregisterStreamConsumer(_) => Response::DeregisterStreamConsumer,
+        Request::DescribeStreamConsumer(r) => Response::DescribeStreamConsumer(ConsumerDescription {
+            consumer: consumer(&r.consumer_name),
+            stream_name: r.stream_name.clone(),
+        }),
+        Request::ListStreamConsumers(_) => Response::ListStreamConsumers(ListStreamConsumersOutput {
+            consumers: vec![consumer("a"), consumer("b")],
+            next_token: Some(Bytes::from_static(b"more")),
+        }),
+        Request::SubscribeToShard(_) => {
+            Response::SubscribeToShard(SubscribeToShardOutput { subscription_lifetime_ms: 300_000 })
+        }
+    }
+}
+
+fn consumer(name: &str) -> Consumer {
+    Consumer {
+        consumer_name: name.into(),
+        consumer_arn: ConsumerArn::new("orders", name, 1_700_000_000).to_string(),
+        status: ConsumerStatus::Active,
+        creation_timestamp_ms: 1_700_000_000_000,
     }
 }
 
@@ -125,6 +149,18 @@ fn every_operation_round_trips() {
         Request::SplitShard(SplitShard::new("orders", 1, 1 << 126)),
         Request::MergeShards(MergeShards::new("orders", 2, 3)),
         Request::UpdateShardCount(UpdateShardCount::new("orders", 4)),
+        Request::RegisterStreamConsumer(RegisterStreamConsumer::new("orders", "billing")),
+        Request::DeregisterStreamConsumer(DeregisterStreamConsumer::new("orders", "billing")),
+        Request::DescribeStreamConsumer(DescribeStreamConsumer::new("orders", "billing")),
+        Request::ListStreamConsumers(ListStreamConsumers {
+            max_results: Some(2),
+            ..ListStreamConsumers::new("orders")
+        }),
+        Request::SubscribeToShard(SubscribeToShard::new(
+            "arn:shoal:stream/orders/consumer/billing:1700000000",
+            1,
+            StartingPosition::at_timestamp(1_700_000_000_000),
+        )),
     ];
     run(async {
         for request in &requests {
@@ -152,6 +188,23 @@ fn every_operation_round_trips() {
                 Request::SplitShard(r) => client.split_shard(r).await.map(|()| Response::SplitShard),
                 Request::MergeShards(r) => client.merge_shards(r).await.map(|()| Response::MergeShards),
                 Request::UpdateShardCount(r) => client.update_shard_count(r).await.map(Response::UpdateShardCount),
+                Request::RegisterStreamConsumer(r) => {
+                    client.register_stream_consumer(r).await.map(Response::RegisterStreamConsumer)
+                }
+                Request::DeregisterStreamConsumer(r) => {
+                    client.deregister_stream_consumer(r).await.map(|()| Response::DeregisterStreamConsumer)
+                }
+                Request::DescribeStreamConsumer(r) => {
+                    client.describe_stream_consumer(r).await.map(Response::DescribeStreamConsumer)
+                }
+                Request::ListStreamConsumers(r) => {
+                    client.list_stream_consumers(r).await.map(Response::ListStreamConsumers)
+                }
+                Request::SubscribeToShard(r) => client.subscribe_to_shard(r).await.map(|subscription| {
+                    Response::SubscribeToShard(SubscribeToShardOutput {
+                        subscription_lifetime_ms: subscription.subscription_lifetime_ms(),
+                    })
+                }),
             };
             assert_eq!(got.unwrap(), expected, "{:?}", request.opcode());
         }
@@ -225,4 +278,32 @@ fn a_refused_reshard_is_a_service_error() {
     assert_eq!(error.status(), Some(Status::InvalidArgument));
     assert!(error.to_string().contains(message), "{error}");
     assert_eq!(attempts.load(Ordering::SeqCst), 1);
+}
+
+#[test]
+fn the_blocking_client_manages_consumers() {
+    let (server, seen) = recording_server();
+    let client = client(&server).blocking();
+    let registered = client.register_stream_consumer(RegisterStreamConsumer::new("orders", "billing")).unwrap();
+    assert_eq!(registered.consumer, consumer("billing"));
+    assert_eq!(
+        ConsumerArn::parse(&registered.consumer.consumer_arn),
+        Some(ConsumerArn::new("orders", "billing", 1_700_000_000))
+    );
+    let described = client.describe_stream_consumer(DescribeStreamConsumer::new("orders", "billing")).unwrap();
+    assert_eq!(described.stream_name, "orders");
+    let listed = client.list_stream_consumers(ListStreamConsumers::new("orders")).unwrap();
+    assert_eq!(listed.consumers.len(), 2);
+    client.list_stream_consumers(ListStreamConsumers::next_page("orders", listed.next_token.unwrap())).unwrap();
+    client.deregister_stream_consumer(DeregisterStreamConsumer::new("orders", "billing")).unwrap();
+    let seen = seen.lock().unwrap();
+    assert_eq!(seen.len(), 5);
+    assert_eq!(
+        seen[3],
+        Request::ListStreamConsumers(ListStreamConsumers {
+            stream_name: "orders".into(),
+            max_results: None,
+            next_token: Some(Bytes::from_static(b"more")),
+        })
+    );
 }

@@ -4,10 +4,12 @@
 use bytes::{BufMut, Bytes, BytesMut};
 use proptest::prelude::*;
 use shoal_protocol::ops::Durability;
-use shoal_protocol::ops::{DescribeStreamSummary, PutRecord, PutRecordsOutput, PutRecordsResult};
+use shoal_protocol::ops::{
+    DescribeStreamSummary, PutRecord, PutRecordsOutput, PutRecordsResult, SubscribeToShardEvent, SubscriptionEnd,
+};
 use shoal_protocol::{
-    decode, decode_from, BodyError, Decoded, EncodeError, Frame, FrameBody, FrameHeader, FrameKind, Opcode, Request,
-    Response, Status, WireError, HEADER_SIZE_BYTES,
+    decode, decode_from, BodyError, Decoded, EncodeError, Frame, FrameBody, FrameHeader, FrameKind, Opcode, Push,
+    Request, Response, Status, WireError, HEADER_SIZE_BYTES,
 };
 
 use crate::encode;
@@ -62,41 +64,99 @@ fn unknown_opcode_keeps_the_correlation_id_and_the_connection() {
 }
 
 #[test]
-fn reserved_opcodes_are_typed_as_not_served() {
-    for op in Opcode::ALL.into_iter().filter(|op| !op.is_served()) {
-        for kind in [FrameKind::Request, FrameKind::Response] {
-            let e = body_error(&framed(kind, op as u16, 7, b""));
-            assert_eq!(e.source, WireError::OpcodeNotServed { opcode: op as u16, name: op.name() });
-            assert_eq!(e.status(), Status::UnsupportedOperation);
-            assert_eq!(e.correlation_id, 7);
-        }
-    }
-    assert_eq!(Opcode::ALL.iter().filter(|op| op.is_served()).count(), 15);
+fn every_opcode_is_served_and_only_the_event_is_push_only() {
+    assert!(Opcode::ALL.iter().all(|op| op.is_served()));
+    assert_eq!(Opcode::ALL.len(), 21);
     for op in Opcode::ALL {
         assert_eq!(Opcode::from_u16(op as u16), Some(op));
+        assert_eq!(op.is_push_only(), op == Opcode::SubscribeToShardEvent, "{}", op.name());
+    }
+    // 0x0036..=0x003f stay free for fan-out, like the other groups' gaps.
+    for free in (0x0009..=0x000f).chain(0x0014..=0x001f).chain(0x0023..=0x002f).chain(0x0036..=0x003f) {
+        assert_eq!(Opcode::from_u16(free), None, "{free:#06x}");
+        let e = body_error(&framed(FrameKind::Request, free, 7, b""));
+        assert_eq!(e.source, WireError::UnknownOpcode { opcode: free });
     }
 }
 
 #[test]
-fn resharding_is_served_and_fan_out_is_still_reserved() {
-    for op in [Opcode::SplitShard, Opcode::MergeShards, Opcode::UpdateShardCount] {
-        assert!(op.is_served(), "{}", op.name());
-    }
+fn fan_out_is_served() {
     for op in [
         Opcode::RegisterStreamConsumer,
         Opcode::DeregisterStreamConsumer,
         Opcode::DescribeStreamConsumer,
         Opcode::ListStreamConsumers,
         Opcode::SubscribeToShard,
-        Opcode::SubscribeToShardEvent,
     ] {
-        assert!(!op.is_served(), "{}", op.name());
+        // An empty body is now a malformed body, not an unsupported operation.
+        let e = body_error(&framed(FrameKind::Request, op as u16, 7, b""));
+        assert_eq!(e.status(), Status::MalformedFrame, "{}", op.name());
     }
-    // An empty MergeShards body is now a malformed body, not an unsupported operation.
-    let e = body_error(&framed(FrameKind::Request, Opcode::MergeShards as u16, 7, b""));
+    // DeregisterStreamConsumer answers with an empty body.
+    assert!(matches!(
+        decode(&framed(FrameKind::Response, Opcode::DeregisterStreamConsumer as u16, 7, b"")),
+        Decoded::Complete(Ok(Frame { body: FrameBody::Response(Response::DeregisterStreamConsumer), .. }), _)
+    ));
+}
+
+#[test]
+fn the_event_opcode_is_push_only_and_push_frames_carry_only_events() {
+    for kind in [FrameKind::Request, FrameKind::Response] {
+        let e = body_error(&framed(kind, Opcode::SubscribeToShardEvent as u16, 3, b""));
+        assert_eq!(e.source, WireError::PushOnly { opcode: 0x0035, name: "SubscribeToShardEvent" });
+        assert_eq!(e.status(), Status::UnsupportedOperation);
+    }
+    for op in Opcode::ALL.into_iter().filter(|op| !op.is_push_only()) {
+        let e = body_error(&framed(FrameKind::Push, op as u16, 3, b""));
+        assert_eq!(e.source, WireError::NotPushed { opcode: op as u16, name: op.name() });
+        assert_eq!((e.kind, e.correlation_id, e.status()), (FrameKind::Push, 3, Status::UnsupportedOperation));
+    }
+    let e = body_error(&framed(FrameKind::Push, 0x0999, 3, b""));
+    assert_eq!(e.source, WireError::UnknownOpcode { opcode: 0x0999 });
+    // A malformed event is a body error of its push frame.
+    let e = body_error(&framed(FrameKind::Push, Opcode::SubscribeToShardEvent as u16, 3, b"event"));
     assert_eq!(e.status(), Status::MalformedFrame);
-    let e = body_error(&framed(FrameKind::Request, Opcode::SubscribeToShard as u16, 7, b""));
-    assert_eq!(e.source, WireError::OpcodeNotServed { opcode: 0x0034, name: "SubscribeToShard" });
+    assert_eq!(e.kind, FrameKind::Push);
+}
+
+#[test]
+fn an_undefined_subscription_end_or_consumer_status_is_refused() {
+    // An event with no records, continuation 0, lag 0, no children, end present with value 3.
+    let mut b = Vec::new();
+    b.put_u32_le(0);
+    b.put_u128_le(0);
+    b.put_u64_le(0);
+    b.put_u32_le(0);
+    b.put_u8(1);
+    b.put_u8(3);
+    let e = body_error(&framed(FrameKind::Push, Opcode::SubscribeToShardEvent as u16, 1, &b));
+    assert_eq!(e.source, WireError::InvalidValue { field: "end", offset: 33, value: 3 });
+    for (value, end) in [(1, SubscriptionEnd::Lifetime), (2, SubscriptionEnd::ShardEnd)] {
+        b[33] = value;
+        let Decoded::Complete(Ok(frame), _) = decode(&framed(FrameKind::Push, 0x0035, 1, &b)) else { panic!() };
+        let FrameBody::Push(Push::SubscribeToShardEvent(event)) = frame.body else { panic!("an event") };
+        assert_eq!(event.end, Some(end));
+    }
+    // RegisterStreamConsumer response: name "c", ARN "a", status 0 (undefined), creation time.
+    let mut b = Vec::new();
+    b.put_u16_le(1);
+    b.put_u8(b'c');
+    b.put_u16_le(1);
+    b.put_u8(b'a');
+    b.put_u8(0);
+    b.put_u64_le(0);
+    let e = body_error(&framed(FrameKind::Response, Opcode::RegisterStreamConsumer as u16, 1, &b));
+    assert_eq!(e.source, WireError::InvalidValue { field: "consumer.status", offset: 6, value: 0 });
+    // A starting position type outside 1..=5.
+    let mut b = Vec::new();
+    b.put_u16_le(1);
+    b.put_u8(b'a');
+    b.put_u32_le(0);
+    b.put_u8(6);
+    b.put_u8(0);
+    b.put_u8(0);
+    let e = body_error(&framed(FrameKind::Request, Opcode::SubscribeToShard as u16, 1, &b));
+    assert_eq!(e.source, WireError::InvalidValue { field: "starting_position.iterator_type", offset: 7, value: 6 });
 }
 
 #[test]
@@ -114,13 +174,6 @@ fn an_undefined_scaling_type_is_refused() {
         decode(&framed(FrameKind::Request, Opcode::UpdateShardCount as u16, 1, &b)),
         Decoded::Complete(Ok(_), _)
     ));
-}
-
-#[test]
-fn push_frames_are_not_served_yet() {
-    let e = body_error(&framed(FrameKind::Push, Opcode::SubscribeToShardEvent as u16, 3, b"event"));
-    assert_eq!(e.source, WireError::PushNotServed { opcode: 0x0035 });
-    assert_eq!(e.kind, FrameKind::Push);
 }
 
 proptest! {
@@ -272,4 +325,17 @@ fn a_server_answers_non_request_frames_with_malformed_frame() {
     assert_eq!(reply.correlation_id, 6);
     let FrameBody::Error(err) = reply.body else { panic!("error frame") };
     assert_eq!((err.opcode, err.status), (Opcode::CreateStream as u16, Status::MalformedFrame));
+    let event = SubscribeToShardEvent {
+        records: vec![],
+        continuation_sequence_number: 1,
+        millis_behind_latest: 0,
+        child_shards: vec![],
+        end: None,
+    };
+    let pushed = Frame { correlation_id: 8, body: FrameBody::Push(Push::SubscribeToShardEvent(event)) };
+    let reply = pushed.into_request().unwrap_err();
+    assert_eq!(reply.correlation_id, 8);
+    let FrameBody::Error(err) = reply.body else { panic!("error frame") };
+    assert_eq!((err.opcode, err.status), (0x0035, Status::MalformedFrame));
+    assert_eq!(err.message, "a client may send only request frames, not Push frames");
 }

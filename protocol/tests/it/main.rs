@@ -2,7 +2,7 @@
 //!
 //! - `roundtrip`: decode(encode(x)) == x for every message, under any chunking of the stream.
 //! - `framing`: header checks, size refusal before allocation, `Incomplete` accounting.
-//! - `body_errors`: unknown/reserved opcodes, truncation, bad tags, with the connection going on.
+//! - `body_errors`: unknown and push-only opcodes, truncation, bad tags, with the connection going on.
 //! - `validation`: every rule of `validate` and each request's `validate()`.
 //! - `fuzz_like`: random and mutated bytes under stable `cargo test` (see also protocol/fuzz).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]

@@ -6,7 +6,7 @@ use proptest::collection::vec;
 use proptest::option::of;
 use proptest::prelude::*;
 use shoal_protocol::ops::*;
-use shoal_protocol::{ErrorFrame, Frame, FrameBody, Request, Response, Status};
+use shoal_protocol::{ErrorFrame, Frame, FrameBody, Push, Request, Response, Status};
 
 pub fn text() -> impl Strategy<Value = String> {
     // Any Unicode scalar values, including multi-byte ones.
@@ -45,6 +45,61 @@ fn stream_status() -> impl Strategy<Value = StreamStatus> {
 
 fn durability() -> impl Strategy<Value = Durability> {
     proptest::sample::select(Durability::ALL.to_vec())
+}
+
+fn iterator_type() -> impl Strategy<Value = ShardIteratorType> {
+    proptest::sample::select(ShardIteratorType::ALL.to_vec())
+}
+
+fn starting_position() -> impl Strategy<Value = StartingPosition> {
+    (iterator_type(), of(any::<u128>()), of(any::<u64>())).prop_map(|(iterator_type, sequence_number, timestamp_ms)| {
+        StartingPosition { iterator_type, sequence_number, timestamp_ms }
+    })
+}
+
+fn consumer() -> impl Strategy<Value = Consumer> {
+    (text(), text(), proptest::sample::select(ConsumerStatus::ALL.to_vec()), any::<u64>()).prop_map(
+        |(consumer_name, consumer_arn, status, creation_timestamp_ms)| Consumer {
+            consumer_name,
+            consumer_arn,
+            status,
+            creation_timestamp_ms,
+        },
+    )
+}
+
+fn record() -> impl Strategy<Value = Record> {
+    (any::<u128>(), any::<u64>(), text(), blob()).prop_map(
+        |(sequence_number, arrival_timestamp_ms, partition_key, data)| Record {
+            sequence_number,
+            arrival_timestamp_ms,
+            partition_key,
+            data,
+        },
+    )
+}
+
+fn child_shard() -> impl Strategy<Value = ChildShard> {
+    (any::<u32>(), vec(any::<u32>(), 0..3), hash_key_range()).prop_map(|(index, parents, hash_key_range)| ChildShard {
+        index,
+        parents,
+        hash_key_range,
+    })
+}
+
+pub fn push() -> impl Strategy<Value = Push> {
+    let end = of(proptest::sample::select(SubscriptionEnd::ALL.to_vec()));
+    (vec(record(), 0..5), any::<u128>(), any::<u64>(), vec(child_shard(), 0..3), end).prop_map(
+        |(records, continuation_sequence_number, millis_behind_latest, child_shards, end)| {
+            Push::SubscribeToShardEvent(SubscribeToShardEvent {
+                records,
+                continuation_sequence_number,
+                millis_behind_latest,
+                child_shards,
+                end,
+            })
+        },
+    )
 }
 
 pub fn request() -> impl Strategy<Value = Request> {
@@ -133,6 +188,21 @@ pub fn request() -> impl Strategy<Value = Request> {
                 Request::UpdateShardCount(UpdateShardCount { stream_name, target_shard_count, scaling_type })
             }
         ),
+        (text(), text()).prop_map(|(stream_name, consumer_name)| {
+            Request::RegisterStreamConsumer(RegisterStreamConsumer { stream_name, consumer_name })
+        }),
+        (text(), text()).prop_map(|(stream_name, consumer_name)| {
+            Request::DeregisterStreamConsumer(DeregisterStreamConsumer { stream_name, consumer_name })
+        }),
+        (text(), text()).prop_map(|(stream_name, consumer_name)| {
+            Request::DescribeStreamConsumer(DescribeStreamConsumer { stream_name, consumer_name })
+        }),
+        (text(), of(any::<u32>()), of(blob())).prop_map(|(stream_name, max_results, next_token)| {
+            Request::ListStreamConsumers(ListStreamConsumers { stream_name, max_results, next_token })
+        }),
+        (text(), any::<u32>(), starting_position()).prop_map(|(consumer_arn, shard, starting_position)| {
+            Request::SubscribeToShard(SubscribeToShard { consumer_arn, shard, starting_position })
+        }),
     ]
 }
 
@@ -142,16 +212,8 @@ pub fn response() -> impl Strategy<Value = Response> {
             .prop_map(|(shard, sequence_number)| PutRecordsResult::Success { shard, sequence_number }),
         (status(), text()).prop_map(|(status, message)| PutRecordsResult::Failure { status, message }),
     ];
-    let record = (any::<u128>(), any::<u64>(), text(), blob()).prop_map(
-        |(sequence_number, arrival_timestamp_ms, partition_key, data)| Record {
-            sequence_number,
-            arrival_timestamp_ms,
-            partition_key,
-            data,
-        },
-    );
-    let child = (any::<u32>(), vec(any::<u32>(), 0..3), hash_key_range())
-        .prop_map(|(index, parents, hash_key_range)| ChildShard { index, parents, hash_key_range });
+    let record = record();
+    let child = child_shard();
     prop_oneof![
         Just(Response::CreateStream),
         Just(Response::DeleteStream),
@@ -202,6 +264,17 @@ pub fn response() -> impl Strategy<Value = Response> {
                 Response::GetRecords(GetRecordsOutput { records, next_iterator, millis_behind_latest, child_shards })
             }
         ),
+        Just(Response::DeregisterStreamConsumer),
+        consumer().prop_map(|consumer| Response::RegisterStreamConsumer(RegisterStreamConsumerOutput { consumer })),
+        (consumer(), text()).prop_map(|(consumer, stream_name)| {
+            Response::DescribeStreamConsumer(ConsumerDescription { consumer, stream_name })
+        }),
+        (vec(consumer(), 0..4), of(blob())).prop_map(|(consumers, next_token)| {
+            Response::ListStreamConsumers(ListStreamConsumersOutput { consumers, next_token })
+        }),
+        any::<u64>().prop_map(|subscription_lifetime_ms| {
+            Response::SubscribeToShard(SubscribeToShardOutput { subscription_lifetime_ms })
+        }),
     ]
 }
 
@@ -214,6 +287,7 @@ pub fn frame() -> impl Strategy<Value = Frame> {
         request().prop_map(FrameBody::Request),
         response().prop_map(FrameBody::Response),
         error_frame().prop_map(FrameBody::Error),
+        push().prop_map(FrameBody::Push),
     ];
     (any::<u64>(), body).prop_map(|(correlation_id, body)| Frame { correlation_id, body })
 }

@@ -20,6 +20,8 @@ pub struct TestServer {
 pub fn config(dir: &std::path::Path) -> ServerConfig {
     let mut c = ServerConfig::new(dir, "127.0.0.1:0".parse().expect("addr"));
     c.engine.cores = 2;
+    // Short subscriptions, so that tests see several lifetimes.
+    c.engine.subscription.lifetime_ms = 400;
     c.engine.log.segment_bytes = 1 << 20;
     c
 }
@@ -125,6 +127,7 @@ impl RawClient {
             FrameBody::Response(r) => Ok(r),
             FrameBody::Error(e) => Err((e.status, e.message)),
             FrameBody::Request(_) => panic!("server sent a request"),
+            FrameBody::Push(_) => panic!("a push frame where an answer was due"),
         }
     }
 

@@ -1,0 +1,201 @@
+//! Enhanced fan-out over the wire: consumer registry, push events, the
+//! lifetime boundary with the Rust client's resuming subscription, errors.
+
+use futures::StreamExt;
+use shoal_protocol::client::{Client, ClientConfig};
+use shoal_protocol::frame::FrameBody;
+use shoal_protocol::ops::*;
+use shoal_protocol::{Request, Response, Status};
+
+use crate::harness::*;
+
+fn register(c: &mut RawClient, stream: &str, name: &str) -> Consumer {
+    let Response::RegisterStreamConsumer(out) = c.ok(Request::RegisterStreamConsumer(RegisterStreamConsumer {
+        stream_name: stream.into(),
+        consumer_name: name.into(),
+    })) else {
+        panic!()
+    };
+    out.consumer
+}
+
+#[test]
+fn consumers_register_list_describe_and_deregister() {
+    let server = TestServer::start();
+    let mut c = server.client();
+    c.ok(create("s", 1));
+    let a = register(&mut c, "s", "alpha");
+    assert!(a.consumer_arn.starts_with("arn:shoal:stream/s/consumer/alpha:"), "{}", a.consumer_arn);
+    assert_eq!(a.status, ConsumerStatus::Active);
+    let (status, _) = c
+        .call(Request::RegisterStreamConsumer(RegisterStreamConsumer {
+            stream_name: "s".into(),
+            consumer_name: "alpha".into(),
+        }))
+        .expect_err("duplicate");
+    assert_eq!(status, Status::ResourceInUse);
+    for i in 0..19 {
+        register(&mut c, "s", &format!("c{i:02}"));
+    }
+    let (status, _) = c
+        .call(Request::RegisterStreamConsumer(RegisterStreamConsumer {
+            stream_name: "s".into(),
+            consumer_name: "one-too-many".into(),
+        }))
+        .expect_err("21st");
+    assert_eq!(status, Status::LimitExceeded);
+    let mut names = Vec::new();
+    let mut token = None;
+    loop {
+        let Response::ListStreamConsumers(page) = c.ok(Request::ListStreamConsumers(ListStreamConsumers {
+            stream_name: "s".into(),
+            max_results: Some(7),
+            next_token: token.clone(),
+        })) else {
+            panic!()
+        };
+        names.extend(page.consumers.into_iter().map(|c| c.consumer_name));
+        match page.next_token {
+            Some(t) => token = Some(t),
+            None => break,
+        }
+    }
+    assert_eq!(names.len(), 20);
+    assert!(names.windows(2).all(|w| w[0] < w[1]), "name order");
+    let Response::DescribeStreamConsumer(d) = c.ok(Request::DescribeStreamConsumer(DescribeStreamConsumer {
+        stream_name: "s".into(),
+        consumer_name: "alpha".into(),
+    })) else {
+        panic!()
+    };
+    assert_eq!(d.consumer.consumer_arn, a.consumer_arn);
+    let (status, _) = c
+        .call(Request::DeleteStream(DeleteStream { stream_name: "s".into(), enforce_consumer_deletion: false }))
+        .expect_err("consumers registered");
+    assert_eq!(status, Status::ResourceInUse);
+    c.ok(Request::DeregisterStreamConsumer(DeregisterStreamConsumer {
+        stream_name: "s".into(),
+        consumer_name: "alpha".into(),
+    }));
+    let (status, _) = c
+        .call(Request::DescribeStreamConsumer(DescribeStreamConsumer {
+            stream_name: "s".into(),
+            consumer_name: "alpha".into(),
+        }))
+        .expect_err("gone");
+    assert_eq!(status, Status::ResourceNotFound);
+    c.ok(Request::DeleteStream(DeleteStream { stream_name: "s".into(), enforce_consumer_deletion: true }));
+}
+
+#[test]
+fn push_events_over_the_wire_and_resuming_across_lifetimes() {
+    let server = TestServer::start();
+    let mut c = server.client();
+    c.ok(create("f", 2));
+    let consumer = register(&mut c, "f", "reader");
+    // Raw: one subscription, response first, then pushes; a second
+    // subscription to the same shard is ResourceInUse.
+    let mut sub = server.client();
+    let id = sub.send(Request::SubscribeToShard(SubscribeToShard {
+        consumer_arn: consumer.consumer_arn.clone(),
+        shard: 0,
+        starting_position: StartingPosition::trim_horizon(),
+    }));
+    let first = sub.recv().expect("response");
+    assert_eq!(first.correlation_id, id);
+    assert!(matches!(first.body, FrameBody::Response(Response::SubscribeToShard(_))));
+    let (status, _) = c
+        .call(Request::SubscribeToShard(SubscribeToShard {
+            consumer_arn: consumer.consumer_arn.clone(),
+            shard: 0,
+            starting_position: StartingPosition::latest(),
+        }))
+        .expect_err("second subscription");
+    assert_eq!(status, Status::ResourceInUse);
+    let mut ended = false;
+    while let Some(frame) = sub.recv() {
+        assert_eq!(frame.correlation_id, id);
+        let FrameBody::Push(Push::SubscribeToShardEvent(ev)) = frame.body else { panic!("push expected") };
+        if ev.end.is_some() {
+            assert_eq!(ev.end, Some(SubscriptionEnd::Lifetime), "the 400 ms lifetime ends it");
+            ended = true;
+            break;
+        }
+    }
+    assert!(ended);
+
+    // The Rust client resubscribes by itself across lifetimes.
+    let client = Client::connect(server.addr(), ClientConfig::default()).expect("connect");
+    let records: Vec<_> = (0..300).map(|i| entry(&format!("k{i}"), format!("{i}").as_bytes())).collect();
+    let Response::PutRecords(put) = c.ok(put_records("f", records)) else { panic!() };
+    let mut want: Vec<u128> = put
+        .records
+        .iter()
+        .filter_map(|r| match r {
+            PutRecordsResult::Success { shard, sequence_number } if *shard == 1 => Some(*sequence_number),
+            _ => None,
+        })
+        .collect();
+    want.sort();
+    let mut stream =
+        client.subscribe_to_shard_resuming(consumer.consumer_arn.clone(), 1, StartingPosition::trim_horizon());
+    let mut got = Vec::new();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    futures::executor::block_on(async {
+        while got.len() < want.len() {
+            assert!(std::time::Instant::now() < deadline, "delivery stalled at {}", got.len());
+            let ev = stream.next().await.expect("stream goes on").expect("event");
+            got.extend(ev.records.iter().map(|r| r.sequence_number));
+        }
+    });
+    assert_eq!(got, want, "every record once, in order");
+    // Outlive a few lifetimes with more records arriving.
+    let more: Vec<_> = (300..600).map(|i| entry(&format!("k{i}"), b"x")).collect();
+    c.ok(put_records("f", more));
+    std::thread::sleep(std::time::Duration::from_millis(1000));
+    let more_on_1 = read_shard(&mut c, "f", 1).len() - want.len();
+    futures::executor::block_on(async {
+        let mut n = 0;
+        // Read on until the client has resubscribed at least once more
+        // (lifetimes are 400 ms), then nothing beyond the new records.
+        let started = stream.subscriptions_started();
+        while n < more_on_1 || stream.subscriptions_started() < started + 2 {
+            assert!(std::time::Instant::now() < deadline, "stalled");
+            let ev = stream.next().await.expect("stream goes on").expect("event");
+            n += ev.records.len();
+        }
+        assert_eq!(n, more_on_1, "no duplicates across resubscriptions");
+    });
+}
+
+#[test]
+fn deregistering_ends_a_subscription_with_an_error_frame() {
+    let server = TestServer::start();
+    let mut c = server.client();
+    c.ok(create("d", 1));
+    let consumer = register(&mut c, "d", "gone");
+    let mut sub = server.client();
+    let id = sub.send(Request::SubscribeToShard(SubscribeToShard {
+        consumer_arn: consumer.consumer_arn,
+        shard: 0,
+        starting_position: StartingPosition::latest(),
+    }));
+    assert!(matches!(sub.recv().expect("response").body, FrameBody::Response(_)));
+    c.ok(Request::DeregisterStreamConsumer(DeregisterStreamConsumer {
+        stream_name: "d".into(),
+        consumer_name: "gone".into(),
+    }));
+    loop {
+        let frame = sub.recv().expect("frames until the error");
+        assert_eq!(frame.correlation_id, id);
+        match frame.body {
+            FrameBody::Push(_) => continue,
+            FrameBody::Error(e) => {
+                assert_eq!(e.status, Status::ResourceNotFound);
+                assert!(e.message.contains("deregistered"), "{}", e.message);
+                break;
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+}
