@@ -192,10 +192,11 @@ impl Producers {
                 duration = start.elapsed();
                 break;
             }
+            let waiting = Instant::now();
             if !self.in_flight.acquire_until(end) {
                 break;
             }
-            self.dispatch(index, due);
+            self.dispatch(index, due, waiting.elapsed());
             sent += 1;
         }
         StepRun {
@@ -213,7 +214,9 @@ impl Producers {
         self.in_flight.wait_idle(timeout)
     }
 
-    fn dispatch(&mut self, step: usize, due: Instant) {
+    /// `slot_wait`: how long the request waited for an in-flight slot (the server's delay, not
+    /// the generator's).
+    fn dispatch(&mut self, step: usize, due: Instant, slot_wait: Duration) {
         let producer = (self.next_request % self.clients.len() as u64) as usize;
         self.next_request += 1;
         let batch = self.shared.batch.max(1);
@@ -223,14 +226,22 @@ impl Producers {
         let shared = Arc::clone(&self.shared);
         let in_flight = Arc::clone(&self.in_flight);
         self.pool.spawn_ok(async move {
-            put(&client, &shared, step, producer as u32, first, due).await;
+            put(&client, &shared, step, producer as u32, first, due, slot_wait).await;
             in_flight.release();
         });
     }
 }
 
 /// Builds, sends and accounts for one put request.
-async fn put(client: &Client, shared: &Shared, step: usize, producer: u32, first: u64, due: Instant) {
+async fn put(
+    client: &Client,
+    shared: &Shared,
+    step: usize,
+    producer: u32,
+    first: u64,
+    due: Instant,
+    slot_wait: Duration,
+) {
     let batch = shared.batch.max(1);
     let due_ns = due.saturating_duration_since(shared.recorder.epoch()).as_nanos() as u64;
     let mut rng = fastrand::Rng::with_seed(shared.seed ^ (u64::from(producer) << 48) ^ first);
@@ -243,7 +254,9 @@ async fn put(client: &Client, shared: &Shared, step: usize, producer: u32, first
         meta.push((id, key.shard, key.key.len() + data.len()));
         records.push(PutRecordsEntry::new(key.key.clone(), data));
     }
-    let send_delay_us = due.elapsed().as_micros() as u64;
+    // The generator's own delay: pacer lateness, pool queueing and building, without the wait
+    // for an in-flight slot (that one is the server's: every slot held an unanswered request).
+    let send_delay_us = due.elapsed().saturating_sub(slot_wait).as_micros() as u64;
     let mut result = PutResult { step, records: batch as u64, send_delay_us, ..PutResult::default() };
     let mut outcomes: Vec<(RecordId, RecordOutcome)> = Vec::with_capacity(batch);
     if shared.single {

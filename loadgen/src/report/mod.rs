@@ -129,7 +129,8 @@ pub struct StepReport {
     pub throttle_share: f64,
     pub put_ack_latency_ms: Option<LatencySummary>,
     pub put_to_read_latency_ms: Option<LatencySummary>,
-    /// Intended send time → request built and handed to the client: the generator's own delay,
+    /// Intended send time → request built and handed to the client, less any wait for an
+    /// in-flight slot: the generator's own delay (pacer lateness, pool queueing, building),
     /// already included in the put latency. Large values mean the generator, not the server,
     /// fell behind.
     pub generator_delay_ms: Option<LatencySummary>,
