@@ -80,7 +80,6 @@ fn throughput_chart(r: &Report) -> String {
         series,
         bands: bands(r),
         reference: None,
-        marker_colors: Vec::new(),
     })
 }
 
@@ -110,7 +109,6 @@ fn latency_over_time_chart(r: &Report) -> String {
         series,
         bands: bands(r),
         reference,
-        marker_colors: Vec::new(),
     })
 }
 
@@ -148,16 +146,7 @@ fn percentile_chart(r: &Report, id: &str, title: &str, read: bool) -> String {
     } else {
         r.max.as_ref().map(|m| (m.p99_target_ms, format!("p99 target {} ms", m.p99_target_ms)))
     };
-    svg::line_chart(&LineChart {
-        id: id.into(),
-        title: title.into(),
-        x,
-        y,
-        series,
-        bands: Vec::new(),
-        reference,
-        marker_colors: Vec::new(),
-    })
+    svg::line_chart(&LineChart { id: id.into(), title: title.into(), x, y, series, bands: Vec::new(), reference })
 }
 
 fn shard_chart(r: &Report) -> String {
@@ -182,25 +171,28 @@ fn shard_chart(r: &Report) -> String {
 /// The max profile's steps: throughput against p99, sustained in green.
 fn ramp_chart(r: &Report) -> Option<String> {
     let m = r.max.as_ref()?;
-    let points: Vec<(f64, f64)> =
-        r.steps.iter().filter_map(|s| s.put_ack_latency_ms.map(|l| (s.accepted_mb_per_second, l.p99_ms))).collect();
-    let colors = r
-        .steps
-        .iter()
-        .filter(|s| s.put_ack_latency_ms.is_some())
-        .map(|s| if s.sustained == Some(true) { PALETTE[2].to_string() } else { RED.to_string() })
-        .collect();
-    let right = points.iter().map(|p| p.0).fold(1.0, f64::max) * 1.1;
-    let y = Axis::latency("put ack p99 (ms)", points.iter().map(|p| p.1).chain([m.p99_target_ms]));
+    let points = |sustained: bool| -> Vec<(f64, f64)> {
+        r.steps
+            .iter()
+            .filter(|s| !s.warmup && s.sustained == Some(sustained))
+            .filter_map(|s| s.put_ack_latency_ms.map(|l| (s.accepted_mb_per_second, l.p99_ms)))
+            .collect()
+    };
+    let (good, bad) = (points(true), points(false));
+    let right = good.iter().chain(&bad).map(|p| p.0).fold(1.0, f64::max) * 1.1;
+    let y = Axis::latency("put ack p99 (ms)", good.iter().chain(&bad).map(|p| p.1).chain([m.p99_target_ms]));
+    let series = vec![
+        Series { markers_only: true, ..Series::line("sustained", PALETTE[2], good) },
+        Series { markers_only: true, ..Series::line("not sustained", RED, bad) },
+    ];
     Some(svg::line_chart(&LineChart {
         id: "ramp".into(),
-        title: "Max profile: accepted throughput and p99 per step (green: sustained)".into(),
+        title: "Max profile: accepted throughput and put p99 per step".into(),
         x: Axis::linear("accepted MB/s", 0.0, right),
         y,
-        series: vec![Series { markers_only: true, ..Series::line("steps", PALETTE[2], points) }],
+        series,
         bands: Vec::new(),
         reference: Some((m.p99_target_ms, format!("p99 target {} ms", m.p99_target_ms))),
-        marker_colors: colors,
     }))
 }
 

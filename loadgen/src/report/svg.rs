@@ -155,8 +155,6 @@ pub struct LineChart {
     pub bands: Vec<Band>,
     /// A horizontal reference line (a target) and its label.
     pub reference: Option<(f64, String)>,
-    /// Per-marker colours for markers-only series (e.g. pass/fail), by point index.
-    pub marker_colors: Vec<String>,
 }
 
 struct Frame {
@@ -229,10 +227,29 @@ fn axes(out: &mut String, f: &Frame, x: &Axis, y: &Axis, x_ticks: bool) {
     );
 }
 
-fn legend(out: &mut String, entries: &[(String, String, bool)]) {
-    for (i, (name, color, dashed)) in entries.iter().enumerate() {
+/// A legend entry: name, colour, and how the series is drawn.
+struct Entry {
+    name: String,
+    color: String,
+    dashed: bool,
+    marker: bool,
+}
+
+fn legend(out: &mut String, entries: &[Entry]) {
+    for (i, Entry { name, color, dashed, marker }) in entries.iter().enumerate() {
         let y = TOP + 10.0 + i as f64 * 18.0;
         let x = WIDTH - RIGHT + 14.0;
+        if *marker {
+            let _ = write!(
+                out,
+                r##"<circle cx="{:.1}" cy="{y:.1}" r="5" fill="{color}"/><text x="{:.1}" y="{:.1}" font-size="11" fill="#222">{}</text>"##,
+                x + 11.0,
+                x + 28.0,
+                y + 4.0,
+                escape(name)
+            );
+            continue;
+        }
         let dash = if *dashed { r#" stroke-dasharray="5 3""# } else { "" };
         let _ = write!(
             out,
@@ -285,10 +302,14 @@ pub fn line_chart(c: &LineChart) -> String {
             continue;
         }
         if s.markers_only {
-            for (i, p) in pts.iter().enumerate() {
+            for p in &pts {
                 let (px, py) = p.split_once(',').unwrap_or(("0", "0"));
-                let color = c.marker_colors.get(i).unwrap_or(&s.color);
-                let _ = write!(out, r##"<circle cx="{px}" cy="{py}" r="5" fill="{color}" stroke="#fff"/>"##);
+                let _ = write!(
+                    out,
+                    r##"<circle class="marker" cx="{px}" cy="{py}" r="5" fill="{}" stroke="#fff"><title>{}</title></circle>"##,
+                    s.color,
+                    escape(&s.name)
+                );
             }
         } else {
             let dash = if s.dashed { r#" stroke-dasharray="6 4""# } else { "" };
@@ -301,8 +322,11 @@ pub fn line_chart(c: &LineChart) -> String {
             );
         }
     }
-    let entries: Vec<(String, String, bool)> =
-        c.series.iter().map(|s| (s.name.clone(), s.color.clone(), s.dashed)).collect();
+    let entries: Vec<Entry> = c
+        .series
+        .iter()
+        .map(|s| Entry { name: s.name.clone(), color: s.color.clone(), dashed: s.dashed, marker: s.markers_only })
+        .collect();
     legend(&mut out, &entries);
     out.push_str("</svg>");
     out
@@ -357,7 +381,8 @@ pub fn bar_chart(c: &BarChart) -> String {
             escape(cat)
         );
     }
-    let entries: Vec<(String, String, bool)> = c.stacks.iter().map(|s| (s.0.clone(), s.1.clone(), false)).collect();
+    let entries: Vec<Entry> =
+        c.stacks.iter().map(|s| Entry { name: s.0.clone(), color: s.1.clone(), dashed: false, marker: true }).collect();
     legend(&mut out, &entries);
     out.push_str("</svg>");
     out
@@ -395,7 +420,6 @@ mod tests {
             series: vec![Series::line("put", PALETTE[0], vec![(0.0, 1.0), (10.0, 2.0)])],
             bands: vec![Band { from: 0.0, to: 5.0, label: "50%".into() }],
             reference: Some((1.5, "target".into())),
-            marker_colors: Vec::new(),
         };
         let svg = line_chart(&chart);
         assert!(svg.starts_with("<svg") && svg.ends_with("</svg>"));

@@ -141,7 +141,12 @@ fn the_limits_profile_walks_its_four_steps() {
 
 #[test]
 fn the_max_profile_ramps_after_a_warm_up() {
-    let r = run_json(&["--profile", "max", "--duration", "4s", "--step-duration", "1s", "--rate", "5MB/s"], 0);
+    let dir = tempfile::tempdir().expect("dir");
+    let html = dir.path().join("max.html");
+    let html_arg = html.to_str().expect("utf-8 path");
+    let args =
+        ["--profile", "max", "--duration", "4s", "--step-duration", "1s", "--rate", "5MB/s", "--report", html_arg];
+    let r = run_json(&args, 0);
     assert_passed_and_verified(&r);
     let steps = r["steps"].as_array().expect("steps");
     assert_eq!(steps[0]["name"], "warm-up");
@@ -150,6 +155,9 @@ fn the_max_profile_ramps_after_a_warm_up() {
     assert!(steps[1..].iter().all(|s| s["sustained"].is_boolean()));
     assert!(r["stream"]["limits"].is_null());
     assert_eq!(r["max"]["p99_target_ms"], 20.0);
+    let html = std::fs::read_to_string(&html).expect("report written");
+    assert!(html.contains(">Max profile: accepted throughput and put p99 per step</title>"));
+    assert!(html.contains("class=\"marker\""), "no step markers drawn");
 }
 
 #[test]
