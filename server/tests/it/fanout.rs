@@ -199,3 +199,87 @@ fn deregistering_ends_a_subscription_with_an_error_frame() {
         }
     }
 }
+
+fn rss_mib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").expect("procfs");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .expect("VmRSS")
+        / 1024
+}
+
+/// A subscriber that reads nothing while 1 GiB is produced costs the
+/// server bounded memory (one event in the engine, the socket buffers),
+/// producers are not slowed, and afterwards it receives everything, in
+/// order. Bound stated here: the tail cache budget of both cores (2 × 64
+/// MiB) plus 192 MiB for the DMA pools, buffers and the test's own client.
+#[test]
+fn a_stalled_subscriber_costs_bounded_memory_and_then_gets_everything() {
+    const MIB: usize = 1 << 20;
+    const RECORD: usize = 8 * 1024;
+    const TOTAL: usize = 1024 * MIB;
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("dir");
+    let mut config = config(dir.path());
+    config.engine.subscription.bytes_per_second = u32::MAX; // the bench, not the limit, is under test
+    config.engine.subscription.lifetime_ms = 60_000;
+    let server = shoal_server::Server::start(config).expect("server");
+    let mut c = RawClient::connect(server.local_addr());
+    c.ok(Request::CreateStream(CreateStream {
+        stream_name: "big".into(),
+        shard_count: 1,
+        retention_hours: None,
+        shard_limits: Some(ShardLimits {
+            write_bytes_per_second: u32::MAX,
+            write_records_per_second: u32::MAX,
+            read_bytes_per_second: u32::MAX,
+            read_calls_per_second: u32::MAX,
+        }),
+    }));
+    let consumer = register(&mut c, "big", "stalled");
+    let mut stalled = RawClient::connect(server.local_addr());
+    stalled.send(Request::SubscribeToShard(SubscribeToShard {
+        consumer_arn: consumer.consumer_arn.clone(),
+        shard: 0,
+        starting_position: StartingPosition::trim_horizon(),
+    }));
+    let before = rss_mib();
+    let mut peak = before;
+    let payload = vec![b'p'; RECORD];
+    let mut n = 0usize;
+    while n * RECORD < TOTAL {
+        let records = (0..250)
+            .map(|i| {
+                let mut data = format!("{:010}", n + i).into_bytes();
+                data.extend_from_slice(&payload[10..]);
+                PutRecordsEntry::new("k", data)
+            })
+            .collect();
+        let Response::PutRecords(out) = c.ok(put_records("big", records)) else { panic!() };
+        assert!(out.records.iter().all(|r| matches!(r, PutRecordsResult::Success { .. })));
+        n += 250;
+        peak = peak.max(rss_mib());
+    }
+    let bound = before + 2 * 64 + 192;
+    assert!(peak <= bound, "RSS peaked at {peak} MiB while 1 GiB was produced (bound {bound} MiB, start {before})");
+
+    // Now the stalled subscriber reads: everything, once, in order.
+    let mut next = 0usize;
+    while next < n {
+        let frame = stalled.recv().expect("frames");
+        match frame.body {
+            FrameBody::Response(_) => {}
+            FrameBody::Push(Push::SubscribeToShardEvent(ev)) => {
+                for r in ev.records {
+                    let i: usize = std::str::from_utf8(&r.data[..10]).expect("ascii").parse().expect("index");
+                    assert_eq!(i, next, "in order, no gap, no duplicate");
+                    next += 1;
+                }
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    drop(stalled);
+    server.shutdown().expect("shutdown");
+}
