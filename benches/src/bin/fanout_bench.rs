@@ -5,7 +5,7 @@
 //! latency in an HDR histogram. In-process server, durable acks, Kinesis'
 //! default per-shard limits; client and server share the 2 CPUs.
 //!
-//! Run: cargo run --release -p shoal-benches --bin fanout_bench -- [seconds]
+//! Run: cargo run --release -p shoal-benches --bin fanout_bench -- [seconds] [consumers, default 20]
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -17,15 +17,14 @@ use hdrhistogram::Histogram;
 use shoal_benches::bench_dir;
 use shoal_protocol::client::{Client, ClientConfig};
 use shoal_protocol::ops::{
-    CreateStream, GetRecords, GetShardIterator, PutRecords, PutRecordsEntry, RegisterStreamConsumer,
-    ShardIteratorType, StartingPosition,
+    CreateStream, GetRecords, GetShardIterator, PutRecords, PutRecordsEntry, RegisterStreamConsumer, ShardIteratorType,
+    StartingPosition,
 };
 use shoal_server::{Server, ServerConfig};
 
 #[global_allocator]
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-const CONSUMERS: usize = 20;
 const RECORD_BYTES: usize = 4096;
 const RECORDS_PER_PUT: usize = 25;
 const PUT_INTERVAL: Duration = Duration::from_millis(100); // 25 × 4 KiB × 10/s ≈ 1 MiB/s
@@ -43,12 +42,13 @@ fn latency_us(base: Instant, data: &[u8]) -> u64 {
 
 fn main() {
     let secs: u64 = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(20);
+    let consumers: usize = std::env::args().nth(2).and_then(|a| a.parse().ok()).unwrap_or(20);
     let dir = tempfile::tempdir_in(bench_dir()).expect("dir");
     let server = Server::start(ServerConfig::new(dir.path(), "127.0.0.1:0".parse().expect("addr"))).expect("server");
     let addr = server.local_addr();
     let admin = Client::connect(addr, ClientConfig::default()).expect("connect");
     block_on(admin.create_stream(CreateStream::new("fan", 1))).expect("create");
-    let arns: Vec<String> = (0..CONSUMERS)
+    let arns: Vec<String> = (0..consumers)
         .map(|i| {
             let r = RegisterStreamConsumer { stream_name: "fan".into(), consumer_name: format!("c{i:02}") };
             block_on(admin.register_stream_consumer(r)).expect("register").consumer.consumer_arn
@@ -112,7 +112,8 @@ fn main() {
         let records = (0..RECORDS_PER_PUT).map(|i| PutRecordsEntry::new(format!("k{i}"), stamp(base))).collect();
         let out = block_on(producer.put_records(PutRecords::new("fan", records))).expect("put");
         sent += out.records.len();
-        throttled += out.records.iter().filter(|r| !matches!(r, shoal_protocol::ops::PutRecordsResult::Success { .. })).count();
+        throttled +=
+            out.records.iter().filter(|r| !matches!(r, shoal_protocol::ops::PutRecordsResult::Success { .. })).count();
         next += PUT_INTERVAL;
         if let Some(wait) = next.checked_duration_since(Instant::now()) {
             std::thread::sleep(wait);
@@ -134,7 +135,7 @@ fn main() {
         (sent * RECORD_BYTES) as f64 / secs as f64 / (1 << 20) as f64
     );
     println!(
-        "fan-out, {CONSUMERS} consumers: {} deliveries, put->push p50 {:.2} ms, p99 {:.2} ms, p99.9 {:.2} ms, max {:.2} ms",
+        "fan-out, {consumers} consumers: {} deliveries, put->push p50 {:.2} ms, p99 {:.2} ms, p99.9 {:.2} ms, max {:.2} ms",
         h.len(),
         ms(&h, 0.5),
         ms(&h, 0.99),

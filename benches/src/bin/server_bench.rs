@@ -100,9 +100,8 @@ fn put_throughput(addr: std::net::SocketAddr, secs: u64) -> (f64, u64) {
 /// from TRIM_HORIZON to the end `passes` times.
 fn get_throughput(addr: std::net::SocketAddr, passes: usize) -> f64 {
     let start = Instant::now();
-    let readers: Vec<_> = (0..2u32)
-        .map(|shard| std::thread::spawn(move || read_shard_passes(addr, shard, passes)))
-        .collect();
+    let readers: Vec<_> =
+        (0..2u32).map(|shard| std::thread::spawn(move || read_shard_passes(addr, shard, passes))).collect();
     let bytes: u64 = readers.into_iter().map(|r| r.join().expect("reader")).sum();
     bytes as f64 / start.elapsed().as_secs_f64() / 1e6
 }
@@ -112,8 +111,12 @@ fn read_shard_passes(addr: std::net::SocketAddr, shard: u32, passes: usize) -> u
     let mut bytes = 0u64;
     for _ in 0..passes {
         {
-            let it = block_on(client.get_shard_iterator(GetShardIterator::new("get", shard, ShardIteratorType::TrimHorizon)))
-                .expect("iterator");
+            let it = block_on(client.get_shard_iterator(GetShardIterator::new(
+                "get",
+                shard,
+                ShardIteratorType::TrimHorizon,
+            )))
+            .expect("iterator");
             let mut it = it.iterator;
             loop {
                 let out = block_on(client.get_records(GetRecords::new(it.clone()))).expect("get");
