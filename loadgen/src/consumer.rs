@@ -127,7 +127,6 @@ fn consume(client: &Client, id: ConsumerId, iterator: Bytes, settings: &Settings
     let mut end = ConsumerEnd { id, records: 0, last_seq: None, stopped_early: None };
     let mut iterator = Some(iterator);
     let mut errors_in_a_row = 0;
-    let epoch = shared.recorder.epoch();
     let mut fault = settings.inject.filter(|_| id.index == 0);
     loop {
         let call_start = Instant::now();
@@ -151,8 +150,7 @@ fn consume(client: &Client, id: ConsumerId, iterator: Bytes, settings: &Settings
                 } else {
                     let due: Vec<u64> = out.records.iter().filter_map(|r| payload::peek_due_ns(&r.data)).collect();
                     let bytes: u64 = out.records.iter().map(|r| (r.data.len() + r.partition_key.len()) as u64).sum();
-                    shared.recorder.reads(id.shard, &due, bytes, received);
-                    debug_assert!(received >= epoch);
+                    shared.recorder.reads(id, &due, bytes, received);
                 }
                 end.records += out.records.len() as u64;
                 end.last_seq = out.records.last().map(|r| r.sequence_number).or(end.last_seq);

@@ -14,6 +14,8 @@ use std::time::Instant;
 use hdrhistogram::Histogram;
 use serde::Serialize;
 
+use crate::verify::{ConsumerId, ReaderKind};
+
 /// Distinct request errors kept with their text (all are counted).
 const ERRORS_KEPT_MAX: usize = 10;
 
@@ -76,6 +78,9 @@ pub struct Measure {
     pub ack: Histogram<u64>,
     /// Record: intended send of its put → received by a polled consumer.
     pub read: Histogram<u64>,
+    /// Record: intended send of its put → pushed to an enhanced fan-out subscriber (none yet:
+    /// the server does not serve SubscribeToShard).
+    pub push: Histogram<u64>,
     /// Put request: intended send → handed to the client, built (the generator's own delay,
     /// included in `ack`; a sanity check that the generator keeps its schedule).
     pub send: Histogram<u64>,
@@ -83,7 +88,7 @@ pub struct Measure {
 
 impl Default for Measure {
     fn default() -> Self {
-        Measure { counts: Counts::default(), ack: histogram(), read: histogram(), send: histogram() }
+        Measure { counts: Counts::default(), ack: histogram(), read: histogram(), push: histogram(), send: histogram() }
     }
 }
 
@@ -92,6 +97,7 @@ impl Measure {
         self.counts.add(&o.counts);
         let _ = self.ack.add(&o.ack);
         let _ = self.read.add(&o.read);
+        let _ = self.push.add(&o.push);
         let _ = self.send.add(&o.send);
     }
 }
@@ -208,9 +214,11 @@ impl Recorder {
         }
     }
 
-    /// A consumer of `shard` received records (their intended send times, in ns after the
-    /// epoch, and their total size) at `received`.
-    pub fn reads(&self, shard: u32, due_ns: &[u64], bytes: u64, received: Instant) {
+    /// A consumer received records of its shard (their intended send times, in ns after the
+    /// epoch, and their total size) at `received`: polled reads go to the put→read histogram,
+    /// fan-out pushes to the put→push one.
+    pub fn reads(&self, consumer: ConsumerId, due_ns: &[u64], bytes: u64, received: Instant) {
+        let (shard, pushed) = (consumer.shard, consumer.kind == ReaderKind::FanOut);
         let now_ns = received.saturating_duration_since(self.epoch).as_nanos() as u64;
         let mut inner = self.lock();
         let inner = &mut *inner;
@@ -226,10 +234,10 @@ impl Recorder {
         for &due in due_ns {
             let micros = (now_ns.saturating_sub(due) / 1000).max(1);
             let step = inner.step_at(due);
-            let _ = inner.window.read.record(micros);
+            let _ = if pushed { inner.window.push.record(micros) } else { inner.window.read.record(micros) };
             if let Some(m) = inner.steps.get_mut(step) {
                 m.counts.read_records += 1;
-                let _ = m.read.record(micros);
+                let _ = if pushed { m.push.record(micros) } else { m.read.record(micros) };
             }
         }
     }
@@ -356,7 +364,7 @@ mod tests {
         };
         r.put_done(epoch, result(s0));
         r.put_done(epoch, result(s1));
-        r.reads(0, &[10, 2_000_000_000], 200, epoch + Duration::from_secs(3));
+        r.reads(ConsumerId::polled(0, 0), &[10, 2_000_000_000], 200, epoch + Duration::from_secs(3));
         let w = r.take_window();
         assert_eq!((w.counts.requests, w.counts.accepted, w.counts.throttled, w.counts.read_records), (2, 14, 6, 2));
         assert_eq!(r.take_window().counts, Counts::default());

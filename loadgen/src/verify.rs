@@ -44,16 +44,38 @@ const DETAILS_PER_KIND_MAX: usize = 10;
 /// arriving late is reported as reordered instead.
 const SKIPPED_KEPT_MAX: usize = 4096;
 
-/// One consumer: the shard it reads and its number among that shard's consumers.
+/// How a consumer receives records. Polled GetRecords loops exist today; enhanced fan-out
+/// subscribers (SubscribeToShard) will feed the verifier the same way once the server serves
+/// them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReaderKind {
+    Polled,
+    FanOut,
+}
+
+/// One consumer: the shard it reads, how, and its number among that shard's consumers of
+/// that kind.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 pub struct ConsumerId {
     pub shard: u32,
+    pub kind: ReaderKind,
     pub index: u16,
+}
+
+impl ConsumerId {
+    pub fn polled(shard: u32, index: u16) -> ConsumerId {
+        ConsumerId { shard, kind: ReaderKind::Polled, index }
+    }
 }
 
 impl std::fmt::Display for ConsumerId {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "consumer {} of shard {}", self.index, self.shard)
+        let kind = match self.kind {
+            ReaderKind::Polled => "polled",
+            ReaderKind::FanOut => "fan-out",
+        };
+        write!(f, "{kind} consumer {} of shard {}", self.index, self.shard)
     }
 }
 
@@ -94,9 +116,10 @@ pub struct VerifierConfig {
     pub run_id: u64,
     /// Producer numbers are below this.
     pub producers: u32,
-    /// The shards read, and how many consumers read each.
+    /// The shards read, and how many consumers of each kind read each.
     pub shards: Vec<u32>,
-    pub consumers_per_shard: u16,
+    pub polled_per_shard: u16,
+    pub fanout_per_shard: u16,
     /// Whether a record the run did not write is a failure (the run created the stream) or is
     /// skipped (an existing stream others may write to).
     pub foreign_is_failure: bool,
@@ -217,8 +240,12 @@ impl Verifier {
     pub fn new(config: VerifierConfig) -> Verifier {
         let mut consumers = BTreeMap::new();
         for &shard in &config.shards {
-            for index in 0..config.consumers_per_shard {
-                consumers.insert(ConsumerId { shard, index }, ConsumerState::default());
+            for (kind, n) in
+                [(ReaderKind::Polled, config.polled_per_shard), (ReaderKind::FanOut, config.fanout_per_shard)]
+            {
+                for index in 0..n {
+                    consumers.insert(ConsumerId { shard, kind, index }, ConsumerState::default());
+                }
             }
         }
         Verifier {
@@ -294,7 +321,7 @@ impl Verifier {
             return;
         }
         self.acknowledged += 1;
-        if self.config.consumers_per_shard > 0 && !self.config.shards.contains(&shard) {
+        if !self.consumers.is_empty() && !self.config.shards.contains(&shard) {
             self.fail(
                 FailureKind::Lost,
                 Some(shard),
@@ -303,8 +330,9 @@ impl Verifier {
             return;
         }
         let mut failures = Vec::new();
-        for (cid, c) in self.consumers.range_mut(ConsumerId { shard, index: 0 }..=ConsumerId { shard, index: u16::MAX })
-        {
+        let first = ConsumerId { shard, kind: ReaderKind::Polled, index: 0 };
+        let last = ConsumerId { shard, kind: ReaderKind::FanOut, index: u16::MAX };
+        for (cid, c) in self.consumers.range_mut(first..=last) {
             if let Some(read_at) = c.early.remove(&id) {
                 if read_at == seq {
                     self.verified += 1;
@@ -571,12 +599,13 @@ mod tests {
 
     const RUN: u64 = 0xabc;
 
-    fn verifier(consumers_per_shard: u16) -> Verifier {
+    fn verifier(polled_per_shard: u16) -> Verifier {
         Verifier::new(VerifierConfig {
             run_id: RUN,
             producers: 2,
             shards: vec![0, 1],
-            consumers_per_shard,
+            polled_per_shard,
+            fanout_per_shard: 0,
             foreign_is_failure: true,
         })
     }
@@ -589,7 +618,7 @@ mod tests {
         build(&Header { id: id(counter), run_id: RUN, due_ns: 0 }, &Filler::new(1, 64))
     }
 
-    const C0: ConsumerId = ConsumerId { shard: 0, index: 0 };
+    const C0: ConsumerId = ConsumerId { shard: 0, kind: ReaderKind::Polled, index: 0 };
 
     /// Records 0..n acknowledged on shard 0 at seq 100 + i.
     fn acked(v: &mut Verifier, n: u64) {
@@ -764,7 +793,7 @@ mod tests {
 
     #[test]
     fn every_consumer_of_a_shard_must_see_every_record() {
-        let c1 = ConsumerId { shard: 0, index: 1 };
+        let c1 = ConsumerId::polled(0, 1);
         let mut v = verifier(2);
         acked(&mut v, 2);
         for i in 0..2 {

@@ -89,6 +89,7 @@ fn the_default_profile_passes_and_its_json_has_the_documented_shape() {
         "throttle_share",
         "put_ack_latency_ms",
         "put_to_read_latency_ms",
+        "put_to_push_latency_ms",
         "generator_delay_ms",
         "warmup",
         "sustained",
