@@ -24,8 +24,8 @@ Profiles (every one bounded in time; defaults finish in under a minute):
   max      4 shards without limits; after a 2 s warm-up, ramps the rate up from 50 MB/s (x1.5 per 3 s
            step, then bisects) to find the highest rate sustained with put p99 under --p99-target-ms
            (default 20 ms), PutRecords of 500 x 1 KiB, 4 producers; at most --duration (45 s) of load.
-  fanout   20 enhanced fan-out consumers on one shard: not available yet (the server does not
-           implement SubscribeToShard); exits with status 2.
+  fanout   20 enhanced fan-out consumers on one shard: not available yet (the load generator does
+           not drive SubscribeToShard subscribers yet); exits with status 2.
 
 Every profile begins with a warm-up step at its first rate (1 s, at most half a step; 2 s in max), shown
 on its own row: the first writes to new segments are slower, and the steps should not carry them.
@@ -35,7 +35,7 @@ Throttled records (ProvisionedThroughputExceeded) are counted, never retried; no
 Latency counts from each request's intended send time (open loop: no coordinated omission).
 
 Exit status: 0 passed; 1 verification failed, requests failed, or the run could not be set up;
-2 invalid usage or a feature the server does not implement yet.
+2 invalid usage or a feature not available yet (enhanced fan-out consumers).
 
 The --json output is documented in loadgen/README.md.";
 
@@ -246,9 +246,9 @@ impl std::fmt::Display for UsageError {
     }
 }
 
-pub const FANOUT_UNAVAILABLE: &str = "enhanced fan-out is not implemented by the server yet \
-(SubscribeToShard, issue 4): the fanout profile and --fanout-consumers cannot run. Polled consumers \
-(--polled-consumers) work today.";
+pub const FANOUT_UNAVAILABLE: &str = "enhanced fan-out consumers are not available in shoal-loadgen \
+yet: it does not drive SubscribeToShard subscribers, so the fanout profile and --fanout-consumers \
+cannot run. Polled consumers (--polled-consumers) work today.";
 
 impl Plan {
     pub fn from_cli(cli: Cli) -> Result<Plan, UsageError> {
@@ -434,7 +434,7 @@ mod tests {
     fn fanout_is_refused_with_its_reason() {
         for args in [&["--profile", "fanout"][..], &["--fanout-consumers", "2"][..]] {
             let e = plan(args).expect_err("fanout");
-            assert!(e.0.contains("enhanced fan-out is not implemented by the server yet"), "{e}");
+            assert!(e.0.contains("enhanced fan-out consumers are not available in shoal-loadgen yet"), "{e}");
         }
     }
 

@@ -13,7 +13,8 @@
 //! deadline bounds this.
 //!
 //! Consumers are one kind of reader; enhanced fan-out subscribers (SubscribeToShard, not yet
-//! served) will be another, feeding the same verifier and recorder through [`Event::Read`].
+//! driven here) will be another, feeding the same verifier and recorder through
+//! [`Event::Read`].
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::Sender;

@@ -79,7 +79,7 @@ pub struct Measure {
     /// Record: intended send of its put → received by a polled consumer.
     pub read: Histogram<u64>,
     /// Record: intended send of its put → pushed to an enhanced fan-out subscriber (none yet:
-    /// the server does not serve SubscribeToShard).
+    /// the load generator does not drive subscribers yet).
     pub push: Histogram<u64>,
     /// Put request: intended send → handed to the client, built (the generator's own delay,
     /// included in `ack`; a sanity check that the generator keeps its schedule).

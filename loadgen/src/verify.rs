@@ -45,8 +45,8 @@ const DETAILS_PER_KIND_MAX: usize = 10;
 const SKIPPED_KEPT_MAX: usize = 4096;
 
 /// How a consumer receives records. Polled GetRecords loops exist today; enhanced fan-out
-/// subscribers (SubscribeToShard) will feed the verifier the same way once the server serves
-/// them.
+/// subscribers (SubscribeToShard) will feed the verifier the same way once the load generator
+/// drives them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ReaderKind {

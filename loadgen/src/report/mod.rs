@@ -129,7 +129,8 @@ pub struct StepReport {
     pub throttle_share: f64,
     pub put_ack_latency_ms: Option<LatencySummary>,
     pub put_to_read_latency_ms: Option<LatencySummary>,
-    /// Put → enhanced fan-out push, per record: `null` until the server serves fan-out.
+    /// Put → enhanced fan-out push, per record: `null` until the load generator drives
+    /// fan-out subscribers.
     pub put_to_push_latency_ms: Option<LatencySummary>,
     /// Intended send time → request built and handed to the client, less any wait for an
     /// in-flight slot: the generator's own delay (pacer lateness, pool queueing, building),

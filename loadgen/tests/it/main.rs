@@ -146,7 +146,7 @@ fn the_max_profile_ramps_after_a_warm_up() {
     let html = dir.path().join("max.html");
     let html_arg = html.to_str().expect("utf-8 path");
     let args =
-        ["--profile", "max", "--duration", "4s", "--step-duration", "1s", "--rate", "5MB/s", "--report", html_arg];
+        ["--profile", "max", "--duration", "6s", "--step-duration", "1s", "--rate", "5MB/s", "--report", html_arg];
     let r = run_json(&args, 0);
     assert_passed_and_verified(&r);
     let steps = r["steps"].as_array().expect("steps");
@@ -182,7 +182,7 @@ fn fanout_exits_2_and_says_why() {
         let out = loadgen(args);
         assert_eq!(out.status.code(), Some(2), "{args:?}");
         let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(stderr.contains("enhanced fan-out is not implemented by the server yet"), "{stderr}");
+        assert!(stderr.contains("enhanced fan-out consumers are not available in shoal-loadgen yet"), "{stderr}");
         assert!(out.stdout.is_empty());
     }
 }
