@@ -183,27 +183,24 @@ impl Engine {
         retention_hours: Option<u32>,
         limits: Option<ShardLimits>,
     ) -> Result<StreamDescription> {
-        let name = name.to_owned();
-        self.router().call(0, |reply| Command::CreateStream { name, shards, retention_hours, limits, reply }).await
+        self.router().create_stream(name, shards, retention_hours, limits).await
     }
 
     pub async fn delete_stream(&self, name: &str) -> Result<()> {
-        let name = name.to_owned();
-        self.router().call(0, |reply| Command::DeleteStream { name, reply }).await
+        self.router().delete_stream(name).await
     }
 
     /// Changes retention; `increase` selects Increase/DecreaseStreamRetentionPeriod.
     pub async fn set_retention(&self, name: &str, hours: u32, increase: bool) -> Result<()> {
-        let name = name.to_owned();
-        self.router().call(0, |reply| Command::SetRetention { name, hours, increase, reply }).await
+        self.router().set_retention(name, hours, increase).await
     }
 
     pub fn describe_stream(&self, name: &str) -> Result<StreamDescription> {
-        Ok(self.catalog().stream(name)?.describe())
+        self.router().describe_stream(name)
     }
 
     pub fn list_streams(&self) -> Vec<String> {
-        self.catalog().streams.iter().map(|s| s.name.clone()).collect()
+        self.router().list_streams()
     }
 
     /// PutRecord: stores one record; `ordering` is SequenceNumberForOrdering.
@@ -277,19 +274,17 @@ impl Engine {
 
     /// RegisterStreamConsumer (at most 20 per stream).
     pub async fn register_consumer(&self, stream: &str, name: &str) -> Result<ConsumerMeta> {
-        let (stream, name) = (stream.to_owned(), name.to_owned());
-        self.router().call(0, |reply| Command::RegisterConsumer { stream, name, reply }).await
+        self.router().register_consumer(stream, name).await
     }
 
     /// DeregisterStreamConsumer: its subscriptions end with an error.
     pub async fn deregister_consumer(&self, stream: &str, name: &str) -> Result<()> {
-        let (stream, name) = (stream.to_owned(), name.to_owned());
-        self.router().call(0, |reply| Command::DeregisterConsumer { stream, name, reply }).await
+        self.router().deregister_consumer(stream, name).await
     }
 
     /// The registered consumers of a stream.
     pub fn list_consumers(&self, stream: &str) -> Result<Vec<ConsumerMeta>> {
-        Ok(self.router().catalog().stream(stream)?.consumers.clone())
+        self.router().list_consumers(stream)
     }
 
     /// SubscribeToShard: events arrive on the returned channel (capacity
@@ -302,12 +297,7 @@ impl Engine {
         shard: u32,
         position: StartingPosition,
     ) -> Result<flume::Receiver<Result<SubscriptionEvent>>> {
-        let (snapshot, i) = self.router().locate(stream)?;
-        let core = self.router().core_of(&snapshot.streams[i], shard);
-        let consumer = consumer.to_owned();
-        self.router()
-            .call(core, |reply| Command::Subscribe { snapshot, stream: i, consumer, shard, position, reply })
-            .await
+        self.router().subscribe(stream, consumer, shard, position).await
     }
 
     /// SplitShard: closes `shard`; its two children split its range at
@@ -328,16 +318,12 @@ impl Engine {
 
     /// Resolves a starting position in a shard to a counter.
     pub async fn resolve(&self, stream: &str, shard: u32, position: StartingPosition) -> Result<u64> {
-        let (snapshot, i) = self.router().locate(stream)?;
-        let core = self.router().core_of(&snapshot.streams[i], shard);
-        self.router().call(core, |reply| Command::Resolve { snapshot, stream: i, shard, position, reply }).await
+        self.router().resolve(stream, shard, position).await
     }
 
     /// Reads from a shard starting at counter `from`.
     pub async fn read(&self, stream: &str, shard: u32, from: u64, limit: usize) -> Result<ReadOutcome> {
-        let (snapshot, i) = self.router().locate(stream)?;
-        let core = self.router().core_of(&snapshot.streams[i], shard);
-        self.router().call(core, |reply| Command::Read { snapshot, stream: i, shard, from, limit, reply }).await
+        self.router().read(stream, shard, from, limit).await
     }
 
     /// Finishes in-flight appends, syncs every shard and stops the

@@ -6,10 +6,14 @@ use std::sync::{Arc, RwLock};
 use futures::channel::oneshot;
 
 use super::command::{Command, Reply, ReshardOp};
-use crate::catalog::{owning_core, CatalogData, StreamMeta};
+use crate::catalog::{owning_core, CatalogData, ConsumerMeta, StreamMeta};
 use crate::config::Durability;
 use crate::core::{GroupResults, RecordFailure, RecordFailureKind, ShardGroup, Slot};
+use crate::core::{ReadOutcome, StartingPosition};
 use crate::error::{EngineError, Result};
+use crate::model::StreamDescription;
+use crate::subscription::SubscriptionEvent;
+use crate::throttle::ShardLimits;
 
 /// Cheap to clone and `Send`: what every handle and core shares.
 #[derive(Clone)]
@@ -88,6 +92,78 @@ impl Router {
                 })
                 .collect(),
         }
+    }
+
+    /// CreateStream on the control core (`None` limits: the engine's default).
+    pub async fn create_stream(
+        &self,
+        name: &str,
+        shards: u32,
+        retention_hours: Option<u32>,
+        limits: Option<ShardLimits>,
+    ) -> Result<StreamDescription> {
+        let name = name.to_owned();
+        self.call(0, |reply| Command::CreateStream { name, shards, retention_hours, limits, reply }).await
+    }
+
+    pub async fn delete_stream(&self, name: &str) -> Result<()> {
+        let name = name.to_owned();
+        self.call(0, |reply| Command::DeleteStream { name, reply }).await
+    }
+
+    pub async fn set_retention(&self, name: &str, hours: u32, increase: bool) -> Result<()> {
+        let name = name.to_owned();
+        self.call(0, |reply| Command::SetRetention { name, hours, increase, reply }).await
+    }
+
+    pub fn describe_stream(&self, name: &str) -> Result<StreamDescription> {
+        Ok(self.catalog().stream(name)?.describe())
+    }
+
+    pub fn list_streams(&self) -> Vec<String> {
+        self.catalog().streams.iter().map(|s| s.name.clone()).collect()
+    }
+
+    pub async fn register_consumer(&self, stream: &str, name: &str) -> Result<ConsumerMeta> {
+        let (stream, name) = (stream.to_owned(), name.to_owned());
+        self.call(0, |reply| Command::RegisterConsumer { stream, name, reply }).await
+    }
+
+    pub async fn deregister_consumer(&self, stream: &str, name: &str) -> Result<()> {
+        let (stream, name) = (stream.to_owned(), name.to_owned());
+        self.call(0, |reply| Command::DeregisterConsumer { stream, name, reply }).await
+    }
+
+    pub fn list_consumers(&self, stream: &str) -> Result<Vec<ConsumerMeta>> {
+        Ok(self.catalog().stream(stream)?.consumers.clone())
+    }
+
+    /// Starts a subscription on the shard's owning core.
+    pub async fn subscribe(
+        &self,
+        stream: &str,
+        consumer: &str,
+        shard: u32,
+        position: StartingPosition,
+    ) -> Result<flume::Receiver<Result<SubscriptionEvent>>> {
+        let (snapshot, i) = self.locate(stream)?;
+        let core = self.core_of(&snapshot.streams[i], shard);
+        let consumer = consumer.to_owned();
+        self.call(core, |reply| Command::Subscribe { snapshot, stream: i, consumer, shard, position, reply }).await
+    }
+
+    /// Resolves a starting position on the shard's owning core.
+    pub async fn resolve(&self, stream: &str, shard: u32, position: StartingPosition) -> Result<u64> {
+        let (snapshot, i) = self.locate(stream)?;
+        let core = self.core_of(&snapshot.streams[i], shard);
+        self.call(core, |reply| Command::Resolve { snapshot, stream: i, shard, position, reply }).await
+    }
+
+    /// Reads on the shard's owning core.
+    pub async fn read(&self, stream: &str, shard: u32, from: u64, limit: usize) -> Result<ReadOutcome> {
+        let (snapshot, i) = self.locate(stream)?;
+        let core = self.core_of(&snapshot.streams[i], shard);
+        self.call(core, |reply| Command::Read { snapshot, stream: i, shard, from, limit, reply }).await
     }
 
     /// Runs a reshard on the control core.
