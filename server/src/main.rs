@@ -1,4 +1,7 @@
-//! `shoal`: the Shoal server and its command line.
+//! `shoal`: the Shoal server and its command line: `serve` runs the server; `stream`, `put`,
+//! `get` and `tail` are client commands for people and scripts (see `cli`).
+
+mod cli;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -14,7 +17,12 @@ use shoal_server::{Server, ServerConfig};
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[derive(Parser)]
-#[command(name = "shoal", version, about = "Shoal: durable record streams with Kinesis semantics")]
+#[command(
+    name = "shoal",
+    version,
+    about = "Shoal: durable record streams with Kinesis semantics",
+    after_help = cli::exit::HELP
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -24,6 +32,15 @@ struct Cli {
 enum Command {
     /// Run the server.
     Serve(ServeArgs),
+    /// Create, delete, list and describe streams.
+    #[command(subcommand)]
+    Stream(cli::stream::StreamCommand),
+    /// Put lines from stdin (or a file) as records, batched into PutRecords.
+    #[command(after_help = cli::exit::HELP)]
+    Put(cli::put::PutArgs),
+    /// Print one shard's records from a position to its current end.
+    #[command(after_help = cli::exit::HELP)]
+    Get(cli::get::GetArgs),
 }
 
 #[derive(clap::Args)]
@@ -56,16 +73,31 @@ struct ServeArgs {
 }
 
 fn main() -> ExitCode {
+    // Client commands log only warnings unless RUST_LOG says otherwise: their output is for
+    // people and pipes, not a server log.
+    let cli = Cli::parse();
+    let default_level = if matches!(cli.command, Command::Serve(_)) { "info" } else { "warn" };
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level)),
         )
         .with_writer(std::io::stderr)
         .init();
-    let cli = Cli::parse();
-    match cli.command {
-        Command::Serve(args) => serve(args),
+    let outcome = match cli.command {
+        Command::Serve(args) => return serve(args),
+        Command::Stream(command) => cli::stream::run(command),
+        Command::Put(args) => cli::put::run(args),
+        Command::Get(args) => cli::get::run(args),
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            if !error.message.is_empty() {
+                eprintln!("error: {error}");
+            }
+            error.exit_code()
+        }
     }
 }
 
