@@ -41,6 +41,10 @@ enum Command {
     /// Print one shard's records from a position to its current end.
     #[command(after_help = cli::exit::HELP)]
     Get(cli::get::GetArgs),
+    /// Follow every shard of a stream and print records as they arrive (polled, or as a
+    /// fan-out consumer with --consumer), until Ctrl-C or --max-records.
+    #[command(after_help = cli::exit::HELP)]
+    Tail(cli::tail::TailArgs),
 }
 
 #[derive(clap::Args)]
@@ -89,6 +93,7 @@ fn main() -> ExitCode {
         Command::Stream(command) => cli::stream::run(command),
         Command::Put(args) => cli::put::run(args),
         Command::Get(args) => cli::get::run(args),
+        Command::Tail(args) => cli::tail::run(args),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

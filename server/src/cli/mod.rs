@@ -20,6 +20,7 @@ pub mod get;
 pub mod position;
 pub mod put;
 pub mod stream;
+pub mod tail;
 
 use std::time::Duration;
 

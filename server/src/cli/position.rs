@@ -3,7 +3,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use shoal_protocol::ops::{parse_shard_id, shard_id, GetShardIterator, ShardIteratorType};
+use shoal_protocol::ops::{parse_shard_id, shard_id, GetShardIterator, ShardIteratorType, StartingPosition};
 
 /// `--from`: one of the five Kinesis starting positions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,6 +59,21 @@ impl StartAt {
             StartAt::After(seq) => GetShardIterator::after_sequence_number(stream, shard, seq),
             StartAt::AtTimestamp(ms) => GetShardIterator::at_timestamp(stream, shard, ms),
         }
+    }
+
+    pub fn starting_position(self) -> StartingPosition {
+        match self {
+            StartAt::TrimHorizon => StartingPosition::trim_horizon(),
+            StartAt::Latest => StartingPosition::latest(),
+            StartAt::At(seq) => StartingPosition::at_sequence_number(seq),
+            StartAt::After(seq) => StartingPosition::after_sequence_number(seq),
+            StartAt::AtTimestamp(ms) => StartingPosition::at_timestamp(ms),
+        }
+    }
+
+    /// A sequence number belongs to one shard, so it cannot start a read of several.
+    pub fn is_per_shard(self) -> bool {
+        matches!(self, StartAt::At(_) | StartAt::After(_))
     }
 }
 

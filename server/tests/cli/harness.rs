@@ -8,7 +8,7 @@ use std::time::Duration;
 use shoal_server::{Server, ServerConfig};
 
 /// No command in these tests may take longer.
-const COMMAND_TIMEOUT: Duration = Duration::from_secs(60);
+pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(60);
 
 pub struct TestServer {
     server: Option<Server>,
@@ -37,6 +37,21 @@ impl TestServer {
         let mut all: Vec<&str> = args.to_vec();
         all.extend(["--addr", &addr]);
         run(&all, stdin)
+    }
+}
+
+impl TestServer {
+    /// Like [`TestServer::run`], without waiting and without input.
+    pub fn spawn(&self, args: &[&str]) -> Child {
+        let addr = self.addr().to_string();
+        Command::new(env!("CARGO_BIN_EXE_shoal"))
+            .args(args)
+            .args(["--addr", &addr])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn shoal")
     }
 }
 
@@ -83,10 +98,16 @@ pub fn run(args: &[&str], stdin: &[u8]) -> Outcome {
     });
     let output = wait(child, COMMAND_TIMEOUT);
     writer.join().expect("stdin writer");
-    Outcome {
-        code: output.status.code().expect("exited, not killed by a signal"),
-        stdout: output.stdout,
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    Outcome::from(output)
+}
+
+impl From<Output> for Outcome {
+    fn from(output: Output) -> Outcome {
+        Outcome {
+            code: output.status.code().expect("exited, not killed by a signal"),
+            stdout: output.stdout,
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
     }
 }
 

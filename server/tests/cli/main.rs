@@ -4,3 +4,4 @@
 mod harness;
 mod put_get;
 mod stream;
+mod tail;
