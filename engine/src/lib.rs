@@ -14,6 +14,7 @@
 //! * [`throttle`]: per-shard throughput limits (token buckets).
 //! * [`subscription`]: enhanced fan-out delivery of one consumer's shard.
 //! * [`catalog`]: streams and shards, persisted atomically.
+//! * [`check`]: offline verification and repair of a data directory.
 //! * [`core`]: the shards of one core and the request logic on top.
 //! * [`local`]: a whole engine on one thread, on any executor.
 //! * [`runtime`]: the thread-per-core engine on glommio, with a `Send`
@@ -27,6 +28,7 @@
 //! Recovery keeps every acknowledged record and drops torn tails.
 
 pub mod catalog;
+pub mod check;
 pub mod checksum;
 pub mod clock;
 pub mod config;

@@ -45,6 +45,10 @@ enum Command {
     /// fan-out consumer with --consumer), until Ctrl-C or --max-records.
     #[command(after_help = cli::exit::HELP)]
     Tail(cli::tail::TailArgs),
+    /// Verify every segment of a data directory offline (CRCs, order,
+    /// indexes); exits 1 on damage. --repair truncates torn tails.
+    #[command(after_help = cli::exit::HELP)]
+    Check(cli::check::CheckArgs),
 }
 
 #[derive(clap::Args)]
@@ -94,6 +98,7 @@ fn main() -> ExitCode {
         Command::Put(args) => cli::put::run(args),
         Command::Get(args) => cli::get::run(args),
         Command::Tail(args) => cli::tail::run(args),
+        Command::Check(args) => cli::check::run(args),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

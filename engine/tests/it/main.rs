@@ -1,6 +1,7 @@
 //! Engine integration tests over the simulated store (no glommio), plus the
 //! direct-I/O tests in `dma.rs`.
 
+mod check;
 mod common;
 mod crash;
 mod dma;

@@ -13,7 +13,9 @@
 //! - `get`: one shard from a position to its current end.
 //! - `tail`: every shard of a stream, polled or as an enhanced fan-out consumer.
 //! - `format`: how records are printed (`raw`, `json`, `hex`).
+//! - `check`: offline verification (and repair) of a data directory.
 
+pub mod check;
 pub mod exit;
 pub mod format;
 pub mod get;
