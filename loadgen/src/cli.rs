@@ -24,8 +24,9 @@ Profiles (every one bounded in time; defaults finish in under a minute):
   max      4 shards without limits; after a 2 s warm-up, ramps the rate up from 50 MB/s (x1.5 per 3 s
            step, then bisects) to find the highest rate sustained with put p99 under --p99-target-ms
            (default 20 ms), PutRecords of 500 x 1 KiB, 4 producers; at most --duration (45 s) of load.
-  fanout   20 enhanced fan-out consumers on one shard: not available yet (the load generator does
-           not drive SubscribeToShard subscribers yet); exits with status 2.
+  fanout   1 shard with Kinesis limits at 0.95x of its write limit (~1 MiB/s) for 20 s, PutRecords of
+           10 x 4 KiB records, 20 enhanced fan-out consumers (SubscribeToShard) plus 1 polled consumer,
+           each verifying every record; reports put->push latency beside put->polled read.
 
 Every profile begins with a warm-up step at its first rate (1 s, at most half a step; 2 s in max), shown
 on its own row: the first writes to new segments are slower, and the steps should not carry them.
@@ -35,7 +36,7 @@ Throttled records (ProvisionedThroughputExceeded) are counted, never retried; no
 Latency counts from each request's intended send time (open loop: no coordinated omission).
 
 Exit status: 0 passed; 1 verification failed, requests failed, or the run could not be set up;
-2 invalid usage or a feature not available yet (enhanced fan-out consumers).
+2 invalid usage.
 
 The --json output is documented in loadgen/README.md.";
 
@@ -48,7 +49,7 @@ pub enum Profile {
     Limits,
     /// Ramp to the highest rate sustained under a p99 target, without limits.
     Max,
-    /// Enhanced fan-out consumers (not available yet).
+    /// 20 enhanced fan-out consumers and a polled one on a shard at ~1 MiB/s.
     Fanout,
 }
 
@@ -157,9 +158,11 @@ pub struct Cli {
     /// once while behind].
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub poll_interval: Option<Duration>,
-    /// Enhanced fan-out consumers per shard: not available yet (exits with status 2).
-    #[arg(long, value_name = "N", default_value_t = 0)]
-    pub fanout_consumers: u32,
+    /// Enhanced fan-out consumers, each subscribed to every shard with its own connection and
+    /// verifying every acknowledged record; at most 20 (a stream's consumers) [per profile:
+    /// fanout 20, others 0].
+    #[arg(long, value_name = "N")]
+    pub fanout_consumers: Option<u16>,
     /// After the last put, how long consumers may take to read everything.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "30s")]
     pub drain_timeout: Duration,
@@ -176,8 +179,9 @@ pub struct Cli {
     /// No progress lines.
     #[arg(long)]
     pub quiet: bool,
-    /// Testing the tester: damage one GetRecords response of each shard's first consumer before
-    /// it reaches the verifier (lose, duplicate, reorder or corrupt a record); the run must fail.
+    /// Testing the tester: damage one GetRecords response of each shard's first polled consumer
+    /// (and one event of its first fan-out subscriber) before it reaches the verifier (lose,
+    /// duplicate, reorder or corrupt a record); the run must fail.
     #[arg(long, value_enum, hide = true)]
     pub inject: Option<crate::consumer::Fault>,
 }
@@ -219,6 +223,8 @@ pub struct Plan {
     pub hot_key_share: f64,
     pub max_in_flight: usize,
     pub polled_consumers: u16,
+    /// Enhanced fan-out consumers (each subscribes to every shard).
+    pub fanout_consumers: u16,
     pub poll_interval: Option<Duration>,
     pub drain_timeout: Duration,
     pub seed: Option<u64>,
@@ -246,19 +252,16 @@ impl std::fmt::Display for UsageError {
     }
 }
 
-pub const FANOUT_UNAVAILABLE: &str = "enhanced fan-out consumers are not available in shoal-loadgen \
-yet: it does not drive SubscribeToShard subscribers, so the fanout profile and --fanout-consumers \
-cannot run. Polled consumers (--polled-consumers) work today.";
+/// Enhanced fan-out consumers a stream may have.
+pub const FANOUT_CONSUMERS_MAX: u16 = 20;
 
 impl Plan {
     pub fn from_cli(cli: Cli) -> Result<Plan, UsageError> {
         let usage = |m: String| Err(UsageError(m));
-        if cli.profile == Profile::Fanout || cli.fanout_consumers > 0 {
-            return usage(FANOUT_UNAVAILABLE.into());
-        }
         let profile = cli.profile;
         let (shards, producers, batch, duration) = match profile {
-            Profile::Default | Profile::Fanout => (4, 2, 20, Duration::from_secs(10)),
+            Profile::Default => (4, 2, 20, Duration::from_secs(10)),
+            Profile::Fanout => (1, 2, 10, Duration::from_secs(20)),
             Profile::Limits => (1, 2, 10, Duration::from_secs(24)),
             Profile::Max => (4, 4, PUT_RECORDS_COUNT_MAX, Duration::from_secs(45)),
         };
@@ -307,7 +310,8 @@ impl Plan {
                 }
             }
             Profile::Default | Profile::Fanout => {
-                let rate = cli.rate.unwrap_or(Rate::OfLimits(0.8));
+                let default = if profile == Profile::Fanout { 0.95 } else { 0.8 };
+                let rate = cli.rate.unwrap_or(Rate::OfLimits(default));
                 Schedule::Steps { rates: vec![(rate.to_string(), rate)], step_duration: duration }
             }
         };
@@ -332,7 +336,7 @@ impl Plan {
         if !(1..=PUT_RECORDS_COUNT_MAX).contains(&batch) {
             return usage(format!("--batch must be within 1..={PUT_RECORDS_COUNT_MAX}"));
         }
-        let record_bytes = cli.record_size.unwrap_or(1024);
+        let record_bytes = cli.record_size.unwrap_or(if profile == Profile::Fanout { 4096 } else { 1024 });
         if !(HEADER_BYTES..=shoal_protocol::limits::RECORD_DATA_SIZE_BYTES_MAX).contains(&record_bytes) {
             return usage(format!(
                 "--record-size must be within {HEADER_BYTES}..={} bytes",
@@ -360,6 +364,11 @@ impl Plan {
         if max_in_flight == 0 {
             return usage("--max-in-flight must be at least 1".into());
         }
+        let fanout_consumers =
+            cli.fanout_consumers.unwrap_or(if profile == Profile::Fanout { FANOUT_CONSUMERS_MAX } else { 0 });
+        if fanout_consumers > FANOUT_CONSUMERS_MAX {
+            return usage(format!("--fanout-consumers must be at most {FANOUT_CONSUMERS_MAX} (a stream's consumers)"));
+        }
         let target = match cli.addr {
             Some(addr) => TargetSpec::Remote { addr },
             None => TargetSpec::Embedded { data_parent: cli.data_dir, cores: cli.server_cores },
@@ -386,6 +395,7 @@ impl Plan {
             hot_key_share: cli.hot_key_share,
             max_in_flight,
             polled_consumers: cli.polled_consumers.unwrap_or(1),
+            fanout_consumers,
             poll_interval: cli.poll_interval,
             drain_timeout: cli.drain_timeout,
             seed: cli.seed,
@@ -431,11 +441,19 @@ mod tests {
     }
 
     #[test]
-    fn fanout_is_refused_with_its_reason() {
-        for args in [&["--profile", "fanout"][..], &["--fanout-consumers", "2"][..]] {
-            let e = plan(args).expect_err("fanout");
-            assert!(e.0.contains("enhanced fan-out consumers are not available in shoal-loadgen yet"), "{e}");
-        }
+    fn fanout_fills_in_its_defaults_and_works_with_other_profiles() {
+        let p = plan(&["--profile", "fanout"]).expect("fanout");
+        assert_eq!(
+            (p.shards, p.fanout_consumers, p.polled_consumers, p.record_bytes, p.limits),
+            (1, 20, 1, 4096, Some(KINESIS_LIMITS))
+        );
+        assert!(
+            matches!(&p.schedule, Schedule::Steps { rates, .. } if matches!(rates[0].1, Rate::OfLimits(x) if x == 0.95))
+        );
+        assert_eq!(plan(&["--fanout-consumers", "2"]).expect("default + fan-out").fanout_consumers, 2);
+        assert_eq!(plan(&[]).expect("default").fanout_consumers, 0);
+        let e = plan(&["--fanout-consumers", "21"]).expect_err("over the limit");
+        assert!(e.0.contains("at most 20"), "{e}");
     }
 
     #[test]

@@ -12,9 +12,8 @@
 //! record, since the server makes records readable before it acknowledges them. A drain
 //! deadline bounds this.
 //!
-//! Consumers are one kind of reader; enhanced fan-out subscribers (SubscribeToShard, not yet
-//! driven here) will be another, feeding the same verifier and recorder through
-//! [`Event::Read`].
+//! Consumers are one kind of reader; enhanced fan-out subscribers ([`crate::subscriber`]) are
+//! another, feeding the same verifier and recorder through [`Event::Read`].
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::Sender;
@@ -50,7 +49,7 @@ pub struct Shared {
 }
 
 impl Shared {
-    fn deadline_passed(&self) -> bool {
+    pub(crate) fn deadline_passed(&self) -> bool {
         let deadline = *self.drain_deadline.lock().unwrap_or_else(|p| p.into_inner());
         deadline.is_some_and(|d| Instant::now() >= d)
     }
@@ -64,7 +63,8 @@ pub struct Settings {
     pub limit: u32,
     /// The stream has no read limits: poll again at once while behind.
     pub unlimited: bool,
-    /// Testing the tester: damage one response of consumer 0 of each shard (`--inject`).
+    /// Testing the tester: damage one response of consumer 0 of each shard (`--inject`); fan-out
+    /// subscriber 0 of each shard gets the same fault in one of its events.
     pub inject: Option<Fault>,
 }
 

@@ -1,7 +1,7 @@
 //! # shoal-loadgen
 //!
 //! The load generator and end-to-end checker for Shoal: open-loop producers at a target rate,
-//! polled consumers that verify every acknowledged record, latency histograms, and a report
+//! polled consumers and fan-out subscribers that verify every acknowledged record, latency histograms, and a report
 //! as a table, JSON or an HTML page with charts. `main.rs` is only the command line; the run
 //! itself is a library so tests can drive its parts.
 //!
@@ -13,6 +13,7 @@
 //! * [`payload`]: the record format: identity, intended send time, checksum.
 //! * [`producer`]: the open-loop pacer and the put requests.
 //! * [`consumer`]: polled GetRecords loops within the read limits.
+//! * [`subscriber`]: enhanced fan-out subscribers (SubscribeToShard), one connection each.
 //! * [`verify`]: the pure verifier: exactly once, in order, intact.
 //! * [`stats`]: counters and hdrhistograms per second and per step.
 //! * [`run`]: one run, from setup to [`report::Report`].
@@ -26,6 +27,7 @@ pub mod producer;
 pub mod report;
 pub mod run;
 pub mod stats;
+pub mod subscriber;
 pub mod target;
 pub mod units;
 pub mod verify;

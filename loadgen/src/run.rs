@@ -21,8 +21,9 @@ use crate::report::{
     TargetReport, WorkloadReport, SCHEMA,
 };
 use crate::stats::{LatencySummary, Measure, Recorder};
+use crate::subscriber;
 use crate::target::{self, Target};
-use crate::verify::{ConsumerId, Verdict, Verifier, VerifierConfig};
+use crate::verify::{ConsumerId, ReaderKind, Verdict, Verifier, VerifierConfig};
 use crate::Event;
 
 /// Growth of the max profile's rate per sustained step.
@@ -206,14 +207,15 @@ fn drive(
 
     let epoch = Instant::now();
     let recorder = Arc::new(Recorder::new(epoch));
-    let verifying = k > 0;
+    let fanout = plan.fanout_consumers;
+    let verifying = k > 0 || fanout > 0;
     let (events_tx, events_rx) = mpsc::channel::<Event>();
     let verifier_config = VerifierConfig {
         run_id,
         producers: plan.producers as u32,
         shards: shards.clone(),
         polled_per_shard: k,
-        fanout_per_shard: 0,
+        fanout_per_shard: fanout,
         foreign_is_failure: created,
     };
     let verifier = std::thread::Builder::new()
@@ -246,6 +248,28 @@ fn drive(
             let handle = consumer::spawn(client, id, it.iterator, settings.clone(), Arc::clone(&consumer_shared))
                 .map_err(|e| format!("cannot start a consumer: {e}"))?;
             consumers.push(handle);
+        }
+    }
+    // Fan-out: the run's consumers belong to the stream; each subscribes to every shard, one
+    // thread and one connection per (consumer, shard).
+    let mut registered = Vec::new();
+    if fanout > 0 {
+        let control = Client::connect(target.addr, ClientConfig::default())
+            .map_err(|e| format!("cannot connect to {}: {e}", target.addr))?;
+        let start = subscriber::starting_position(created, consumer_shared.start_timestamp_ms);
+        for index in 0..fanout {
+            let name = subscriber::consumer_name(run_id, index);
+            let arn = subscriber::register(&control, stream, &name)?;
+            registered.push(name);
+            for &shard in &shards {
+                let client = Client::connect(target.addr, ClientConfig::default())
+                    .map_err(|e| format!("subscriber cannot connect to {}: {e}", target.addr))?;
+                let id = ConsumerId { shard, kind: ReaderKind::FanOut, index };
+                let handle =
+                    subscriber::spawn(client, id, arn.clone(), start, plan.inject, Arc::clone(&consumer_shared))
+                        .map_err(|e| format!("cannot start a subscriber: {e}"))?;
+                consumers.push(handle);
+            }
         }
     }
 
@@ -333,8 +357,23 @@ fn drive(
                 break;
             }
         }
-        consumers.into_iter().filter_map(|c| c.join().ok()).collect()
+        // A reader still waiting (a subscriber with no event coming) is not waited for.
+        let (finished, waiting): (Vec<_>, Vec<_>) = consumers.into_iter().partition(|c| c.is_finished());
+        for c in waiting {
+            let name = c.thread().name().unwrap_or("reader").to_string();
+            let _ = writeln!(progress, "warning: {name} did not stop by the drain deadline");
+        }
+        finished.into_iter().filter_map(|c| c.join().ok()).collect()
     };
+    if !registered.is_empty() {
+        if let Ok(control) = Client::connect(target.addr, ClientConfig::default()) {
+            for name in &registered {
+                if let Err(e) = subscriber::deregister(&control, stream, name) {
+                    let _ = writeln!(progress, "warning: {e}");
+                }
+            }
+        }
+    }
     for end in &ends {
         if let Some(why) = &end.stopped_early {
             let _ = consumer_shared.events.send(Event::ConsumerStopped { consumer: end.id, why: why.clone() });
@@ -441,7 +480,7 @@ fn drive(
             polled_consumers_per_shard: k,
             poll_interval_ms: crate::stats::round3(poll_interval.as_secs_f64() * 1000.0),
             get_records_limit: get_limit,
-            fanout_consumers_per_shard: 0,
+            fanout_consumers_per_shard: u32::from(fanout),
             throttled_records_retried: false,
         },
         steps,

@@ -79,12 +79,22 @@ pub fn setup_lines(r: &Report) -> Vec<(String, String)> {
             w.producers, w.record_bytes, w.key_bytes, w.max_in_flight_per_producer
         ),
     ));
-    let readers = if w.polled_consumers_per_shard == 0 {
+    let readers = if w.polled_consumers_per_shard == 0 && w.fanout_consumers_per_shard > 0 {
+        "no polled consumers".to_string()
+    } else if w.polled_consumers_per_shard == 0 {
         "none (--polled-consumers 0): nothing is read back or verified".to_string()
     } else {
         format!(
             "{} polled consumer(s) per shard, GetRecords every {:.0} ms (at most {} records)",
             w.polled_consumers_per_shard, w.poll_interval_ms, w.get_records_limit
+        )
+    };
+    let readers = if w.fanout_consumers_per_shard == 0 {
+        readers
+    } else {
+        format!(
+            "{readers}; {} enhanced fan-out subscriber(s) per shard (SubscribeToShard)",
+            w.fanout_consumers_per_shard
         )
     };
     lines.push(("readers".into(), readers));
@@ -199,6 +209,14 @@ pub fn render(r: &Report) -> String {
             out,
             "  (generator's own delay before sending, included above: p99 {:.2} ms, max {:.2} ms)",
             g.p99_ms, g.max_ms
+        );
+    }
+    if r.workload.fanout_consumers_per_shard > 0 {
+        latency_table(
+            &mut out,
+            "Put -> push latency, ms (per record and fan-out subscriber, intended send to event received)",
+            &rows,
+            |s| s.put_to_push_latency_ms.as_ref(),
         );
     }
 
