@@ -404,11 +404,21 @@ fn drive(
         let mut step = step_report(i, &sr.name, &sr.run, &m, wire_bytes, sr.sustained);
         step.warmup = sr.warmup;
         steps.push(step);
-        histograms.push(StepHistograms { name: sr.name.clone(), ack: m.ack.clone(), read: m.read.clone() });
+        histograms.push(StepHistograms {
+            name: sr.name.clone(),
+            ack: m.ack.clone(),
+            read: m.read.clone(),
+            push: m.push.clone(),
+        });
         total.add(&m);
     }
     let totals = totals_report(&steps, &total, wire_bytes);
-    histograms.push(StepHistograms { name: "all".into(), ack: total.ack.clone(), read: total.read.clone() });
+    histograms.push(StepHistograms {
+        name: "all".into(),
+        ack: total.ack.clone(),
+        read: total.read.clone(),
+        push: total.push.clone(),
+    });
     let max = ramp_target.map(|p99_target_ms| {
         let best = steps
             .iter()

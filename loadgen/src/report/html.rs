@@ -5,7 +5,7 @@ use std::fmt::Write;
 
 use super::svg::{self, Axis, Band, BarChart, LineChart, Series, GREY, PALETTE, RED};
 use super::table::{setup_lines, thousands};
-use super::{Report, StepReport};
+use super::{LatencyPath, Report, StepReport};
 use crate::stats::{percentile_curve, LatencySummary};
 
 const STYLE: &str = "body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;margin:24px auto;max-width:900px;color:#222;padding:0 12px}
@@ -121,7 +121,7 @@ fn nines_label(n: u32) -> String {
 }
 
 /// Latency percentile curves, one per step (and the whole run when there are several).
-fn percentile_chart(r: &Report, id: &str, title: &str, read: bool) -> String {
+fn percentile_chart(r: &Report, id: &str, title: &str, path: LatencyPath) -> String {
     let multi = r.histograms.len() > 2;
     let mut series = Vec::new();
     for (i, h) in r.histograms.iter().enumerate() {
@@ -130,7 +130,7 @@ fn percentile_chart(r: &Report, id: &str, title: &str, read: bool) -> String {
         if !multi && !is_total {
             continue;
         }
-        let curve = percentile_curve(if read { &h.read } else { &h.ack });
+        let curve = percentile_curve(h.of(path));
         if curve.is_empty() {
             continue;
         }
@@ -141,10 +141,9 @@ fn percentile_chart(r: &Report, id: &str, title: &str, read: bool) -> String {
     let mut x = Axis::linear("percentile", 0.0, nines_max);
     x.ticks = (0..=nines_max as u32).map(|n| (f64::from(n), nines_label(n))).collect();
     let y = Axis::latency("latency (ms)", series.iter().flat_map(|s| s.points.iter().map(|p| p.1)));
-    let reference = if read {
-        None
-    } else {
-        r.max.as_ref().map(|m| (m.p99_target_ms, format!("p99 target {} ms", m.p99_target_ms)))
+    let reference = match path {
+        LatencyPath::Ack => r.max.as_ref().map(|m| (m.p99_target_ms, format!("p99 target {} ms", m.p99_target_ms))),
+        LatencyPath::Read | LatencyPath::Push => None,
     };
     svg::line_chart(&LineChart { id: id.into(), title: title.into(), x, y, series, bands: Vec::new(), reference })
 }
@@ -257,6 +256,14 @@ fn tables(out: &mut String, r: &Report) {
         }
         out.push_str("</table>");
     }
+    if rows.iter().any(|s| s.put_to_push_latency_ms.is_some()) {
+        let _ = write!(out, "<h2>Put → fan-out push latency (ms)</h2><p class=\"note\">Per record and subscriber, from its put's intended send time to the pushed event that carried it.</p><table>{header}");
+        for s in &rows {
+            let _ =
+                write!(out, "<tr><td>{}</td>{}</tr>", esc(&s.name), latency_cells(s.put_to_push_latency_ms.as_ref()));
+        }
+        out.push_str("</table>");
+    }
 }
 
 pub fn render(r: &Report) -> String {
@@ -301,9 +308,27 @@ pub fn render(r: &Report) -> String {
     out.push_str("<h2>Throughput</h2>");
     out.push_str(&throughput_chart(r));
     out.push_str("<h2>Latency</h2>");
-    out.push_str(&percentile_chart(r, "ack-percentiles", "Put acknowledgement latency by percentile (ms)", false));
+    out.push_str(&percentile_chart(
+        r,
+        "ack-percentiles",
+        "Put acknowledgement latency by percentile (ms)",
+        LatencyPath::Ack,
+    ));
     if r.verification.is_some() {
-        out.push_str(&percentile_chart(r, "read-percentiles", "Put → polled read latency by percentile (ms)", true));
+        out.push_str(&percentile_chart(
+            r,
+            "read-percentiles",
+            "Put → polled read latency by percentile (ms)",
+            LatencyPath::Read,
+        ));
+    }
+    if r.histograms.iter().any(|h| !h.push.is_empty()) {
+        out.push_str(&percentile_chart(
+            r,
+            "push-percentiles",
+            "Put → fan-out push latency by percentile (ms)",
+            LatencyPath::Push,
+        ));
     }
     out.push_str(&latency_over_time_chart(r));
     out.push_str("<h2>Shards</h2>");

@@ -54,6 +54,26 @@ pub struct StepHistograms {
     pub name: String,
     pub ack: Histogram<u64>,
     pub read: Histogram<u64>,
+    /// Put → push, per record and fan-out subscriber.
+    pub push: Histogram<u64>,
+}
+
+/// Which measured path a latency chart shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LatencyPath {
+    Ack,
+    Read,
+    Push,
+}
+
+impl StepHistograms {
+    pub fn of(&self, path: LatencyPath) -> &Histogram<u64> {
+        match path {
+            LatencyPath::Ack => &self.ack,
+            LatencyPath::Read => &self.read,
+            LatencyPath::Push => &self.push,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -180,7 +180,13 @@ fn faults_between_the_server_and_the_verifier_fail_the_run_with_their_diagnosis(
 
 #[test]
 fn the_fanout_profile_verifies_every_subscriber_and_reports_put_to_push_latency() {
-    let r = run_json(&["--profile", "fanout", "--duration", "3s"], 0);
+    let dir = tempfile::tempdir().expect("dir");
+    let html = dir.path().join("fanout.html");
+    let html_arg = html.to_str().expect("utf-8 path");
+    let r = run_json(&["--profile", "fanout", "--duration", "3s", "--report", html_arg], 0);
+    let page = std::fs::read_to_string(&html).expect("report written");
+    assert!(page.contains("Put → fan-out push latency by percentile (ms)"), "push chart drawn");
+    assert!(page.contains("<h2>Put → fan-out push latency (ms)</h2>"), "push table written");
     assert_passed_and_verified(&r);
     assert_eq!(r["profile"], "fanout");
     assert_eq!(u(&r["workload"]["fanout_consumers_per_shard"]), 20);
