@@ -17,8 +17,8 @@ use crate::checksum::crc32;
 use crate::error::{EngineError, Result};
 use crate::limits::{CONSUMERS_PER_STREAM_MAX, RETENTION_HOURS_DEFAULT, STREAM_SHARDS_MAX};
 use crate::model::{
-    shard_id, validate_consumer_name, validate_retention_hours, validate_stream_name, ShardDescription,
-    StreamDescription, StreamStatus,
+    validate_consumer_name, validate_retention_hours, validate_stream_name, ShardDescription, StreamDescription,
+    StreamStatus,
 };
 use crate::routing::HashKeyRange;
 use crate::sequence::SequenceNumber;
@@ -436,11 +436,6 @@ impl<S: Storage> Catalog<S> {
 pub fn owning_core(stream_tag: u32, shard_index: u32, cores: usize) -> usize {
     assert!(cores > 0, "at least one core");
     ((stream_tag as u64 + shard_index as u64) % cores as u64) as usize
-}
-
-/// The Kinesis shard id of a catalog shard.
-pub fn shard_meta_id(s: &ShardMeta) -> String {
-    shard_id(s.index)
 }
 
 #[cfg(test)]

@@ -183,7 +183,7 @@ impl<S: Storage, C: Clock> LocalEngine<S, C> {
         self.reshard(
             stream,
             &[shard],
-            |meta, _| reshard::check_split(meta, shard, new_starting_hash_key).map(|_| ()),
+            |meta| reshard::check_split(meta, shard, new_starting_hash_key).map(|_| ()),
             |meta, ends| reshard::apply_split(meta, shard, new_starting_hash_key, ends[&shard]).map(|_| ()),
         )
         .await
@@ -194,7 +194,7 @@ impl<S: Storage, C: Clock> LocalEngine<S, C> {
         self.reshard(
             stream,
             &[shard, adjacent],
-            |meta, _| reshard::check_merge(meta, shard, adjacent).map(|_| ()),
+            |meta| reshard::check_merge(meta, shard, adjacent).map(|_| ()),
             |meta, ends| reshard::apply_merge(meta, shard, adjacent, ends[&shard], ends[&adjacent]).map(|_| ()),
         )
         .await
@@ -206,7 +206,7 @@ impl<S: Storage, C: Clock> LocalEngine<S, C> {
         self.reshard(
             stream,
             &open,
-            |meta, _| reshard::check_target(meta, target),
+            |meta| reshard::check_target(meta, target),
             |meta, ends| reshard::apply_uniform_scaling(meta, target, ends).map(|_| ()),
         )
         .await
@@ -220,12 +220,12 @@ impl<S: Storage, C: Clock> LocalEngine<S, C> {
         &self,
         stream: &str,
         parents: &[u32],
-        check: impl FnOnce(&StreamMeta, ()) -> Result<()>,
+        check: impl FnOnce(&StreamMeta) -> Result<()>,
         apply: impl FnOnce(&mut StreamMeta, &BTreeMap<u32, u64>) -> Result<()>,
     ) -> Result<()> {
         let mut catalog = self.catalog.lock().await;
         let meta = catalog.snapshot().stream(stream)?.clone();
-        check(&meta, ())?;
+        check(&meta)?;
         catalog.check_shard_quota(parents.len())?;
         let ends: BTreeMap<u32, u64> = self.core.close_shards(&meta, parents).await?.into_iter().collect();
         let updated = match catalog.update_stream(stream, |m| apply(m, &ends)).await {

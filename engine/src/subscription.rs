@@ -18,7 +18,7 @@
 use std::future::Future;
 use std::time::Duration;
 
-use futures::future::{select, Either};
+use futures::future::select;
 
 use crate::catalog::StreamMeta;
 use crate::clock::Clock;
@@ -161,7 +161,8 @@ pub async fn deliver<S, C, Sl, F>(
         match shard.watch_from(pos) {
             Some(changed) => {
                 let timer = sleep(Duration::from_millis(wait_ms));
-                let (Either::Left(_) | Either::Right(_)) = select(changed, std::pin::pin!(timer)).await;
+                // Either a change or the timer: look again.
+                let _ = select(changed, std::pin::pin!(timer)).await;
             }
             // Records arrived meanwhile, the shard closed, or it failed
             // (then reads return nothing new: do not spin).

@@ -153,7 +153,7 @@ async fn subscription(
         }
     };
     live.borrow_mut().insert(id);
-    let _live = scopeguard(live.clone(), id);
+    let _live = LiveGuard(live.clone(), id);
     let started = SubscribeToShardOutput { subscription_lifetime_ms: ctx.subscription_lifetime_ms };
     if !send_and_wait(
         &out,
@@ -190,10 +190,6 @@ impl Drop for LiveGuard {
     fn drop(&mut self) {
         self.0.borrow_mut().remove(&self.1);
     }
-}
-
-fn scopeguard(live: Rc<RefCell<HashSet<u64>>>, id: u64) -> LiveGuard {
-    LiveGuard(live, id)
 }
 
 fn error_frame(correlation_id: u64, opcode: u16, f: Failure) -> Frame {
