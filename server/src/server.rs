@@ -19,11 +19,13 @@ pub struct ServerConfig {
     pub engine: EngineConfig,
     /// Port 0 picks a free port (see [`Server::local_addr`]).
     pub listen: SocketAddr,
+    /// Where to serve Prometheus metrics over HTTP; `None` (the default) serves none.
+    pub metrics: Option<SocketAddr>,
 }
 
 impl ServerConfig {
     pub fn new(data_dir: impl Into<std::path::PathBuf>, listen: SocketAddr) -> Self {
-        Self { engine: EngineConfig::new(data_dir), listen }
+        Self { engine: EngineConfig::new(data_dir), listen, metrics: None }
     }
 }
 
