@@ -24,6 +24,9 @@
 //! * Every acknowledged record is read: a consumer that reads past its sequence number without
 //!   it, or stops before it, reports [`FailureKind::Lost`].
 //! * Every payload's checksum holds ([`FailureKind::Corrupted`]).
+//! * Each fault is reported once, as what it is, whichever of the read and the acknowledgement
+//!   reaches the verifier first: a record read corrupted (or out of order) before its
+//!   acknowledgement is not also reported lost when the acknowledgement comes.
 //! * A refused record is never read ([`FailureKind::Phantom`]).
 //! * Records of other writers ([`FailureKind::Foreign`]) fail the run only on a stream the run
 //!   created itself; on an existing stream they are counted and skipped.
@@ -43,10 +46,12 @@ const DETAILS_PER_KIND_MAX: usize = 10;
 /// Per consumer, how many records reported lost (read past) are remembered, so that one
 /// arriving late is reported as reordered instead.
 const SKIPPED_KEPT_MAX: usize = 4096;
+/// Per consumer, how many places of records read corrupted before their acknowledgement are
+/// remembered, so that the acknowledgement finds its record there instead of reporting it lost.
+const CORRUPTED_KEPT_MAX: usize = 4096;
 
-/// How a consumer receives records. Polled GetRecords loops exist today; enhanced fan-out
-/// subscribers (SubscribeToShard) will feed the verifier the same way once the load generator
-/// drives them.
+/// How a consumer receives records: polled GetRecords loops, or enhanced fan-out subscribers
+/// (SubscribeToShard) pushed to by the server. Both feed the verifier the same way.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ReaderKind {
@@ -191,6 +196,13 @@ struct ConsumerState {
     stopped_early: Option<String>,
     /// Acknowledged records this consumer read past (reported lost), by sequence number.
     skipped: BTreeMap<u128, RecordId>,
+    /// Places where this consumer read something that is not an intact record of this run,
+    /// before any record was acknowledged there: whether it was reported corrupted (else it was
+    /// skipped as another writer's). An acknowledgement at such a place is that record, damaged.
+    damaged: BTreeMap<u128, bool>,
+    /// Records read out of sequence order (reported reordered) before their acknowledgement:
+    /// the acknowledgement must not report them lost as well.
+    reordered_early: HashMap<RecordId, u128>,
 }
 
 impl ConsumerState {
@@ -217,6 +229,13 @@ impl ConsumerState {
         self.pending_seq.remove(&id);
         Some(id)
     }
+
+    fn remember_damaged(&mut self, seq: u128, reported: bool) {
+        self.damaged.insert(seq, reported);
+        if self.damaged.len() > CORRUPTED_KEPT_MAX {
+            self.damaged.pop_first();
+        }
+    }
 }
 
 pub struct Verifier {
@@ -231,8 +250,9 @@ pub struct Verifier {
     unknown_reads: u64,
     foreign_skipped: u64,
     counts: BTreeMap<FailureKind, u64>,
-    /// With the consumer and sequence number a lost record was reported at, so the report can
-    /// be withdrawn if the record turns up late.
+    /// With the consumer and sequence number a lost or corrupted record was reported at, so a
+    /// loss can be withdrawn if the record turns up late, and a corruption found before its
+    /// acknowledgement can name the record once it is known.
     failures: Vec<(Failure, Option<(ConsumerId, u128)>)>,
 }
 
@@ -283,7 +303,18 @@ impl Verifier {
                 self.counts.remove(&FailureKind::Lost);
             }
         }
-        self.failures.retain(|(_, at)| *at != Some((consumer, seq)));
+        self.failures.retain(|(f, at)| !(f.kind == FailureKind::Lost && *at == Some((consumer, seq))));
+    }
+
+    /// Adds what was acknowledged at `seq` to the report that `consumer` read it corrupted.
+    fn name_corrupted(&mut self, consumer: ConsumerId, seq: u128, id: RecordId) {
+        let reported = self
+            .failures
+            .iter_mut()
+            .find(|(f, at)| f.kind == FailureKind::Corrupted && *at == Some((consumer, seq)));
+        if let Some((f, _)) = reported {
+            f.detail.push_str(&format!(" (acknowledged afterwards as {id})"));
+        }
     }
 
     fn outcome(&self, id: RecordId) -> Outcome {
@@ -330,6 +361,7 @@ impl Verifier {
             return;
         }
         let mut failures = Vec::new();
+        let mut corrupted_before = Vec::new();
         let first = ConsumerId { shard, kind: ReaderKind::Polled, index: 0 };
         let last = ConsumerId { shard, kind: ReaderKind::FanOut, index: u16::MAX };
         for (cid, c) in self.consumers.range_mut(first..=last) {
@@ -340,6 +372,18 @@ impl Verifier {
                     failures.push((
                         FailureKind::Reordered,
                         format!("{id} acknowledged at seq {seq} but {cid} read it at seq {read_at}"),
+                    ));
+                }
+            } else if c.reordered_early.remove(&id).is_some() {
+                // Read out of order before this acknowledgement: reported as reordered then.
+            } else if let Some(reported) = c.damaged.remove(&seq) {
+                // Read at its place before this acknowledgement, damaged: corrupted, not lost.
+                if reported {
+                    corrupted_before.push(*cid);
+                } else {
+                    failures.push((
+                        FailureKind::Corrupted,
+                        format!("{id} acknowledged at seq {seq}, where {cid} read data that is not a record"),
                     ));
                 }
             } else if c.last_seq.is_some_and(|last| last >= seq) {
@@ -358,6 +402,9 @@ impl Verifier {
         }
         for (kind, detail) in failures {
             self.fail(kind, Some(shard), detail);
+        }
+        for cid in corrupted_before {
+            self.name_corrupted(cid, seq, id);
         }
     }
 
@@ -399,11 +446,19 @@ impl Verifier {
             }
             if seq < last {
                 let late = c.skipped.remove(&seq);
+                let ours = payload::parse(data).ok().filter(|h| h.run_id == self.config.run_id).map(|h| h.id);
                 if let Some(pid) = late {
                     // Reported lost when the consumer read past it: it came late instead.
                     self.unlose(consumer, seq);
-                    if matches!(payload::parse(data), Ok(h) if h.id == pid) {
+                    if ours == Some(pid) {
                         self.consumer(consumer).mark_seen(pid);
+                    }
+                } else if let Some(id) = ours.filter(|&id| self.outcome(id) == Outcome::Pending) {
+                    // Not acknowledged yet: its acknowledgement will find it reported here.
+                    let c = self.consumer(consumer);
+                    if !c.seen(id) {
+                        c.mark_seen(id);
+                        c.reordered_early.insert(id, seq);
                     }
                 }
                 let what = late.map_or(String::new(), |id| format!(" ({id})"));
@@ -435,20 +490,36 @@ impl Verifier {
         let header = match payload::parse(data) {
             Ok(h) => h,
             Err(PayloadError::Checksum { stored, computed }) => {
-                let pid = self.consumer(consumer).take_pending(seq);
+                let c = self.consumer(consumer);
+                let pid = c.take_pending(seq);
+                if pid.is_none() {
+                    c.remember_damaged(seq, true);
+                }
                 let was = pid.map_or(String::new(), |id| format!(" (acknowledged as {id})"));
-                self.fail(
+                self.fail_at(
                     FailureKind::Corrupted,
                     shard,
                     format!("seq {seq}{was} read by {consumer}: checksum mismatch (stored {stored:016x}, computed {computed:016x})"),
+                    Some((consumer, seq)),
                 );
                 return;
             }
             Err(e) => {
-                let pid = self.consumer(consumer).take_pending(seq);
-                if self.config.foreign_is_failure || pid.is_some() {
+                let foreign_is_failure = self.config.foreign_is_failure;
+                let c = self.consumer(consumer);
+                let pid = c.take_pending(seq);
+                let reported = foreign_is_failure || pid.is_some();
+                if pid.is_none() {
+                    c.remember_damaged(seq, reported);
+                }
+                if reported {
                     let was = pid.map_or(String::new(), |id| format!(" (acknowledged as {id})"));
-                    self.fail(FailureKind::Corrupted, shard, format!("seq {seq}{was} read by {consumer}: {e}"));
+                    self.fail_at(
+                        FailureKind::Corrupted,
+                        shard,
+                        format!("seq {seq}{was} read by {consumer}: {e}"),
+                        Some((consumer, seq)),
+                    );
                 } else {
                     self.foreign_skipped += 1;
                 }
@@ -748,6 +819,75 @@ mod tests {
         assert_eq!(kinds(&verdict), [FailureKind::Corrupted], "{:?}", verdict.failures);
         assert!(verdict.failures[0].detail.contains("checksum mismatch"));
         assert!(verdict.failures[0].detail.contains("acknowledged as record 0/1"));
+    }
+
+    const PUSHED: ConsumerId = ConsumerId { shard: 0, kind: ReaderKind::FanOut, index: 0 };
+
+    fn with_subscriber() -> Verifier {
+        Verifier::new(VerifierConfig { fanout_per_shard: 1, ..verifier(0).config })
+    }
+
+    fn corrupt(counter: u64) -> Vec<u8> {
+        let mut bad = data(counter).to_vec();
+        let last = bad.len() - 1;
+        bad[last] ^= 0x01;
+        bad
+    }
+
+    /// Regression: a push can reach the verifier before the record's acknowledgement. A record
+    /// pushed corrupted that early was reported corrupted when read, then lost when its
+    /// acknowledgement found the subscriber past its sequence number.
+    #[test]
+    fn a_record_pushed_corrupted_before_its_ack_is_reported_once_as_corrupted() {
+        let mut v = with_subscriber();
+        v.read(PUSHED, 100, &data(0));
+        v.read(PUSHED, 101, &corrupt(1));
+        v.read(PUSHED, 102, &data(2));
+        acked(&mut v, 3);
+        let verdict = v.finish();
+        assert!(!verdict.passed);
+        assert_eq!(kinds(&verdict), [FailureKind::Corrupted], "{:?}", verdict.failures);
+        assert_eq!(verdict.failure_counts[&FailureKind::Corrupted], 1);
+        assert_eq!(verdict.failures.len(), 1, "{:?}", verdict.failures);
+        let detail = &verdict.failures[0].detail;
+        assert!(detail.contains("seq 101") && detail.contains("checksum mismatch"), "{detail}");
+        assert!(detail.contains("fan-out consumer 0 of shard 0"), "{detail}");
+        assert!(detail.contains("acknowledged afterwards as record 0/1"), "{detail}");
+        assert_eq!(verdict.deliveries_verified, 2);
+    }
+
+    /// Each fault of a reader is reported once, as what it is, whether the reads reach the
+    /// verifier before the acknowledgements (as pushes often do) or after them.
+    #[test]
+    fn every_fault_is_reported_once_whether_reads_or_acks_come_first() {
+        use crate::consumer::Fault;
+        let faults = [
+            (Fault::Lose, FailureKind::Lost),
+            (Fault::Duplicate, FailureKind::Duplicated),
+            (Fault::Reorder, FailureKind::Reordered),
+            (Fault::Corrupt, FailureKind::Corrupted),
+        ];
+        for (fault, kind) in faults {
+            for reads_first in [true, false] {
+                let mut records: Vec<(u128, bytes::Bytes)> = (0..4).map(|i| (100 + i as u128, data(i))).collect();
+                fault.apply(&mut records);
+                let mut v = with_subscriber();
+                if !reads_first {
+                    acked(&mut v, 4);
+                }
+                for (seq, d) in &records {
+                    v.read(PUSHED, *seq, d);
+                }
+                if reads_first {
+                    acked(&mut v, 4);
+                }
+                let verdict = v.finish();
+                let case = format!("{fault:?}, reads first: {reads_first}: {:?}", verdict.failures);
+                assert!(!verdict.passed, "{case}");
+                assert_eq!(kinds(&verdict), [kind], "{case}");
+                assert_eq!(verdict.failure_counts[&kind], 1, "{case}");
+            }
+        }
     }
 
     #[test]
