@@ -7,14 +7,21 @@
 //! verifier as it came; the put→read latency of every record is measured when its response
 //! arrives.
 //!
-//! When the producers are done (every put answered) a consumer keeps reading until a call that
-//! began after that returns nothing and is not behind: by then it has seen every acknowledged
-//! record, since the server makes records readable before it acknowledges them. A drain
-//! deadline bounds this.
+//! # When a reader stops
+//! Producers raise their shard's [`AckedTips`] with every acknowledgement. Once the producers
+//! are done (every put answered, so the tips are final), a reader of a shard stops as soon as
+//! it has received a record at or past the shard's highest acknowledged sequence number (at
+//! once if nothing was acknowledged there): records arrive in sequence order, so it has been
+//! offered every acknowledged record of its shard, and the verifier judges what it got. No
+//! guess from an empty or caught-up response is involved. A reader that has not got there by
+//! the drain deadline stops and says how far it got; the verifier reports every acknowledged
+//! record it did not receive as lost, with that reason. Polled consumers and fan-out
+//! subscribers ([`crate::subscriber`]) follow the same rule.
 //!
 //! Consumers are one kind of reader; enhanced fan-out subscribers ([`crate::subscriber`]) are
 //! another, feeding the same verifier and recorder through [`Event::Read`].
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::Sender;
 use std::sync::{Arc, Mutex};
@@ -34,6 +41,38 @@ use crate::Event;
 /// Consecutive failed calls (other than throttling) after which a consumer gives up.
 const ERRORS_IN_A_ROW_MAX: u32 = 20;
 
+/// The highest sequence number acknowledged on each shard so far: where its readers may stop
+/// once the producers are done.
+#[derive(Debug, Default)]
+pub struct AckedTips {
+    tips: Mutex<BTreeMap<u32, u128>>,
+}
+
+impl AckedTips {
+    /// Acknowledgements (shard, sequence number) of one put request.
+    pub fn raise(&self, acks: impl IntoIterator<Item = (u32, u128)>) {
+        let mut tips = self.tips.lock().unwrap_or_else(|p| p.into_inner());
+        for (shard, seq) in acks {
+            let tip = tips.entry(shard).or_insert(seq);
+            *tip = (*tip).max(seq);
+        }
+    }
+
+    /// `None` if nothing was acknowledged on `shard`.
+    pub fn tip(&self, shard: u32) -> Option<u128> {
+        self.tips.lock().unwrap_or_else(|p| p.into_inner()).get(&shard).copied()
+    }
+}
+
+/// Whether a reader that has received records up to sequence number `received` has been
+/// offered everything acknowledged up to `tip`.
+pub fn reached(received: Option<u128>, tip: Option<u128>) -> bool {
+    match tip {
+        None => true,
+        Some(tip) => received.is_some_and(|r| r >= tip),
+    }
+}
+
 /// What all consumers share.
 pub struct Shared {
     pub stream: String,
@@ -46,12 +85,33 @@ pub struct Shared {
     /// Wall-clock ms when the run began: where to restart if an iterator expires before the
     /// first record.
     pub start_timestamp_ms: u64,
+    /// Raised by the producers; final once `producers_done` is set.
+    pub acked: Arc<AckedTips>,
 }
 
 impl Shared {
-    pub(crate) fn deadline_passed(&self) -> bool {
+    fn deadline_passed(&self) -> bool {
         let deadline = *self.drain_deadline.lock().unwrap_or_else(|p| p.into_inner());
         deadline.is_some_and(|d| Instant::now() >= d)
+    }
+
+    /// Whether a reader of `shard` that has received up to `received` stops, and why if early:
+    /// `Some(None)` when it has received everything acknowledged on its shard after the
+    /// producers are done, `Some(Some(why))` at the drain deadline, `None` to go on.
+    pub(crate) fn stop(&self, shard: u32, received: Option<u128>) -> Option<Option<String>> {
+        if !self.producers_done.load(Ordering::Acquire) {
+            return None;
+        }
+        let tip = self.acked.tip(shard);
+        if reached(received, tip) {
+            return Some(None);
+        }
+        if !self.deadline_passed() {
+            return None;
+        }
+        let got = received.map_or("nothing".to_string(), |seq| format!("up to seq {seq}"));
+        let tip = tip.map_or(String::new(), |t| t.to_string());
+        Some(Some(format!("drain timeout: received {got}, the shard's last acknowledged record is at seq {tip}")))
     }
 }
 
@@ -129,11 +189,12 @@ fn consume(client: &Client, id: ConsumerId, iterator: Bytes, settings: &Settings
     let mut iterator = Some(iterator);
     let mut errors_in_a_row = 0;
     let mut fault = settings.inject.filter(|_| id.index == 0);
+    // The highest sequence number the server sent (before any injected fault).
+    let mut received_up_to: Option<u128> = None;
     loop {
         let call_start = Instant::now();
-        let done = shared.producers_done.load(Ordering::Acquire);
-        if done && shared.deadline_passed() {
-            end.stopped_early = Some("drain timeout".into());
+        if let Some(why) = shared.stop(id.shard, received_up_to) {
+            end.stopped_early = why;
             break;
         }
         let Some(it) = iterator.clone() else {
@@ -155,8 +216,8 @@ fn consume(client: &Client, id: ConsumerId, iterator: Bytes, settings: &Settings
                 }
                 end.records += out.records.len() as u64;
                 end.last_seq = out.records.last().map(|r| r.sequence_number).or(end.last_seq);
+                received_up_to = out.records.iter().map(|r| r.sequence_number).max().max(received_up_to);
                 let behind = out.millis_behind_latest > 0 || out.records.len() >= settings.limit as usize;
-                let caught_up = out.records.is_empty() && out.millis_behind_latest == 0;
                 let mut records: Vec<(u128, Bytes)> =
                     out.records.into_iter().map(|r| (r.sequence_number, r.data)).collect();
                 if let Some(fault) = fault.take_if(|_| records.len() >= 3) {
@@ -166,10 +227,8 @@ fn consume(client: &Client, id: ConsumerId, iterator: Bytes, settings: &Settings
                     let _ = shared.events.send(Event::Read { consumer: id, records });
                 }
                 iterator = out.next_iterator;
-                if done && caught_up {
-                    break;
-                }
-                again_at_once = settings.unlimited && behind;
+                // Done now: no poll interval to wait out first.
+                again_at_once = (settings.unlimited && behind) || shared.stop(id.shard, received_up_to).is_some();
             }
             Err(e) if e.status() == Some(Status::ProvisionedThroughputExceeded) => {
                 shared.recorder.read_call(true, None);
@@ -209,4 +268,49 @@ fn consume(client: &Client, id: ConsumerId, iterator: Bytes, settings: &Settings
         }
     }
     end
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_reader_is_done_at_its_shards_highest_acknowledged_sequence_number() {
+        let tips = AckedTips::default();
+        assert_eq!(tips.tip(0), None);
+        assert!(reached(None, tips.tip(0)), "nothing acknowledged: nothing to wait for");
+        tips.raise([(0, 7), (1, 3), (0, 5)]);
+        tips.raise([(0, 6)]);
+        assert_eq!((tips.tip(0), tips.tip(1), tips.tip(2)), (Some(7), Some(3), None));
+        assert!(!reached(None, tips.tip(0)));
+        assert!(!reached(Some(6), tips.tip(0)));
+        assert!(reached(Some(7), tips.tip(0)));
+        assert!(reached(Some(9), tips.tip(0)), "another writer's record past the tip");
+    }
+
+    fn shared(done: bool, deadline: Option<Instant>) -> Shared {
+        let shared = Shared {
+            stream: "s".into(),
+            recorder: Arc::new(Recorder::new(Instant::now())),
+            events: std::sync::mpsc::channel().0,
+            producers_done: AtomicBool::new(done),
+            drain_deadline: Mutex::new(deadline),
+            start_timestamp_ms: 0,
+            acked: Arc::new(AckedTips::default()),
+        };
+        shared.acked.raise([(0, 10)]);
+        shared
+    }
+
+    #[test]
+    fn readers_stop_only_after_the_producers_at_the_tip_or_the_deadline() {
+        let past = Some(Instant::now());
+        assert_eq!(shared(false, past).stop(0, Some(10)), None, "producers still running");
+        assert_eq!(shared(true, None).stop(0, Some(9)), None, "short of the tip");
+        assert_eq!(shared(true, None).stop(0, Some(10)), Some(None));
+        assert_eq!(shared(true, past).stop(0, Some(10)), Some(None), "at the tip by the deadline");
+        assert_eq!(shared(true, None).stop(1, None), Some(None), "nothing acknowledged on shard 1");
+        let why = shared(true, past).stop(0, Some(9)).flatten().expect("stopped early");
+        assert_eq!(why, "drain timeout: received up to seq 9, the shard's last acknowledged record is at seq 10");
+    }
 }

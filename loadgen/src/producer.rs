@@ -25,6 +25,7 @@ use shoal_protocol::client::{Client, ClientError};
 use shoal_protocol::ops::{Durability, PutRecord, PutRecords, PutRecordsEntry, PutRecordsResult};
 use shoal_protocol::Status;
 
+use crate::consumer::AckedTips;
 use crate::keys::KeyPool;
 use crate::payload::{self, Filler, Header, RecordId};
 use crate::stats::{PutResult, Recorder};
@@ -47,6 +48,9 @@ pub struct Shared {
     pub recorder: Arc<Recorder>,
     /// Outcomes for the verifier (none when nothing is verified).
     pub events: Option<Sender<Event>>,
+    /// Raised with every acknowledgement, before the request counts as done: readers stop at
+    /// these once every request is done.
+    pub acked: Arc<AckedTips>,
 }
 
 /// What a record came to.
@@ -283,6 +287,10 @@ async fn put(
             Err(e) => request_failed(&mut result, &mut outcomes, &meta, e, "PutRecords"),
         }
     }
+    shared.acked.raise(outcomes.iter().filter_map(|&(_, outcome)| match outcome {
+        RecordOutcome::Acked { shard, seq } => Some((shard, seq)),
+        RecordOutcome::Refused | RecordOutcome::Unknown => None,
+    }));
     shared.recorder.put_done(due, result);
     if let Some(events) = &shared.events {
         let _ = events.send(Event::Outcomes(outcomes));

@@ -12,7 +12,7 @@ use shoal_protocol::client::{Client, ClientConfig, RetryPolicy};
 use shoal_protocol::ops::{GetShardIterator, ShardIteratorType, ShardLimits};
 
 use crate::cli::{Plan, Schedule, TargetSpec, KINESIS_LIMITS};
-use crate::consumer::{self, ConsumerEnd};
+use crate::consumer::{self, AckedTips, ConsumerEnd};
 use crate::keys::{KeyPool, ShardMap, KEY_BYTES};
 use crate::payload::Filler;
 use crate::producer::{self, Producers, RecordOutcome, StepRun};
@@ -224,6 +224,7 @@ fn drive(
         .map_err(|e| format!("cannot start the verifier: {e}"))?;
 
     // Consumers take their iterators before any put, so they see every record of the run.
+    let acked = Arc::new(AckedTips::default());
     let consumer_shared = Arc::new(consumer::Shared {
         stream: stream.to_string(),
         recorder: Arc::clone(&recorder),
@@ -231,6 +232,7 @@ fn drive(
         producers_done: AtomicBool::new(false),
         drain_deadline: Mutex::new(None),
         start_timestamp_ms: started_wall.as_millis() as u64,
+        acked: Arc::clone(&acked),
     });
     let settings =
         consumer::Settings { poll_interval, limit: get_limit, unlimited: read_limits.is_none(), inject: plan.inject };
@@ -291,6 +293,7 @@ fn drive(
         seed,
         recorder: Arc::clone(&recorder),
         events: verifying.then(|| events_tx.clone()),
+        acked,
     };
     drop(events_tx);
     // The first Ctrl-C ends the load early (then drain, verify, report as usual); a second one
@@ -340,7 +343,8 @@ fn drive(
         }
     };
 
-    // Every put is answered: consumers read what is left, then stop.
+    // Every put is answered, so the acknowledged tips are final: readers read up to them, then
+    // stop.
     tick.flush(&mut timeline, progress);
     tick.current = Current { step: None, name: "drain".into(), records_per_second: 0.0 };
     *consumer_shared.drain_deadline.lock().unwrap_or_else(|p| p.into_inner()) =

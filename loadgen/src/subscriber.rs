@@ -14,15 +14,11 @@
 //! foreign).
 //!
 //! # When a subscriber stops
-//! Once the producers are done, a subscriber stops at the first event that has no records and
-//! is not behind (`millis_behind_latest == 0`) and that it began waiting for after it saw the
-//! producers done. The server sends a record-less event only after a second without new
-//! records (a heartbeat), and makes records readable before it acknowledges them, so by then
-//! the subscriber has received every acknowledged record. Should a stale heartbeat ever end a
-//! subscriber too early, the verifier reports the records it missed: the rule can fail a run
-//! wrongly, never pass one wrongly. The drain deadline bounds the wait.
+//! By the rule every reader follows (see [`crate::consumer`]): once the producers are done, as
+//! soon as it has received its shard's highest acknowledged sequence number, or at the drain
+//! deadline, saying how far it got. An idle subscription still gets a heartbeat event every
+//! second, so a subscriber waiting for records notices the deadline.
 
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -113,10 +109,11 @@ fn subscribe(
     let mut end = ConsumerEnd { id, records: 0, last_seq: None, stopped_early: None };
     let mut fault = inject.filter(|_| id.index == 0);
     let mut events = client.subscribe_to_shard_resuming(consumer_arn, id.shard, start);
+    // The highest sequence number the server pushed (before any injected fault).
+    let mut received_up_to: Option<u128> = None;
     loop {
-        let done_before = shared.producers_done.load(Ordering::Acquire);
-        if done_before && shared.deadline_passed() {
-            end.stopped_early = Some("drain timeout".into());
+        if let Some(why) = shared.stop(id.shard, received_up_to) {
+            end.stopped_early = why;
             break;
         }
         // An idle subscription still sends a heartbeat event every second, so this returns
@@ -139,16 +136,13 @@ fn subscribe(
         }
         end.records += event.records.len() as u64;
         end.last_seq = event.records.last().map(|r| r.sequence_number).or(end.last_seq);
-        let caught_up = event.records.is_empty() && event.millis_behind_latest == 0;
+        received_up_to = event.records.iter().map(|r| r.sequence_number).max().max(received_up_to);
         let mut records: Vec<(u128, Bytes)> = event.records.into_iter().map(|r| (r.sequence_number, r.data)).collect();
         if let Some(fault) = fault.take_if(|_| records.len() >= 3) {
             fault.apply(&mut records);
         }
         if !records.is_empty() {
             let _ = shared.events.send(Event::Read { consumer: id, records });
-        }
-        if done_before && caught_up {
-            break;
         }
     }
     end

@@ -1,11 +1,14 @@
-//! The `shoal-loadgen` binary end to end: short runs of every available profile against an
-//! embedded server (and one against a server started here, over 127.0.0.1), their JSON and
-//! HTML output, and the refusal of fan-out. Behaviour only: no timing is asserted.
+//! The `shoal-loadgen` binary end to end: short runs of every profile against an embedded
+//! server (and one against a server started here, over 127.0.0.1), their JSON and HTML
+//! output, and injected faults; `readers` drives the readers through the library. Behaviour
+//! only: no timing is asserted.
 
 use std::path::Path;
 use std::process::{Command, Output};
 
 use serde_json::Value;
+
+mod readers;
 
 fn loadgen(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_shoal-loadgen")).args(args).output().expect("run shoal-loadgen")
