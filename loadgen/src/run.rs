@@ -310,7 +310,16 @@ fn drive(
     let to_rps = |r: &crate::units::Rate| r.records_per_second(wire_bytes, write_limit).map_err(SetupError);
     let mut timeline = Vec::new();
     let quiet = plan.quiet;
-    let mut tick = Ticker { epoch, next: 1, last: epoch, recorder: &recorder, current: Current::default(), quiet };
+    let mut tick = Ticker {
+        epoch,
+        next: 1,
+        last: epoch,
+        recorder: &recorder,
+        current: Current::default(),
+        quiet,
+        polled: k > 0,
+        pushed: fanout > 0,
+    };
 
     let step_runs: Vec<StepPlanRun> = match &plan.schedule {
         Schedule::Steps { rates, step_duration } => {
@@ -678,6 +687,9 @@ struct Ticker<'a> {
     recorder: &'a Recorder,
     current: Current,
     quiet: bool,
+    /// Which readers run: their columns of the progress line.
+    polled: bool,
+    pushed: bool,
 }
 
 impl Ticker<'_> {
@@ -713,6 +725,7 @@ impl Ticker<'_> {
         let cur = self.current.clone();
         let ack = LatencySummary::of(&w.ack);
         let read = LatencySummary::of(&w.read);
+        let push = LatencySummary::of(&w.push);
         let c = w.counts;
         let second = SecondReport {
             t: crate::stats::round3(t),
@@ -724,25 +737,33 @@ impl Ticker<'_> {
             failed_records: c.failed,
             read_records: c.read_records,
             read_throttled_calls: c.read_throttled_calls,
+            pushed_records: c.pushed_records,
             window_seconds: crate::stats::round3(window_secs),
             put_ack_latency_ms: ack,
             put_to_read_latency_ms: read,
+            put_to_push_latency_ms: push,
         };
         if !self.quiet {
-            let ms = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.1} ms"));
-            let _ = writeln!(
-                progress,
-                "{:>6.1}s  {:<10} target {:>8.0}/s | accepted {:>8.0}/s {:>7.2} MB/s | throttled {:>6.0}/s | put p99 {:>9} | read {:>8.0}/s p99 {:>9}",
+            let ms = |v: Option<LatencySummary>| v.map_or("-".to_string(), |v| format!("{:.1} ms", v.p99_ms));
+            let mut line = format!(
+                "{:>6.1}s  {:<10} target {:>8.0}/s | accepted {:>8.0}/s {:>7.2} MB/s | throttled {:>6.0}/s | put p99 {:>9}",
                 t,
                 cur.name,
                 cur.records_per_second,
                 c.accepted as f64 / window_secs,
                 c.accepted_bytes as f64 / window_secs / 1e6,
                 c.throttled as f64 / window_secs,
-                ms(ack.map(|a| a.p99_ms)),
-                c.read_records as f64 / window_secs,
-                ms(read.map(|r| r.p99_ms)),
+                ms(ack),
             );
+            if self.polled {
+                let rate = c.read_records as f64 / window_secs;
+                line.push_str(&format!(" | read {rate:>8.0}/s p99 {:>9}", ms(read)));
+            }
+            if self.pushed {
+                let rate = c.pushed_records as f64 / window_secs;
+                line.push_str(&format!(" | push {rate:>8.0}/s p99 {:>9}", ms(push)));
+            }
+            let _ = writeln!(progress, "{line}");
         }
         timeline.push(second);
     }

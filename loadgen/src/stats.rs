@@ -37,13 +37,21 @@ pub struct Counts {
     /// Accepted with WRITTEN durability (acknowledged before an fdatasync): 0 unless the server
     /// runs in its non-default interval-sync mode.
     pub accepted_unsynced: u64,
-    /// Records read by consumers (each consumer counts its own) and their data + key bytes.
+    /// Records read by polled consumers with GetRecords (each consumer counts its own) and
+    /// their data + key bytes.
     pub read_records: u64,
     pub read_bytes: u64,
     /// GetRecords calls, those refused for the read limits, and those that failed otherwise.
     pub read_calls: u64,
     pub read_throttled_calls: u64,
     pub read_errors: u64,
+    /// Records pushed to enhanced fan-out subscribers (each subscriber counts its own), their
+    /// data + key bytes, the SubscribeToShard events that carried them, and subscriptions that
+    /// failed.
+    pub pushed_records: u64,
+    pub pushed_bytes: u64,
+    pub push_events: u64,
+    pub push_errors: u64,
 }
 
 impl Counts {
@@ -61,6 +69,10 @@ impl Counts {
         self.read_calls += o.read_calls;
         self.read_throttled_calls += o.read_throttled_calls;
         self.read_errors += o.read_errors;
+        self.pushed_records += o.pushed_records;
+        self.pushed_bytes += o.pushed_bytes;
+        self.push_events += o.push_events;
+        self.push_errors += o.push_errors;
     }
 }
 
@@ -78,8 +90,7 @@ pub struct Measure {
     pub ack: Histogram<u64>,
     /// Record: intended send of its put → received by a polled consumer.
     pub read: Histogram<u64>,
-    /// Record: intended send of its put → pushed to an enhanced fan-out subscriber (none yet:
-    /// the load generator does not drive subscribers yet).
+    /// Record: intended send of its put → pushed to an enhanced fan-out subscriber.
     pub push: Histogram<u64>,
     /// Put request: intended send → handed to the client, built (the generator's own delay,
     /// included in `ack`; a sanity check that the generator keeps its schedule).
@@ -102,13 +113,15 @@ impl Measure {
     }
 }
 
-/// Per shard: what was accepted, throttled and read.
+/// Per shard: what was accepted, throttled, read by polled consumers and pushed to fan-out
+/// subscribers (summed over the shard's readers).
 #[derive(Debug, Default, Clone, Copy, Serialize)]
 pub struct ShardCounts {
     pub accepted: u64,
     pub throttled: u64,
     pub failed: u64,
     pub read_records: u64,
+    pub pushed_records: u64,
 }
 
 /// What one put request came to, as its task reports it.
@@ -215,31 +228,61 @@ impl Recorder {
     }
 
     /// A consumer received records of its shard (their intended send times, in ns after the
-    /// epoch, and their total size) at `received`: polled reads go to the put→read histogram,
-    /// fan-out pushes to the put→push one.
+    /// epoch, and their total size) at `received`, in one GetRecords response (polled) or one
+    /// pushed event (fan-out): they count, and their latencies go, apart (put→read, put→push).
     pub fn reads(&self, consumer: ConsumerId, due_ns: &[u64], bytes: u64, received: Instant) {
         let (shard, pushed) = (consumer.shard, consumer.kind == ReaderKind::FanOut);
         let now_ns = received.saturating_duration_since(self.epoch).as_nanos() as u64;
+        let records = due_ns.len() as u64;
         let mut inner = self.lock();
         let inner = &mut *inner;
-        inner.window.counts.read_calls += 1;
-        inner.window.counts.read_records += due_ns.len() as u64;
-        inner.window.counts.read_bytes += bytes;
-        inner.shards.entry(shard).or_default().read_records += due_ns.len() as u64;
+        let response = |c: &mut Counts| {
+            if pushed {
+                c.push_events += 1;
+                c.pushed_bytes += bytes;
+            } else {
+                c.read_calls += 1;
+                c.read_bytes += bytes;
+            }
+        };
+        response(&mut inner.window.counts);
         let first_step = due_ns.first().map(|&d| inner.step_at(d));
         if let Some(step) = first_step.and_then(|s| inner.steps.get_mut(s)) {
-            step.counts.read_calls += 1;
-            step.counts.read_bytes += bytes;
+            response(&mut step.counts);
+        }
+        let shard = inner.shards.entry(shard).or_default();
+        if pushed {
+            shard.pushed_records += records;
+            inner.window.counts.pushed_records += records;
+        } else {
+            shard.read_records += records;
+            inner.window.counts.read_records += records;
         }
         for &due in due_ns {
             let micros = (now_ns.saturating_sub(due) / 1000).max(1);
             let step = inner.step_at(due);
             let _ = if pushed { inner.window.push.record(micros) } else { inner.window.read.record(micros) };
             if let Some(m) = inner.steps.get_mut(step) {
-                m.counts.read_records += 1;
-                let _ = if pushed { m.push.record(micros) } else { m.read.record(micros) };
+                if pushed {
+                    m.counts.pushed_records += 1;
+                    let _ = m.push.record(micros);
+                } else {
+                    m.counts.read_records += 1;
+                    let _ = m.read.record(micros);
+                }
             }
         }
+    }
+
+    /// A fan-out subscription failed.
+    pub fn push_error(&self, error: String) {
+        let mut inner = self.lock();
+        inner.window.counts.push_errors += 1;
+        let step = inner.steps.len().saturating_sub(1);
+        if let Some(m) = inner.steps.get_mut(step) {
+            m.counts.push_errors += 1;
+        }
+        inner.error(error);
     }
 
     /// A GetRecords call that returned no records, was throttled, or failed.
@@ -374,6 +417,26 @@ mod tests {
         assert_eq!(r.shards()[&0].throttled, 6);
         let summary = LatencySummary::of(&b.read).expect("one read");
         assert!((summary.max_ms - 1000.0).abs() < 1.0, "{summary:?}");
+    }
+
+    #[test]
+    fn pushes_count_apart_from_polled_reads() {
+        let epoch = Instant::now();
+        let r = Recorder::new(epoch);
+        r.start_step(epoch);
+        let subscriber = ConsumerId { shard: 1, kind: ReaderKind::FanOut, index: 3 };
+        r.reads(ConsumerId::polled(1, 0), &[10, 20], 200, epoch + Duration::from_millis(5));
+        r.reads(subscriber, &[10, 20, 30], 300, epoch + Duration::from_millis(2));
+        r.push_error("SubscribeToShard failed".into());
+        for c in [r.take_window().counts, r.step(0).counts] {
+            assert_eq!((c.read_records, c.read_bytes, c.read_calls, c.read_errors), (2, 200, 1, 0));
+            assert_eq!((c.pushed_records, c.pushed_bytes, c.push_events, c.push_errors), (3, 300, 1, 1));
+        }
+        let shard = r.shards()[&1];
+        assert_eq!((shard.read_records, shard.pushed_records), (2, 3));
+        let step = r.step(0);
+        assert_eq!((step.read.len(), step.push.len()), (2, 3));
+        assert_eq!(r.errors().1, 1);
     }
 
     #[test]

@@ -123,7 +123,7 @@ fn subscribe(
         let event = match item {
             Some(Ok(event)) => event,
             Some(Err(e)) => {
-                shared.recorder.read_call(false, Some(format!("SubscribeToShard failed: {e}")));
+                shared.recorder.push_error(format!("SubscribeToShard failed: {e}"));
                 end.stopped_early = Some(format!("subscription failed: {e}"));
                 break;
             }

@@ -308,10 +308,8 @@ impl Verifier {
 
     /// Adds what was acknowledged at `seq` to the report that `consumer` read it corrupted.
     fn name_corrupted(&mut self, consumer: ConsumerId, seq: u128, id: RecordId) {
-        let reported = self
-            .failures
-            .iter_mut()
-            .find(|(f, at)| f.kind == FailureKind::Corrupted && *at == Some((consumer, seq)));
+        let reported =
+            self.failures.iter_mut().find(|(f, at)| f.kind == FailureKind::Corrupted && *at == Some((consumer, seq)));
         if let Some((f, _)) = reported {
             f.detail.push_str(&format!(" (acknowledged afterwards as {id})"));
         }

@@ -43,6 +43,31 @@ fn bands(r: &Report) -> Vec<Band> {
     out
 }
 
+/// Polled consumers and fan-out subscribers per shard.
+fn readers(r: &Report) -> (u32, u32) {
+    (u32::from(r.workload.polled_consumers_per_shard), r.workload.fanout_consumers_per_shard)
+}
+
+/// What the reader lines of the throughput chart are.
+fn throughput_note(r: &Report) -> Option<String> {
+    let (polled, pushed) = readers(r);
+    let mut parts = Vec::new();
+    if polled > 1 {
+        parts.push(format!("polled reads ÷ {polled} consumers per shard"));
+    }
+    if pushed > 1 {
+        parts.push(format!("pushed records ÷ {pushed} fan-out subscribers per shard"));
+    }
+    if parts.is_empty() {
+        return None;
+    }
+    Some(format!(
+        "Reader lines are per reader: {}. A reader that keeps up draws over “accepted”; the JSON's \
+         per_second has the sums (read_records, pushed_records).",
+        parts.join("; ")
+    ))
+}
+
 fn time_axis(r: &Report) -> Axis {
     let end = r.per_second.last().map_or(1.0, |s| s.t).max(1.0);
     Axis::linear("time (s)", 0.0, end)
@@ -64,14 +89,23 @@ fn throughput_chart(r: &Report) -> String {
     let target = t(&|s, _| s.target_records_per_second);
     let accepted = t(&|s, secs| s.accepted_records as f64 / secs);
     let throttled = t(&|s, secs| s.throttled_records as f64 / secs);
-    let read = t(&|s, secs| s.read_records as f64 / secs);
-    let top = [&target, &accepted, &throttled, &read].iter().flat_map(|v| v.iter().map(|p| p.1)).fold(1.0, f64::max);
     let mut series = vec![Series { dashed: true, ..Series::line("target", GREY, target) }];
     series.push(Series::line("accepted", PALETTE[0], accepted));
     series.push(Series::line("throttled", RED, throttled));
-    if r.verification.is_some() {
-        series.push(Series::line("read (all consumers)", PALETTE[2], read));
+    // Per reader of a shard, so that a reader keeping up draws over "accepted" whatever the
+    // number of readers (the note under the chart says so; the JSON has the sums).
+    let (polled, pushed) = readers(r);
+    if polled > 0 {
+        let name = if polled == 1 { "polled reads" } else { "polled, per consumer" };
+        let reads = t(&|s, secs| s.read_records as f64 / secs / f64::from(polled));
+        series.push(Series::line(name, PALETTE[2], reads));
     }
+    if pushed > 0 {
+        let name = if pushed == 1 { "pushed" } else { "pushed, per subscriber" };
+        let pushes = t(&|s, secs| s.pushed_records as f64 / secs / f64::from(pushed));
+        series.push(Series { dashed: true, ..Series::line(name, PALETTE[3], pushes) });
+    }
+    let top = series.iter().flat_map(|s| s.points.iter().map(|p| p.1)).fold(1.0, f64::max);
     svg::line_chart(&LineChart {
         id: "throughput".into(),
         title: "Throughput and throttling over time (records/s)".into(),
@@ -91,13 +125,18 @@ fn latency_over_time_chart(r: &Report) -> String {
     let p99 = pick(|s| s.put_ack_latency_ms.map(|l| l.p99_ms));
     let max = pick(|s| s.put_ack_latency_ms.map(|l| l.max_ms));
     let read = pick(|s| s.put_to_read_latency_ms.map(|l| l.p99_ms));
+    let push = pick(|s| s.put_to_push_latency_ms.map(|l| l.p99_ms));
     let mut series = vec![
         Series::line("put ack p50", PALETTE[0], p50),
         Series::line("put ack p99", PALETTE[1], p99),
         Series { dashed: true, ..Series::line("put ack max", PALETTE[3], max) },
     ];
-    if r.verification.is_some() {
+    let (polled, pushed) = readers(r);
+    if polled > 0 {
         series.push(Series::line("put→read p99", PALETTE[2], read));
+    }
+    if pushed > 0 {
+        series.push(Series::line("put→push p99", PALETTE[5], push));
     }
     let y = Axis::latency("latency (ms)", series.iter().flat_map(|s| s.points.iter().map(|p| p.1)));
     let reference = r.max.as_ref().map(|m| (m.p99_target_ms, format!("p99 target {} ms", m.p99_target_ms)));
@@ -248,7 +287,7 @@ fn tables(out: &mut String, r: &Report) {
         let _ = write!(out, "<tr><td>{}</td>{}</tr>", esc(&s.name), latency_cells(s.put_ack_latency_ms.as_ref()));
     }
     out.push_str("</table>");
-    if r.verification.is_some() {
+    if r.workload.polled_consumers_per_shard > 0 {
         let _ = write!(out, "<h2>Put → polled read latency (ms)</h2><p class=\"note\">Per record, from its put's intended send time to the GetRecords response that carried it; includes the poll interval.</p><table>{header}");
         for s in &rows {
             let _ =
@@ -307,6 +346,9 @@ pub fn render(r: &Report) -> String {
     }
     out.push_str("<h2>Throughput</h2>");
     out.push_str(&throughput_chart(r));
+    if let Some(note) = throughput_note(r) {
+        let _ = write!(out, "<p class=\"note\">{}</p>", esc(&note));
+    }
     out.push_str("<h2>Latency</h2>");
     out.push_str(&percentile_chart(
         r,
@@ -314,7 +356,7 @@ pub fn render(r: &Report) -> String {
         "Put acknowledgement latency by percentile (ms)",
         LatencyPath::Ack,
     ));
-    if r.verification.is_some() {
+    if r.workload.polled_consumers_per_shard > 0 {
         out.push_str(&percentile_chart(
             r,
             "read-percentiles",

@@ -2,8 +2,9 @@
 //! page with charts (`--report`).
 //!
 //! The JSON is the report serialized as is: field names are stable (schema
-//! `shoal-loadgen/1`); new fields may be added, none is renamed or removed without a new
-//! schema name. loadgen/README.md documents every field.
+//! `shoal-loadgen/2`); new fields may be added, none is renamed, removed or given another
+//! meaning without a new schema name. loadgen/README.md documents every field and what changed
+//! between schema versions.
 
 pub mod html;
 pub mod svg;
@@ -15,7 +16,7 @@ use serde::Serialize;
 use crate::stats::{Counts, LatencySummary, ShardCounts};
 use crate::verify::Verdict;
 
-pub const SCHEMA: &str = "shoal-loadgen/1";
+pub const SCHEMA: &str = "shoal-loadgen/2";
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
@@ -149,8 +150,8 @@ pub struct StepReport {
     pub throttle_share: f64,
     pub put_ack_latency_ms: Option<LatencySummary>,
     pub put_to_read_latency_ms: Option<LatencySummary>,
-    /// Put → enhanced fan-out push, per record: `null` until the load generator drives
-    /// fan-out subscribers.
+    /// Put → enhanced fan-out push, per record and subscriber: `null` without fan-out
+    /// subscribers.
     pub put_to_push_latency_ms: Option<LatencySummary>,
     /// Intended send time → request built and handed to the client, less any wait for an
     /// in-flight slot: the generator's own delay (pacer lateness, pool queueing, building),
@@ -174,13 +175,17 @@ pub struct SecondReport {
     pub accepted_mb: f64,
     pub throttled_records: u64,
     pub failed_records: u64,
+    /// Records received by polled consumers (GetRecords), summed over them.
     pub read_records: u64,
     pub read_throttled_calls: u64,
+    /// Records pushed to fan-out subscribers, summed over them.
+    pub pushed_records: u64,
     /// Seconds this window covers (1 except at step changes and the end).
     pub window_seconds: f64,
     /// Latencies of what completed in this window; `null` if nothing did.
     pub put_ack_latency_ms: Option<LatencySummary>,
     pub put_to_read_latency_ms: Option<LatencySummary>,
+    pub put_to_push_latency_ms: Option<LatencySummary>,
 }
 
 #[derive(Debug, Clone, Serialize)]

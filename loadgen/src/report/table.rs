@@ -152,49 +152,65 @@ pub fn render(r: &Report) -> String {
         rows.push(&r.totals);
     }
 
+    let (polled, pushed) = (r.workload.polled_consumers_per_shard > 0, r.workload.fanout_consumers_per_shard > 0);
     let _ = writeln!(out, "\nThroughput (records of data + key; MB = 10^6 bytes)");
-    let _ = writeln!(
-        out,
-        "  {:<12} {:>6} {:>10} {:>10} {:>11} {:>10} {:>9} {:>8} {:>7} {:>7}{}",
+    let mut header = format!(
+        "  {:<12} {:>6} {:>10} {:>10} {:>10} {:>13} {:>10} {:>9} {:>8} {:>7}",
         "step",
         "secs",
         "target/s",
+        "accepted",
         "accepted/s",
         "accepted MB/s",
         "throttled",
         "throttle%",
         "failed",
-        "unsent",
-        "read/s",
-        if r.max.is_some() { "  sustained" } else { "" }
+        "unsent"
     );
+    if polled {
+        let _ = write!(header, " {:>9}", "read/s");
+    }
+    if pushed {
+        let _ = write!(header, " {:>9}", "pushed/s");
+    }
+    if r.max.is_some() {
+        header.push_str("  sustained");
+    }
+    let _ = writeln!(out, "{header}");
     for s in &rows {
         let secs = s.duration_seconds.max(1e-9);
-        let _ = writeln!(
+        let _ = write!(
             out,
-            "  {:<12} {:>6.1} {:>10} {:>10} {:>13.2} {:>10} {:>9} {:>8} {:>7} {:>7}{}",
+            "  {:<12} {:>6.1} {:>10} {:>10} {:>10} {:>13.2} {:>10} {:>9} {:>8} {:>7}",
             s.name,
             s.duration_seconds,
             rate(s.target_records_per_second),
+            thousands(s.counts.accepted),
             rate(s.accepted_records_per_second),
             s.accepted_mb_per_second,
             thousands(s.counts.throttled),
             percent(s.throttle_share),
             thousands(s.counts.failed),
             thousands(s.requests_unsent),
-            rate(s.counts.read_records as f64 / secs),
-            match s.sustained {
-                Some(true) => "  yes",
-                Some(false) => "  no",
-                None => "",
-            }
         );
+        if polled {
+            let _ = write!(out, " {:>9}", rate(s.counts.read_records as f64 / secs));
+        }
+        if pushed {
+            let _ = write!(out, " {:>9}", rate(s.counts.pushed_records as f64 / secs));
+        }
+        let sustained = match s.sustained {
+            Some(true) => "  yes",
+            Some(false) => "  no",
+            None => "",
+        };
+        let _ = writeln!(out, "{sustained}");
     }
 
     latency_table(&mut out, "Put acknowledgement latency, ms (per request, from its intended send time)", &rows, |s| {
         s.put_ack_latency_ms.as_ref()
     });
-    if r.verification.is_some() {
+    if polled {
         latency_table(
             &mut out,
             "Put -> polled read latency, ms (per record, intended send to GetRecords response)",
@@ -211,7 +227,7 @@ pub fn render(r: &Report) -> String {
             g.p99_ms, g.max_ms
         );
     }
-    if r.workload.fanout_consumers_per_shard > 0 {
+    if pushed {
         latency_table(
             &mut out,
             "Put -> push latency, ms (per record and fan-out subscriber, intended send to event received)",
@@ -220,19 +236,31 @@ pub fn render(r: &Report) -> String {
         );
     }
 
-    let _ = writeln!(out, "\nPer shard");
-    let _ = writeln!(out, "  {:<6} {:>10} {:>10} {:>8} {:>10}", "shard", "accepted", "throttled", "failed", "read");
+    let _ = writeln!(out, "\nPer shard (read and pushed: summed over the shard's readers)");
+    let _ = write!(out, "  {:<6} {:>10} {:>10} {:>8}", "shard", "accepted", "throttled", "failed");
+    if polled {
+        let _ = write!(out, " {:>10}", "read");
+    }
+    if pushed {
+        let _ = write!(out, " {:>10}", "pushed");
+    }
+    let _ = writeln!(out);
     for s in &r.per_shard {
-        let _ = writeln!(
+        let _ = write!(
             out,
-            "  {:<6} {:>10} {:>10} {:>8} {:>10}{}",
+            "  {:<6} {:>10} {:>10} {:>8}",
             s.shard,
             thousands(s.counts.accepted),
             thousands(s.counts.throttled),
             thousands(s.counts.failed),
-            thousands(s.counts.read_records),
-            if s.hot { "  <- hot key" } else { "" }
         );
+        if polled {
+            let _ = write!(out, " {:>10}", thousands(s.counts.read_records));
+        }
+        if pushed {
+            let _ = write!(out, " {:>10}", thousands(s.counts.pushed_records));
+        }
+        let _ = writeln!(out, "{}", if s.hot { "  <- hot key" } else { "" });
     }
 
     let _ = writeln!(out);

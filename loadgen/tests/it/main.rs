@@ -16,13 +16,20 @@ fn loadgen(args: &[&str]) -> Output {
 
 /// Runs with `--json --quiet`, asserts the exit status, and returns the parsed report.
 fn run_json(args: &[&str], status: i32) -> Value {
-    let mut all = vec!["--json", "--quiet"];
+    run_json_with_progress(&[&["--quiet"], args].concat(), status).0
+}
+
+/// Runs with `--json`, asserts the exit status, and returns the parsed report and stderr (the
+/// progress lines unless `--quiet`).
+fn run_json_with_progress(args: &[&str], status: i32) -> (Value, String) {
+    let mut all = vec!["--json"];
     all.extend_from_slice(args);
     let out = loadgen(&all);
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(status), "args {args:?}\nstderr:\n{stderr}\nstdout:\n{stdout}");
-    serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("not JSON ({e}):\n{stdout}"))
+    let report = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("not JSON ({e}):\n{stdout}"));
+    (report, stderr)
 }
 
 fn u(v: &Value) -> u64 {
@@ -70,7 +77,7 @@ fn the_default_profile_passes_and_its_json_has_the_documented_shape() {
     ] {
         assert!(r.get(key).is_some(), "missing top-level field {key}");
     }
-    assert_eq!(r["schema"], "shoal-loadgen/1");
+    assert_eq!(r["schema"], "shoal-loadgen/2");
     assert_eq!(r["profile"], "default");
     assert_eq!(r["seed"], 7);
     assert_eq!(r["target"]["mode"], "embedded");
@@ -104,7 +111,7 @@ fn the_default_profile_passes_and_its_json_has_the_documented_shape() {
     for key in ["count", "p50_ms", "p90_ms", "p99_ms", "p99_9_ms", "p99_99_ms", "max_ms", "mean_ms"] {
         assert!(step["put_ack_latency_ms"][key].is_number(), "missing latency field {key}");
     }
-    for key in ["accepted", "throttled", "failed", "read_records", "requests", "records_sent"] {
+    for key in ["accepted", "throttled", "failed", "read_records", "pushed_records", "requests", "records_sent"] {
         assert!(step["counts"][key].is_u64(), "missing count {key}");
     }
     let second = &r["per_second"][0];
@@ -115,11 +122,16 @@ fn the_default_profile_passes_and_its_json_has_the_documented_shape() {
         "target_records_per_second",
         "accepted_records",
         "throttled_records",
+        "read_records",
+        "pushed_records",
         "put_ack_latency_ms",
         "put_to_read_latency_ms",
+        "put_to_push_latency_ms",
     ] {
         assert!(second.get(key).is_some(), "missing per-second field {key}");
     }
+    let pushed: u64 = r["per_second"].as_array().expect("per_second").iter().map(|s| u(&s["pushed_records"])).sum();
+    assert_eq!(pushed, 0, "no fan-out subscribers, nothing pushed");
     let shards = r["per_shard"].as_array().expect("per_shard");
     assert_eq!(shards.len(), 4);
     let per_shard_accepted: u64 = shards.iter().map(|s| u(&s["accepted"])).sum();
@@ -186,10 +198,18 @@ fn the_fanout_profile_verifies_every_subscriber_and_reports_put_to_push_latency(
     let dir = tempfile::tempdir().expect("dir");
     let html = dir.path().join("fanout.html");
     let html_arg = html.to_str().expect("utf-8 path");
-    let r = run_json(&["--profile", "fanout", "--duration", "3s", "--report", html_arg], 0);
+    let (r, progress) = run_json_with_progress(&["--profile", "fanout", "--duration", "3s", "--report", html_arg], 0);
     let page = std::fs::read_to_string(&html).expect("report written");
     assert!(page.contains("Put → fan-out push latency by percentile (ms)"), "push chart drawn");
     assert!(page.contains("<h2>Put → fan-out push latency (ms)</h2>"), "push table written");
+    for legend in ["polled reads", "pushed, per subscriber", "put→push p99"] {
+        assert!(page.contains(&format!(">{legend}</text>")), "chart line {legend} drawn");
+    }
+    // The progress line shows polled reads and pushes apart, each with its current p99.
+    let lines: Vec<&str> = progress.lines().filter(|l| l.contains("| accepted")).collect();
+    assert!(!lines.is_empty(), "{progress}");
+    assert!(lines.iter().all(|l| l.contains("| read ") && l.contains("| push ")), "{progress}");
+    assert!(lines.iter().any(|l| l.split("| push ").nth(1).is_some_and(|p| p.contains(" ms"))), "{progress}");
     assert_passed_and_verified(&r);
     assert_eq!(r["profile"], "fanout");
     assert_eq!(u(&r["workload"]["fanout_consumers_per_shard"]), 20);
@@ -199,6 +219,14 @@ fn the_fanout_profile_verifies_every_subscriber_and_reports_put_to_push_latency(
     assert_eq!(u(&r["verification"]["deliveries_verified"]), 21 * acked);
     let push = &r["totals"]["put_to_push_latency_ms"];
     assert_eq!(u(&push["count"]), 20 * acked, "{push}");
+    // Reads and pushes are counted apart, in the totals, per second and per shard.
+    let counts = &r["totals"]["counts"];
+    assert_eq!((u(&counts["read_records"]), u(&counts["pushed_records"])), (acked, 20 * acked), "{counts}");
+    let seconds = r["per_second"].as_array().expect("per_second");
+    let sum = |key: &str| seconds.iter().map(|s| u(&s[key])).sum::<u64>();
+    assert_eq!((sum("read_records"), sum("pushed_records")), (acked, 20 * acked));
+    assert!(seconds.iter().any(|s| s["put_to_push_latency_ms"]["p99_ms"].is_number()));
+    assert_eq!(u(&r["per_shard"][0]["pushed_records"]), 20 * acked);
     assert!(push["p50_ms"].as_f64().is_some() && push["max_ms"].as_f64().is_some(), "{push}");
     assert!(r["totals"]["put_to_read_latency_ms"]["p50_ms"].as_f64().is_some());
 }
