@@ -11,11 +11,11 @@ use crate::payload::HEADER_BYTES;
 use crate::units::{parse_duration, parse_share, parse_size, Rate};
 
 const ABOUT: &str = "Drives a Shoal server with an open-loop write load, reads everything back with polled \
-consumers that verify every acknowledged record (exactly once, in order, intact), and reports latency \
-percentiles, throughput and throttling.";
+consumers (and enhanced fan-out subscribers) that verify every acknowledged record (exactly once, in order, \
+intact), and reports latency percentiles, throughput and throttling.";
 
 const PROFILES: &str = "\
-Profiles (every one bounded in time; defaults finish in under a minute):
+Profiles (every one bounded in time and in records; defaults finish in under a minute):
   default  4 shards with Kinesis limits, 0.8x of the limits for 10 s, PutRecords of 20 x 1 KiB records,
            2 producers, 1 polled consumer per shard. The smoke test: shows Shoal working end to end.
   limits   1 shard with Kinesis limits; walks the write rate through 50%, 90%, 100% and 150% of the
@@ -27,6 +27,9 @@ Profiles (every one bounded in time; defaults finish in under a minute):
   fanout   1 shard with Kinesis limits at 0.95x of its write limit (~1 MiB/s) for 20 s, PutRecords of
            10 x 4 KiB records, 20 enhanced fan-out consumers (SubscribeToShard) plus 1 polled consumer,
            each verifying every record; reports put->push latency beside put->polled read.
+
+Every profile also stops scheduling once --max-records records are scheduled (default 1,000,000; max
+10,000,000, about 10 GB of 1 KiB records): a bound on the data written whatever the rate.
 
 Every profile begins with a warm-up step at its first rate (1 s, at most half a step; 2 s in max), shown
 on its own row: the first writes to new segments are slower, and the steps should not carry them.
@@ -163,6 +166,10 @@ pub struct Cli {
     /// fanout 20, others 0].
     #[arg(long, value_name = "N")]
     pub fanout_consumers: Option<u16>,
+    /// At most this many records scheduled in all (warm-up included): the schedule ends early
+    /// when they are [per profile: 1000000, max 10000000].
+    #[arg(long, value_name = "N")]
+    pub max_records: Option<u64>,
     /// After the last put, how long consumers may take to read everything.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "30s")]
     pub drain_timeout: Duration,
@@ -227,6 +234,8 @@ pub struct Plan {
     pub fanout_consumers: u16,
     pub poll_interval: Option<Duration>,
     pub drain_timeout: Duration,
+    /// Records scheduled in all, at most.
+    pub max_records: u64,
     pub seed: Option<u64>,
     pub json: bool,
     pub report: Option<PathBuf>,
@@ -254,6 +263,13 @@ impl std::fmt::Display for UsageError {
 
 /// Enhanced fan-out consumers a stream may have.
 pub const FANOUT_CONSUMERS_MAX: u16 = 20;
+/// Records a run schedules at most, unless `--max-records` says otherwise: far above what the
+/// profiles schedule at their defaults (tens of thousands), a bound on what a mistyped rate or
+/// duration writes.
+pub const MAX_RECORDS_DEFAULT: u64 = 1_000_000;
+/// The max profile's bound: above what it reaches in 45 s on the reference machine (about
+/// 7 million), and about 10 GB of 1 KiB records on a faster one.
+pub const MAX_RECORDS_MAX_PROFILE: u64 = 10_000_000;
 
 impl Plan {
     pub fn from_cli(cli: Cli) -> Result<Plan, UsageError> {
@@ -369,6 +385,13 @@ impl Plan {
         if fanout_consumers > FANOUT_CONSUMERS_MAX {
             return usage(format!("--fanout-consumers must be at most {FANOUT_CONSUMERS_MAX} (a stream's consumers)"));
         }
+        let max_records = cli.max_records.unwrap_or(match profile {
+            Profile::Max => MAX_RECORDS_MAX_PROFILE,
+            _ => MAX_RECORDS_DEFAULT,
+        });
+        if max_records < batch as u64 {
+            return usage(format!("--max-records must be at least one request's records ({batch})"));
+        }
         let target = match cli.addr {
             Some(addr) => TargetSpec::Remote { addr },
             None => TargetSpec::Embedded { data_parent: cli.data_dir, cores: cli.server_cores },
@@ -398,6 +421,7 @@ impl Plan {
             fanout_consumers,
             poll_interval: cli.poll_interval,
             drain_timeout: cli.drain_timeout,
+            max_records,
             seed: cli.seed,
             json: cli.json,
             report: cli.report,
@@ -438,6 +462,9 @@ mod tests {
         assert_eq!((p.limits, p.batch), (None, 500));
         assert!(matches!(p.schedule, Schedule::Ramp { p99_target_ms, .. } if p99_target_ms == 20.0));
         assert_eq!(plan(&["--profile", "smoke"]).expect("alias").profile, Profile::Default);
+        assert_eq!(plan(&[]).expect("default").max_records, MAX_RECORDS_DEFAULT);
+        assert_eq!(plan(&["--profile", "max"]).expect("max").max_records, MAX_RECORDS_MAX_PROFILE);
+        assert_eq!(plan(&["--max-records", "40"]).expect("bounded").max_records, 40);
     }
 
     #[test]
@@ -461,6 +488,7 @@ mod tests {
         assert!(plan(&["--batch", "501"]).is_err());
         assert!(plan(&["--record-size", "10"]).is_err());
         assert!(plan(&["--batch", "500", "--record-size", "1MiB"]).is_err());
+        assert!(plan(&["--max-records", "19"]).is_err(), "less than one PutRecords of 20");
         assert!(plan(&["--profile", "limits", "--rate", "1x"]).is_err());
         assert!(plan(&["--steps", "1x"]).is_err());
         assert!(plan(&["--addr", "127.0.0.1:1", "--embedded"]).is_err());

@@ -11,6 +11,9 @@
 //! could not be sent before the step ended are counted as unsent, which marks the step as not
 //! sustained.
 //!
+//! A run schedules at most `--max-records` records: a step that would pass the bound is cut
+//! short (fewer requests, a shorter duration), and no step starts after it.
+//!
 //! Records refused with ProvisionedThroughputExceeded are counted as throttled and **not
 //! retried**: retrying would add load the schedule did not ask for. No request is retried
 //! (the client runs with `RetryPolicy::none()`), so every record has exactly one outcome.
@@ -132,16 +135,20 @@ pub struct Producers {
     in_flight: Arc<InFlight>,
     next_counter: Vec<u64>,
     next_request: u64,
+    /// Records the schedule may still hold (`--max-records` less those scheduled).
+    records_left: u64,
     /// Set (by SIGINT) to end the load early.
     stop: Arc<AtomicBool>,
 }
 
 impl Producers {
-    /// `clients` are the producer connections; at most `max_in_flight` requests per connection.
+    /// `clients` are the producer connections; at most `max_in_flight` requests per
+    /// connection, and `max_records` records scheduled in all.
     pub fn new(
         clients: Vec<Client>,
         shared: Shared,
         max_in_flight: usize,
+        max_records: u64,
         stop: Arc<AtomicBool>,
     ) -> std::io::Result<Producers> {
         // A request's socket write happens on the pool thread that polls it and blocks while
@@ -157,6 +164,7 @@ impl Producers {
             shared: Arc::new(shared),
             in_flight: Arc::new(InFlight { count: Mutex::new(0), freed: Condvar::new(), max }),
             next_request: 0,
+            records_left: max_records,
             stop,
         })
     }
@@ -164,6 +172,11 @@ impl Producers {
     /// Whether the load was asked to stop.
     pub fn stopped(&self) -> bool {
         self.stop.load(Ordering::Relaxed)
+    }
+
+    /// Whether `--max-records` leaves no room for another request.
+    pub fn exhausted(&self) -> bool {
+        self.records_left < self.shared.batch.max(1) as u64
     }
 
     pub fn recorder(&self) -> &Arc<Recorder> {
@@ -175,7 +188,12 @@ impl Producers {
     pub fn run_step(&mut self, records_per_second: f64, mut duration: Duration) -> StepRun {
         let batch = self.shared.batch.max(1);
         let interval = batch as f64 / records_per_second;
-        let scheduled = ((duration.as_secs_f64() / interval).floor() as u64).max(1);
+        let by_time = ((duration.as_secs_f64() / interval).floor() as u64).max(1);
+        let scheduled = by_time.min(self.records_left / batch as u64);
+        if scheduled < by_time {
+            duration = Duration::from_secs_f64(scheduled as f64 * interval);
+        }
+        self.records_left -= scheduled * batch as u64;
         let start = Instant::now();
         let end = start + duration;
         let index = self.shared.recorder.start_step(start);

@@ -303,7 +303,7 @@ fn drive(
         let _ = signal_hook::flag::register_conditional_shutdown(signal, 130, Arc::clone(&interrupted));
         let _ = signal_hook::flag::register(signal, Arc::clone(&interrupted));
     }
-    let mut producers = Producers::new(clients, shared, plan.max_in_flight, Arc::clone(&interrupted))
+    let mut producers = Producers::new(clients, shared, plan.max_in_flight, plan.max_records, Arc::clone(&interrupted))
         .map_err(|e| format!("cannot start the pool: {e}"))?;
 
     // Resolve the schedule's rates now that the limits and record size are known.
@@ -332,7 +332,7 @@ fn drive(
                     runs.push(warm_up(&mut producers, &current, *first, (step_duration / 2).min(WARMUP)));
                 }
                 for (name, rps) in resolved {
-                    if producers.stopped() {
+                    if producers.stopped() || producers.exhausted() {
                         break;
                     }
                     set_current(&current, runs.len(), &name, rps);
@@ -464,6 +464,8 @@ fn drive(
     if error_count > 0 {
         failure_reasons.push(format!("{error_count} request(s) failed; first: {}", errors.first().map_or("", |e| e)));
     }
+    let scheduled_records: u64 = step_runs.iter().map(|s| s.run.scheduled_records).sum();
+    let max_records_reached = scheduled_records + plan.batch as u64 > plan.max_records;
     let unsynced = totals.counts.accepted_unsynced;
     let passed = failure_reasons.is_empty();
     Ok(Report {
@@ -505,7 +507,9 @@ fn drive(
             get_records_limit: get_limit,
             fanout_consumers_per_shard: u32::from(fanout),
             throttled_records_retried: false,
+            max_records: plan.max_records,
         },
+        max_records_reached,
         steps,
         totals,
         per_second: timeline,
@@ -577,7 +581,7 @@ fn ramp(
     runs.push(warm_up(producers, current, start, step_duration.min(RAMP_WARMUP)));
     let mut rate = start;
     let (mut best, mut fail): (Option<f64>, Option<f64>) = (None, None);
-    while Instant::now() + step_duration <= deadline && !producers.stopped() {
+    while Instant::now() + step_duration <= deadline && !producers.stopped() && !producers.exhausted() {
         let name = format!("{:.0}/s", rate);
         set_current(current, runs.len(), &name, rate);
         let run = producers.run_step(rate, step_duration);

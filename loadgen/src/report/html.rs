@@ -4,7 +4,7 @@
 use std::fmt::Write;
 
 use super::svg::{self, Axis, Band, BarChart, LineChart, Series, GREY, PALETTE, RED};
-use super::table::{setup_lines, thousands};
+use super::table::{max_records_note, setup_lines, thousands};
 use super::{LatencyPath, Report, StepReport};
 use crate::stats::{percentile_curve, LatencySummary};
 
@@ -320,6 +320,9 @@ pub fn render(r: &Report) -> String {
     );
     for reason in &r.failure_reasons {
         let _ = write!(out, "<p><strong>{}</strong></p>", esc(reason));
+    }
+    if r.max_records_reached {
+        let _ = write!(out, "<p>{}</p>", esc(&max_records_note(r)));
     }
     out.push_str("<dl>");
     for (k, v) in setup_lines(r) {

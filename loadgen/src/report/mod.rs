@@ -33,6 +33,8 @@ pub struct Report {
     pub target: TargetReport,
     pub stream: StreamReport,
     pub workload: WorkloadReport,
+    /// The schedule ended early at `workload.max_records`: later steps were cut short or not run.
+    pub max_records_reached: bool,
     pub steps: Vec<StepReport>,
     pub totals: StepReport,
     pub per_second: Vec<SecondReport>,
@@ -131,6 +133,8 @@ pub struct WorkloadReport {
     pub fanout_consumers_per_shard: u32,
     /// Always false: throttled records are counted, not sent again.
     pub throttled_records_retried: bool,
+    /// Records the run schedules at most (`--max-records`).
+    pub max_records: u64,
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -103,6 +103,15 @@ pub fn setup_lines(r: &Report) -> Vec<(String, String)> {
     lines
 }
 
+/// Said when `--max-records` ended the schedule.
+pub fn max_records_note(r: &Report) -> String {
+    format!(
+        "Bounded by --max-records: the schedule stopped at {} records; the step it reached was cut short and \
+         later ones did not run",
+        thousands(r.workload.max_records)
+    )
+}
+
 fn latency_row(out: &mut String, name: &str, l: Option<&LatencySummary>) {
     match l {
         Some(l) => {
@@ -283,6 +292,9 @@ pub fn render(r: &Report) -> String {
                 );
             }
         }
+    }
+    if r.max_records_reached {
+        let _ = writeln!(out, "{}", max_records_note(r));
     }
     let _ = writeln!(
         out,

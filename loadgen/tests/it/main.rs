@@ -86,6 +86,8 @@ fn the_default_profile_passes_and_its_json_has_the_documented_shape() {
     assert_eq!(r["workload"]["throttled_records_retried"], false);
     assert_eq!(r["durability"], "synced");
     assert!(r["max"].is_null());
+    assert_eq!(r["max_records_reached"], false);
+    assert_eq!(u(&r["workload"]["max_records"]), 1_000_000);
     let step = &r["steps"][0];
     for key in [
         "index",
@@ -176,6 +178,19 @@ fn the_max_profile_ramps_after_a_warm_up() {
     let html = std::fs::read_to_string(&html).expect("report written");
     assert!(html.contains(">Max profile: accepted throughput and put p99 per step</title>"));
     assert!(html.contains("class=\"marker\""), "no step markers drawn");
+}
+
+#[test]
+fn max_records_bounds_the_schedule() {
+    // 0.8x of one shard is 800 records/s: the 1 s warm-up alone would schedule 800.
+    let r = run_json(&["--max-records", "200", "--duration", "5s", "--shards", "1"], 0);
+    assert_passed_and_verified(&r);
+    assert_eq!(r["max_records_reached"], true);
+    assert_eq!(u(&r["workload"]["max_records"]), 200);
+    assert_eq!(u(&r["totals"]["counts"]["records_sent"]), 200);
+    let names: Vec<&str> =
+        r["steps"].as_array().expect("steps").iter().map(|s| s["name"].as_str().unwrap_or("")).collect();
+    assert_eq!(names, ["warm-up"], "the step after the bound did not run");
 }
 
 #[test]
