@@ -97,6 +97,27 @@ pub async fn write_chunks<F: SegmentFile>(file: &F, chunker: &mut Chunker<'_>) -
     }
 }
 
+/// Writes zeros over `from..to` (aligned), a bounded number of chunk writes
+/// in flight.
+pub async fn write_zeroes<F: SegmentFile>(file: &F, from: u64, to: u64) -> Result<()> {
+    assert!(from == align_down(from) && to == align_down(to) && from <= to, "zeroed ranges are aligned");
+    let mut in_flight = FuturesUnordered::new();
+    let mut pos = from;
+    loop {
+        while in_flight.len() < WRITES_IN_FLIGHT_MAX && pos < to {
+            let len = WRITE_CHUNK_BYTES.min((to - pos) as usize);
+            let mut buf = file.alloc_buf(len);
+            buf.as_mut().fill(0);
+            in_flight.push(file.write_at(buf, pos));
+            pos += len as u64;
+        }
+        match in_flight.next().await {
+            Some(r) => r?,
+            None => return Ok(()),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

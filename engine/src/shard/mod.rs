@@ -34,7 +34,7 @@ use crate::error::{EngineError, Result};
 use crate::frame::encode_frame;
 use crate::limits::align_down;
 use crate::model::RecordInput;
-use crate::segment::write::{write_chunks, Chunker};
+use crate::segment::write::{write_chunks, write_zeroes, Chunker};
 use crate::segment::{
     index_file_name, log_path, parse_log_file_name, scan_segment, scan_segment_from, FrameReader, NextFrame,
     ScanOutcome, ScanStop, Segment, SegmentSummary,
@@ -124,6 +124,9 @@ struct ShardState<F> {
     checkpointed_len: u64,
     /// Size of the active segment file (allocated ahead of its data).
     allocated_len: u64,
+    /// Bytes of the active segment known to be written (data, or zeros
+    /// ahead of it): overwriting them needs no journal commit at sync.
+    zeroed_len: u64,
     failed: Option<String>,
     waiters: Vec<oneshot::Sender<()>>,
 }
@@ -234,6 +237,7 @@ impl<S: Storage, C: Clock> ShardLog<S, C> {
                 unsynced: false,
                 checkpointed_len: 0,
                 allocated_len,
+                zeroed_len: crate::limits::align_up(allocated_len),
                 failed: None,
                 waiters: Vec::new(),
             }),
@@ -499,11 +503,22 @@ impl<S: Storage, C: Clock> ShardLog<S, C> {
             }
             let page_start = align_down(data_len);
             assert_eq!(tail.len() as u64, data_len - page_start, "tail page out of step");
-            self.allocate_ahead(&file, crate::limits::align_up(data_len + len)).await?;
+            let end = crate::limits::align_up(data_len + len);
+            let zero = self.zero_ahead_range(end, len);
+            self.allocate_ahead(&file, zero.map_or(end, |(_, to)| to)).await?;
             let mut chunker = Chunker::new(page_start, &tail, frames[i..j].iter().map(|f| f.bytes.as_slice()));
             let new_tail = chunker.new_tail();
-            write_chunks(&*file, &mut chunker).await?;
+            match zero {
+                Some((from, to)) => {
+                    let (data, zeros) =
+                        futures::join!(write_chunks(&*file, &mut chunker), write_zeroes(&*file, from, to));
+                    data?;
+                    zeros?;
+                }
+                None => write_chunks(&*file, &mut chunker).await?,
+            }
             let mut st = self.st.borrow_mut();
+            st.zeroed_len = st.zeroed_len.max(end).max(zero.map_or(0, |(_, to)| to));
             if let SyncPolicy::Interval { .. } = self.config.sync_policy {
                 st.unsynced = true;
             }
@@ -519,6 +534,22 @@ impl<S: Storage, C: Clock> ShardLog<S, C> {
             i = j;
         }
         Ok(last_file.expect("at least one frame was written"))
+    }
+
+    /// The range to zero beside a group that ends at `end` (aligned) and
+    /// holds `group_len` bytes, if it should keep the zeroed runway ahead of
+    /// the appends (see [`ZERO_AHEAD_BYTES`](crate::limits::ZERO_AHEAD_BYTES)).
+    /// The range starts at or after `end`, so it never overlaps the group's
+    /// own writes and holds no data: a crash during it loses nothing.
+    fn zero_ahead_range(&self, end: u64, group_len: u64) -> Option<(u64, u64)> {
+        use crate::limits::{ZERO_AHEAD_BYTES, ZERO_AHEAD_GROUP_MAX_BYTES};
+        let zeroed = self.st.borrow().zeroed_len;
+        if group_len > ZERO_AHEAD_GROUP_MAX_BYTES || zeroed >= end + ZERO_AHEAD_BYTES / 2 {
+            return None;
+        }
+        let from = zeroed.max(end);
+        let to = (from + ZERO_AHEAD_BYTES).min(self.config.segment_bytes);
+        (to > from).then_some((from, to))
     }
 
     /// Grows the active file's allocation in doubling steps so that `need`
@@ -575,6 +606,7 @@ impl<S: Storage, C: Clock> ShardLog<S, C> {
         st.tail = Some(Vec::new());
         st.checkpointed_len = 0;
         st.allocated_len = 0;
+        st.zeroed_len = 0;
         Ok(())
     }
 
