@@ -31,6 +31,8 @@ use crate::dispatch::{wire_event, Context, Failure};
 pub const IN_FLIGHT_MAX: u64 = 256;
 /// Bytes read per read call when no larger frame is pending.
 const READ_CHUNK_BYTES: usize = 64 * 1024;
+/// The most one read asks for (a large frame arrives in several reads).
+const READ_MAX_BYTES: usize = 256 * 1024;
 /// The writer coalesces responses up to this size before a write.
 const WRITE_BUFFER_BYTES: usize = 256 * 1024;
 
@@ -98,7 +100,11 @@ pub async fn serve(stream: TcpStream, ctx: Rc<Context>, stop: oneshot::Receiver<
             }
         };
         let start = buf.len();
-        buf.resize(start + want, 0);
+        // Room for the whole frame now (no reallocation and copy while it
+        // arrives), but zero and read a bounded stretch at a time: zeroing
+        // all that is missing before every read cost more than the reads.
+        buf.reserve(want);
+        buf.resize(start + want.min(READ_MAX_BYTES), 0);
         let read = reader.read(&mut buf[start..]);
         let n = match select(read, &mut stop).await {
             Either::Left((Ok(n), _)) => n,
