@@ -34,7 +34,7 @@ use exit::CliError;
 #[derive(clap::Args, Debug, Clone)]
 pub struct ServerAddr {
     /// The server's address, HOST:PORT.
-    #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:7070", env = "SHOAL_ADDR")]
+    #[arg(long, value_name = "HOST:PORT", default_value_t = shoal_server::server::LISTEN_DEFAULT.to_string(), env = "SHOAL_ADDR")]
     pub addr: String,
 }
 
