@@ -1,5 +1,5 @@
-//! `shoal`: the Shoal server and its command line: `serve` runs the server; `stream`, `put`,
-//! `get` and `tail` are client commands for people and scripts (see `cli`).
+//! `shoal`: the Shoal server and its command line: `serve` runs the server; `stream`,
+//! `consumer`, `put`, `get` and `tail` are client commands for people and scripts (see `cli`).
 
 mod cli;
 
@@ -31,9 +31,12 @@ enum Command {
     /// Run the server (settings: defaults, then --config FILE, then flags).
     #[command(after_help = SERVE_HELP)]
     Serve(ServeArgs),
-    /// Create, delete, list and describe streams.
+    /// Create, delete, list, describe and reshard streams; change their retention.
     #[command(subcommand)]
     Stream(cli::stream::StreamCommand),
+    /// Register, deregister, list and describe a stream's enhanced fan-out consumers.
+    #[command(subcommand)]
+    Consumer(cli::consumer::ConsumerCommand),
     /// Put lines from stdin (or a file) as records, batched into PutRecords.
     #[command(after_help = cli::exit::HELP)]
     Put(cli::put::PutArgs),
@@ -65,6 +68,7 @@ fn main() -> ExitCode {
     let outcome = match cli.command {
         Command::Serve(args) => return serve(args),
         Command::Stream(command) => cli::stream::run(command),
+        Command::Consumer(command) => cli::consumer::run(command),
         Command::Put(args) => cli::put::run(args),
         Command::Get(args) => cli::get::run(args),
         Command::Tail(args) => cli::tail::run(args),
