@@ -109,7 +109,7 @@ fn within<T: PartialOrd + fmt::Display + Copy>(
     if (min..=max).contains(&value) {
         return Ok(());
     }
-    Err(InvalidSetting::new(setting, &value, format!("within {min}..={max}")))
+    Err(InvalidSetting::new(setting, value, format!("within {min}..={max}")))
 }
 
 impl EngineConfig {
@@ -161,7 +161,12 @@ impl EngineConfig {
             return Err(InvalidSetting::new("maintenance_interval_ms", 0, "at least 1"));
         }
         let sub = &self.subscription;
-        within("subscription.lifetime_ms", sub.lifetime_ms, SUBSCRIPTION_LIFETIME_MS_MIN, SUBSCRIPTION_LIFETIME_MS_MAX)?;
+        within(
+            "subscription.lifetime_ms",
+            sub.lifetime_ms,
+            SUBSCRIPTION_LIFETIME_MS_MIN,
+            SUBSCRIPTION_LIFETIME_MS_MAX,
+        )?;
         within("subscription.bytes_per_second", sub.bytes_per_second, 1, UNLIMITED)?;
         within(
             "subscription.heartbeat_ms",

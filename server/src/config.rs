@@ -429,7 +429,9 @@ pub fn log_effective(config: &ServerConfig) {
     let limits = engine.default_shard_limits;
     let durability = match engine.log.sync_policy {
         SyncPolicy::Always => "synced (acks after fdatasync)".to_owned(),
-        SyncPolicy::Interval { interval_ms } => format!("written (acks before fdatasync, synced every {interval_ms} ms)"),
+        SyncPolicy::Interval { interval_ms } => {
+            format!("written (acks before fdatasync, synced every {interval_ms} ms)")
+        }
     };
     tracing::info!(
         version = env!("CARGO_PKG_VERSION"),

@@ -54,19 +54,19 @@ pub fn run(command: ConsumerCommand) -> CliResult {
 fn register(args: ConsumerArgs) -> CliResult {
     let client = connect(&args.server, ATTEMPTS_DEFAULT)?;
     let output =
-        client.register_stream_consumer(RegisterStreamConsumer::new(&args.stream, &args.name)).map_err(|e| {
-            match e.status() {
-                Some(Status::ResourceInUse) => CliError::runtime(format!(
-                    "consumer \"{}\" is already registered with stream \"{}\" — `shoal consumer describe {} {}` \
+        client.register_stream_consumer(RegisterStreamConsumer::new(&args.stream, &args.name)).map_err(|e| match e
+            .status()
+        {
+            Some(Status::ResourceInUse) => CliError::runtime(format!(
+                "consumer \"{}\" is already registered with stream \"{}\" — `shoal consumer describe {} {}` \
                      shows it",
-                    args.name, args.stream, args.stream, args.name
-                )),
-                Some(Status::LimitExceeded) => CliError::runtime(format!(
-                    "{e} — deregister a consumer first (`shoal consumer list {}` lists them)",
-                    args.stream
-                )),
-                _ => failed(&args, &e),
-            }
+                args.name, args.stream, args.stream, args.name
+            )),
+            Some(Status::LimitExceeded) => CliError::runtime(format!(
+                "{e} — deregister a consumer first (`shoal consumer list {}` lists them)",
+                args.stream
+            )),
+            _ => failed(&args, &e),
         })?;
     let mut out = std::io::stdout().lock();
     writeln!(out, "{}", output.consumer.consumer_arn).map_err(output_error)?;
