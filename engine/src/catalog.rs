@@ -15,7 +15,7 @@ use rkyv::{Archive, Deserialize, Serialize};
 
 use crate::checksum::crc32;
 use crate::error::{EngineError, Result};
-use crate::limits::{CONSUMERS_PER_STREAM_MAX, RETENTION_HOURS_DEFAULT, STREAM_SHARDS_MAX};
+use crate::limits::{CONSUMERS_PER_STREAM_MAX, STREAM_SHARDS_MAX};
 use crate::model::{
     validate_consumer_name, validate_retention_hours, validate_stream_name, ShardDescription, StreamDescription,
     StreamStatus,
@@ -252,11 +252,13 @@ impl<S: Storage> Catalog<S> {
     }
 
     /// Adds a stream of `shard_count` shards splitting the key space evenly.
+    /// The caller resolves an unset retention to its configured default
+    /// ([`crate::EngineConfig::default_retention_hours`]).
     pub async fn create_stream(
         &mut self,
         name: &str,
         shard_count: u32,
-        retention_hours: Option<u32>,
+        retention_hours: u32,
         limits: ShardLimits,
         now_ms: u64,
     ) -> Result<StreamMeta> {
@@ -265,7 +267,6 @@ impl<S: Storage> Catalog<S> {
             return Err(EngineError::InvalidArgument("a stream needs at least one shard".into()));
         }
         self.check_shard_quota(shard_count as usize)?;
-        let retention_hours = retention_hours.unwrap_or(RETENTION_HOURS_DEFAULT);
         validate_retention_hours(retention_hours)?;
         if self.data.streams.iter().any(|s| s.name == name) {
             return Err(EngineError::InUse(format!("Stream {name} already exists.")));

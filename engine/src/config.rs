@@ -1,11 +1,12 @@
 //! Engine configuration: one source of truth for defaults and their bounds.
 
+use std::fmt;
 use std::path::PathBuf;
 
 use crate::error::{EngineError, Result};
 use crate::limits::*;
 use crate::subscription::SubscriptionSettings;
-use crate::throttle::ShardLimits;
+use crate::throttle::{ShardLimits, UNLIMITED};
 
 /// When appended data is made durable, and so when a put is acknowledged.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -74,8 +75,41 @@ pub struct EngineConfig {
     pub maintenance_interval_ms: u64,
     /// Per-shard limits of streams created without their own.
     pub default_shard_limits: ShardLimits,
+    /// Retention of streams created without their own.
+    pub default_retention_hours: u32,
     /// Enhanced fan-out: subscription lifetime and per-consumer rate.
     pub subscription: SubscriptionSettings,
+}
+
+/// A setting outside its allowed values: which one, its value, and what
+/// is allowed, so that whoever set it (a config file, a flag, a program)
+/// can name it in its own terms.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{setting} = {value}: must be {allowed}")]
+pub struct InvalidSetting {
+    /// The field of [`EngineConfig`], as a path: `log.segment_bytes`.
+    pub setting: &'static str,
+    pub value: String,
+    pub allowed: String,
+}
+
+impl InvalidSetting {
+    fn new(setting: &'static str, value: impl ToString, allowed: impl Into<String>) -> Self {
+        Self { setting, value: value.to_string(), allowed: allowed.into() }
+    }
+}
+
+/// `value` if it lies within `min..=max`, else the setting's error.
+fn within<T: PartialOrd + fmt::Display + Copy>(
+    setting: &'static str,
+    value: T,
+    min: T,
+    max: T,
+) -> std::result::Result<(), InvalidSetting> {
+    if (min..=max).contains(&value) {
+        return Ok(());
+    }
+    Err(InvalidSetting::new(setting, value, format!("within {min}..={max}")))
 }
 
 impl EngineConfig {
@@ -88,36 +122,97 @@ impl EngineConfig {
             io_memory_bytes: 8 << 20,
             maintenance_interval_ms: 1_000,
             default_shard_limits: ShardLimits::KINESIS,
+            default_retention_hours: RETENTION_HOURS_DEFAULT,
             subscription: SubscriptionSettings::default(),
         }
     }
 
     pub fn validate(&self) -> Result<()> {
+        self.check().map_err(|e| EngineError::InvalidArgument(format!("invalid engine config: {e}")))
+    }
+
+    /// Checks every setting against its bounds (in [`crate::limits`]); the
+    /// first one out of bounds is the error.
+    pub fn check(&self) -> std::result::Result<(), InvalidSetting> {
+        within("cores", self.cores, 0, CORES_MAX)?;
         let seg = self.log.segment_bytes;
         if !(SEGMENT_BYTES_MIN..=SEGMENT_BYTES_MAX).contains(&seg) || seg % DMA_ALIGNMENT as u64 != 0 {
-            return Err(EngineError::InvalidArgument(format!(
-                "segment size {seg} bytes must be a multiple of {DMA_ALIGNMENT} within \
-                 {SEGMENT_BYTES_MIN}..={SEGMENT_BYTES_MAX}"
-            )));
-        }
-        if let SyncPolicy::Interval { interval_ms } = self.log.sync_policy {
-            if !(1..=60_000).contains(&interval_ms) {
-                return Err(EngineError::InvalidArgument(format!(
-                    "sync interval {interval_ms} ms must be within 1..=60000"
-                )));
-            }
-        }
-        let l = self.default_shard_limits;
-        if [l.write_bytes_per_second, l.write_records_per_second, l.read_bytes_per_second, l.read_calls_per_second]
-            .contains(&0)
-        {
-            return Err(EngineError::InvalidArgument(
-                "per-shard limits must be at least 1 (use the maximum, 4294967295, for unlimited)".into(),
+            return Err(InvalidSetting::new(
+                "log.segment_bytes",
+                seg,
+                format!("a multiple of {DMA_ALIGNMENT} within {SEGMENT_BYTES_MIN}..={SEGMENT_BYTES_MAX}"),
             ));
         }
-        if self.maintenance_interval_ms == 0 {
-            return Err(EngineError::InvalidArgument("maintenance interval must be at least 1 ms".into()));
+        if let SyncPolicy::Interval { interval_ms } = self.log.sync_policy {
+            within("log.sync_policy.interval_ms", interval_ms, SYNC_INTERVAL_MS_MIN, SYNC_INTERVAL_MS_MAX)?;
         }
+        let l = self.default_shard_limits;
+        for (setting, value) in [
+            ("default_shard_limits.write_bytes_per_second", l.write_bytes_per_second),
+            ("default_shard_limits.write_records_per_second", l.write_records_per_second),
+            ("default_shard_limits.read_bytes_per_second", l.read_bytes_per_second),
+            ("default_shard_limits.read_calls_per_second", l.read_calls_per_second),
+        ] {
+            within(setting, value, 1, UNLIMITED)
+                .map_err(|e| InvalidSetting { allowed: format!("{} ({UNLIMITED} = unlimited)", e.allowed), ..e })?;
+        }
+        within("default_retention_hours", self.default_retention_hours, RETENTION_HOURS_MIN, RETENTION_HOURS_MAX)?;
+        if self.maintenance_interval_ms == 0 {
+            return Err(InvalidSetting::new("maintenance_interval_ms", 0, "at least 1"));
+        }
+        let sub = &self.subscription;
+        within(
+            "subscription.lifetime_ms",
+            sub.lifetime_ms,
+            SUBSCRIPTION_LIFETIME_MS_MIN,
+            SUBSCRIPTION_LIFETIME_MS_MAX,
+        )?;
+        within("subscription.bytes_per_second", sub.bytes_per_second, 1, UNLIMITED)?;
+        within(
+            "subscription.heartbeat_ms",
+            sub.heartbeat_ms,
+            SUBSCRIPTION_HEARTBEAT_MS_MIN,
+            SUBSCRIPTION_HEARTBEAT_MS_MAX,
+        )?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid() {
+        assert_eq!(EngineConfig::new("d").check(), Ok(()));
+    }
+
+    #[test]
+    fn each_bad_setting_is_named_with_its_bounds() {
+        let bad = |f: fn(&mut EngineConfig)| {
+            let mut c = EngineConfig::new("d");
+            f(&mut c);
+            c.check().expect_err("invalid").to_string()
+        };
+        assert_eq!(
+            bad(|c| c.log.segment_bytes = 1000),
+            "log.segment_bytes = 1000: must be a multiple of 4096 within 65536..=4294967296"
+        );
+        assert_eq!(
+            bad(|c| c.log.sync_policy = SyncPolicy::Interval { interval_ms: 0 }),
+            "log.sync_policy.interval_ms = 0: must be within 1..=60000"
+        );
+        assert_eq!(
+            bad(|c| c.default_shard_limits.read_calls_per_second = 0),
+            "default_shard_limits.read_calls_per_second = 0: must be within 1..=4294967295 (4294967295 = unlimited)"
+        );
+        assert_eq!(bad(|c| c.default_retention_hours = 23), "default_retention_hours = 23: must be within 24..=8760");
+        assert_eq!(bad(|c| c.cores = 5000), "cores = 5000: must be within 0..=1024");
+        assert_eq!(
+            bad(|c| c.subscription.lifetime_ms = 5),
+            "subscription.lifetime_ms = 5: must be within 100..=3600000"
+        );
+        let e = EngineConfig { default_retention_hours: 9000, ..EngineConfig::new("d") }.validate();
+        assert!(matches!(e, Err(EngineError::InvalidArgument(m)) if m.contains("default_retention_hours = 9000")));
     }
 }

@@ -50,7 +50,7 @@ pub mod tail_cache;
 pub mod throttle;
 
 pub use crate::clock::{Clock, ManualClock, SystemClock};
-pub use crate::config::{Durability, EngineConfig, LogConfig, SyncPolicy};
+pub use crate::config::{Durability, EngineConfig, InvalidSetting, LogConfig, SyncPolicy};
 pub use crate::core::{PutRecordsOutcome, PutResult, ReadOutcome, RecordFailure, RecordFailureKind, StartingPosition};
 pub use crate::error::{EngineError, ErrorKind, Result};
 pub use crate::local::LocalEngine;

@@ -36,6 +36,15 @@ pub const RETENTION_HOURS_DEFAULT: u32 = 24;
 pub const RETENTION_HOURS_MIN: u32 = 24;
 pub const RETENTION_HOURS_MAX: u32 = 8760;
 
+/// Executors per engine (`cores`; 0 picks one per CPU). Each holds its own
+/// DMA buffer pool and thread: far more than any machine's CPUs is a typo.
+pub const CORES_MAX: usize = 1024;
+
+/// `SyncPolicy::Interval` bounds: a power loss may lose up to one interval
+/// of acknowledged records, so the longest is a minute.
+pub const SYNC_INTERVAL_MS_MIN: u64 = 1;
+pub const SYNC_INTERVAL_MS_MAX: u64 = 60_000;
+
 /// Open shards per engine (Kinesis' per-account quota in its largest
 /// regions: 20,000). Creating or resharding past it is LimitExceeded.
 pub const STREAM_SHARDS_MAX: u32 = 20_000;
@@ -47,8 +56,20 @@ pub const CONSUMERS_PER_STREAM_MAX: usize = 20;
 /// consumer resubscribes from the continuation sequence number.
 pub const SUBSCRIPTION_LIFETIME_MS_DEFAULT: u64 = 5 * 60 * 1000;
 
+/// Subscription lifetime bounds: short enough lifetimes cost a resubscribe
+/// every few events; an hour bounds how long a subscription outlives its
+/// consumer's interest.
+pub const SUBSCRIPTION_LIFETIME_MS_MIN: u64 = 100;
+pub const SUBSCRIPTION_LIFETIME_MS_MAX: u64 = 60 * 60 * 1000;
+
 /// Delivery rate per consumer and shard (Kinesis: 2 MiB/s).
 pub const SUBSCRIPTION_BYTES_PER_SECOND: u32 = 2 * 1024 * 1024;
+
+/// An idle subscription sends an empty event this often, so the consumer
+/// sees its continuation number and that the tip has not moved.
+pub const SUBSCRIPTION_HEARTBEAT_MS_DEFAULT: u64 = 1_000;
+pub const SUBSCRIPTION_HEARTBEAT_MS_MIN: u64 = 10;
+pub const SUBSCRIPTION_HEARTBEAT_MS_MAX: u64 = 60_000;
 
 /// Segment size bounds. The minimum keeps tests able to roll often; the
 /// maximum keeps one file's sparse index and recovery scan bounded.
@@ -110,6 +131,10 @@ const _: () = assert!(WRITE_CHUNK_BYTES % DMA_ALIGNMENT == 0);
 const _: () = assert!(ZERO_AHEAD_BYTES % DMA_ALIGNMENT as u64 == 0);
 const _: () = assert!(RETENTION_HOURS_MIN <= RETENTION_HOURS_DEFAULT);
 const _: () = assert!(RETENTION_HOURS_DEFAULT <= RETENTION_HOURS_MAX);
+const _: () = assert!(SUBSCRIPTION_LIFETIME_MS_MIN <= SUBSCRIPTION_LIFETIME_MS_DEFAULT);
+const _: () = assert!(SUBSCRIPTION_LIFETIME_MS_DEFAULT <= SUBSCRIPTION_LIFETIME_MS_MAX);
+const _: () = assert!(SUBSCRIPTION_HEARTBEAT_MS_MIN <= SUBSCRIPTION_HEARTBEAT_MS_DEFAULT);
+const _: () = assert!(SUBSCRIPTION_HEARTBEAT_MS_DEFAULT <= SUBSCRIPTION_HEARTBEAT_MS_MAX);
 const _: () = assert!(RECORD_DATA_BYTES_MAX + PARTITION_KEY_BYTES_MAX <= APPEND_BYTES_MAX);
 
 /// Rounds `v` up to the next multiple of [`DMA_ALIGNMENT`].

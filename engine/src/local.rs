@@ -29,6 +29,7 @@ use crate::throttle::ShardLimits;
 /// An engine whose shards all live on the calling thread.
 pub struct LocalEngine<S: Storage, C: Clock> {
     default_limits: ShardLimits,
+    default_retention_hours: u32,
     catalog: Mutex<Catalog<S>>,
     snapshot: RefCell<Arc<CatalogData>>,
     core: CoreShards<S, C>,
@@ -57,6 +58,7 @@ impl<S: Storage, C: Clock> LocalEngine<S, C> {
         }
         let engine = Self {
             default_limits: config.default_shard_limits,
+            default_retention_hours: config.default_retention_hours,
             catalog: Mutex::new(catalog),
             snapshot: RefCell::new(snapshot),
             core,
@@ -85,8 +87,10 @@ impl<S: Storage, C: Clock> LocalEngine<S, C> {
         self.create_stream_with_limits(name, shard_count, retention_hours, None).await
     }
 
-    /// Creates a stream whose shards have `limits` (the engine's default
-    /// limits if `None`).
+    /// Creates a stream whose shards have `limits` and whose records are
+    /// kept `retention_hours` (the engine's defaults if `None`:
+    /// [`EngineConfig::default_shard_limits`](crate::EngineConfig) and
+    /// `default_retention_hours`).
     pub async fn create_stream_with_limits(
         &self,
         name: &str,
@@ -97,6 +101,7 @@ impl<S: Storage, C: Clock> LocalEngine<S, C> {
         let mut catalog = self.catalog.lock().await;
         let now = self.core.clock().now_ms();
         let limits = limits.unwrap_or(self.default_limits);
+        let retention_hours = retention_hours.unwrap_or(self.default_retention_hours);
         let stream = catalog.create_stream(name, shard_count, retention_hours, limits, now).await?;
         self.core.open_shards(&stream, stream.shards.iter()).await?;
         *self.snapshot.borrow_mut() = catalog.snapshot();
@@ -181,6 +186,7 @@ impl<S: Storage, C: Clock> LocalEngine<S, C> {
     /// `new_starting_hash_key`.
     pub async fn split_shard(&self, stream: &str, shard: u32, new_starting_hash_key: u128) -> Result<()> {
         self.reshard(
+            "split",
             stream,
             &[shard],
             |meta| reshard::check_split(meta, shard, new_starting_hash_key).map(|_| ()),
@@ -192,6 +198,7 @@ impl<S: Storage, C: Clock> LocalEngine<S, C> {
     /// MergeShards: closes `shard` and `adjacent` and adds their child.
     pub async fn merge_shards(&self, stream: &str, shard: u32, adjacent: u32) -> Result<()> {
         self.reshard(
+            "merge",
             stream,
             &[shard, adjacent],
             |meta| reshard::check_merge(meta, shard, adjacent).map(|_| ()),
@@ -204,6 +211,7 @@ impl<S: Storage, C: Clock> LocalEngine<S, C> {
     pub async fn update_shard_count(&self, stream: &str, target: u32) -> Result<()> {
         let open: Vec<u32> = self.stream(stream)?.shards.iter().filter(|s| s.is_open()).map(|s| s.index).collect();
         self.reshard(
+            "update shard count",
             stream,
             &open,
             |meta| reshard::check_target(meta, target),
@@ -218,6 +226,7 @@ impl<S: Storage, C: Clock> LocalEngine<S, C> {
     /// parents are reopened: the stream stays as it was.
     async fn reshard(
         &self,
+        kind: &str,
         stream: &str,
         parents: &[u32],
         check: impl FnOnce(&StreamMeta) -> Result<()>,
@@ -243,6 +252,7 @@ impl<S: Storage, C: Clock> LocalEngine<S, C> {
             parents.iter().copied().filter(|&p| updated.shard(p).is_some_and(|s| s.is_open())).collect();
         self.core.reopen_shards(&updated, &untouched);
         *self.snapshot.borrow_mut() = catalog.snapshot();
+        reshard::log_resharded(kind, &meta, &updated);
         Ok(())
     }
 

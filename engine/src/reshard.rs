@@ -51,6 +51,28 @@ pub fn check_merge(stream: &StreamMeta, shard: u32, adjacent: u32) -> Result<Has
     Ok(HashKeyRange { start: a.hash_start, end: b.hash_end })
 }
 
+/// Logs a finished reshard (one line per reshard): which shards closed,
+/// which were added, and how many are open now.
+pub fn log_resharded(kind: &str, before: &StreamMeta, after: &StreamMeta) {
+    let closed: Vec<String> = after
+        .shards
+        .iter()
+        .filter(|s| !s.is_open() && before.shard(s.index).is_some_and(|b| b.is_open()))
+        .map(|s| shard_id(s.index))
+        .collect();
+    let added: Vec<String> =
+        after.shards.iter().filter(|s| before.shard(s.index).is_none()).map(|s| shard_id(s.index)).collect();
+    let open = after.shards.iter().filter(|s| s.is_open()).count();
+    tracing::info!(
+        stream = %after.name,
+        kind,
+        closed = %closed.join(","),
+        added = %added.join(","),
+        open_shards = open,
+        "stream resharded"
+    );
+}
+
 fn open_shard(stream: &StreamMeta, index: u32) -> Result<&ShardMeta> {
     let s = stream.shard(index).ok_or_else(|| {
         EngineError::NotFound(format!("Shard {} in stream {} does not exist", shard_id(index), stream.name))

@@ -69,7 +69,7 @@ impl Default for SubscriptionSettings {
         Self {
             lifetime_ms: crate::limits::SUBSCRIPTION_LIFETIME_MS_DEFAULT,
             bytes_per_second: crate::limits::SUBSCRIPTION_BYTES_PER_SECOND,
-            heartbeat_ms: 1_000,
+            heartbeat_ms: crate::limits::SUBSCRIPTION_HEARTBEAT_MS_DEFAULT,
         }
     }
 }

@@ -26,6 +26,7 @@ use shoal_protocol::ops::{Opcode, Push, SubscribeToShard, SubscribeToShardOutput
 use shoal_protocol::{Request, Response, Status};
 
 use crate::dispatch::{wire_event, Context, Failure};
+use crate::log_limit::{LogLimit, PROTOCOL_WARN_INTERVAL};
 
 /// Requests served concurrently per connection.
 pub const IN_FLIGHT_MAX: u64 = 256;
@@ -51,6 +52,7 @@ pub async fn serve(stream: TcpStream, ctx: Rc<Context>, stop: oneshot::Receiver<
     let mut subscriptions = Vec::new();
     let mut buf = BytesMut::with_capacity(READ_CHUNK_BYTES);
     let mut stop = stop;
+    let mut protocol_errors = ProtocolErrors::new(&peer);
     'conn: loop {
         let want = loop {
             match decode_from(&mut buf) {
@@ -85,15 +87,18 @@ pub async fn serve(stream: TcpStream, ctx: Rc<Context>, stop: oneshot::Receiver<
                     }
                     // The client sent a response or an error frame: the
                     // protocol says what to answer.
-                    Err(reply) => send(&out_tx, &reply),
+                    Err(reply) => {
+                        protocol_errors.warn("a client may send only request frames", &"not a request frame");
+                        send(&out_tx, &reply)
+                    }
                 },
                 Decoded::Complete(Err(body_error), _) => {
-                    tracing::debug!(%peer, error = %body_error, "undecodable request body");
+                    protocol_errors.warn("undecodable request body; answered with an error", &body_error);
                     send(&out_tx, &body_error.error_frame());
                 }
                 Decoded::Incomplete(needed) => break needed.max(READ_CHUNK_BYTES),
                 Decoded::Invalid(framing) => {
-                    tracing::info!(%peer, error = %framing, "framing lost; closing the connection");
+                    protocol_errors.warn("framing lost; closing the connection", &framing);
                     send(&out_tx, &framing.farewell());
                     break 'conn;
                 }
@@ -126,6 +131,7 @@ pub async fn serve(stream: TcpStream, ctx: Rc<Context>, stop: oneshot::Receiver<
             break;
         }
     }
+    protocol_errors.finish();
     // Subscriptions end with the connection; a client still connected
     // (the server is shutting down) is told so.
     for id in live.borrow().iter() {
@@ -138,6 +144,34 @@ pub async fn serve(stream: TcpStream, ctx: Rc<Context>, stop: oneshot::Receiver<
     drop(out_tx);
     let _ = permits.acquire(IN_FLIGHT_MAX).await;
     writer_task.await;
+}
+
+/// A connection's protocol errors, logged at most once per [`PROTOCOL_WARN_INTERVAL`].
+struct ProtocolErrors<'a> {
+    peer: &'a str,
+    opened: std::time::Instant,
+    limit: LogLimit,
+}
+
+impl<'a> ProtocolErrors<'a> {
+    fn new(peer: &'a str) -> Self {
+        Self { peer, opened: std::time::Instant::now(), limit: LogLimit::new(PROTOCOL_WARN_INTERVAL) }
+    }
+
+    fn warn(&mut self, what: &str, error: &dyn std::fmt::Display) {
+        let now_ms = self.opened.elapsed().as_millis() as u64;
+        if let Some(suppressed) = self.limit.admit(now_ms) {
+            tracing::warn!(peer = self.peer, %error, suppressed, "protocol error from client: {what}");
+        }
+    }
+
+    /// The errors held back since the last line, when the connection ends.
+    fn finish(&mut self) {
+        let suppressed = self.limit.take_suppressed();
+        if suppressed > 0 {
+            tracing::warn!(peer = self.peer, suppressed, "connection closed after more protocol errors (not logged)");
+        }
+    }
 }
 
 /// Serves one SubscribeToShard: the response, then push events as fast

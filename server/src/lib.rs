@@ -7,15 +7,19 @@
 //!
 //! # Layout
 //! * [`server`]: start, the bound address, graceful shutdown.
+//! * [`config`]: `shoal serve`'s TOML file and flags, merged over the defaults.
 //! * `listener`: one accept loop per core, draining on shutdown.
 //! * `connection`: framing, pipelining, batched writes; no business logic.
+//! * `log_limit`: one protocol-error warning per connection per interval, not one per frame.
 //! * `dispatch`: request → engine → response, and error mapping.
 //! * `secret`: the server-held key that authenticates iterators and tokens.
 //! * `next_token`: ListShards paging tokens.
 
+pub mod config;
 mod connection;
 mod dispatch;
 mod listener;
+mod log_limit;
 mod next_token;
 mod secret;
 pub mod server;

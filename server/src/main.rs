@@ -1,15 +1,13 @@
-//! `shoal`: the Shoal server and its command line: `serve` runs the server; `stream`, `put`,
-//! `get` and `tail` are client commands for people and scripts (see `cli`).
+//! `shoal`: the Shoal server and its command line: `serve` runs the server; `stream`,
+//! `consumer`, `put`, `get` and `tail` are client commands for people and scripts (see `cli`).
 
 mod cli;
 
-use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use shoal_engine::SyncPolicy;
-use shoal_server::{Server, ServerConfig};
+use shoal_server::config::{self, ServeArgs};
+use shoal_server::Server;
 
 // Frames of a few hundred KiB churn the heap; glibc hands such memory back
 // to the kernel and faults it in again on every put (see BENCHMARKS.md).
@@ -30,11 +28,15 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run the server.
+    /// Run the server (settings: defaults, then --config FILE, then flags).
+    #[command(after_help = SERVE_HELP)]
     Serve(ServeArgs),
-    /// Create, delete, list and describe streams.
+    /// Create, delete, list, describe and reshard streams; change their retention.
     #[command(subcommand)]
     Stream(cli::stream::StreamCommand),
+    /// Register, deregister, list and describe a stream's enhanced fan-out consumers.
+    #[command(subcommand)]
+    Consumer(cli::consumer::ConsumerCommand),
     /// Put lines from stdin (or a file) as records, batched into PutRecords.
     #[command(after_help = cli::exit::HELP)]
     Put(cli::put::PutArgs),
@@ -49,35 +51,6 @@ enum Command {
     /// indexes); exits 1 on damage. --repair truncates torn tails.
     #[command(after_help = cli::exit::HELP)]
     Check(cli::check::CheckArgs),
-}
-
-#[derive(clap::Args)]
-struct ServeArgs {
-    /// Directory holding the catalog, segments and the server key.
-    #[arg(long, default_value = "./shoal-data")]
-    data_dir: PathBuf,
-    /// Address every core listens on.
-    #[arg(long, default_value = "127.0.0.1:7070")]
-    listen: SocketAddr,
-    /// Executors (one per core); 0 = one per available CPU.
-    #[arg(long, default_value_t = 0)]
-    cores: usize,
-    /// Segment file size in bytes (a multiple of 4096).
-    #[arg(long, default_value_t = shoal_engine::limits::SEGMENT_BYTES_DEFAULT)]
-    segment_bytes: u64,
-    /// Per-core bound on the in-memory tail cache, in bytes.
-    #[arg(long, default_value_t = shoal_engine::limits::TAIL_CACHE_BYTES_DEFAULT)]
-    tail_cache_bytes: usize,
-    /// Per-shard limits of streams created without their own: `kinesis`
-    /// (writes 1 MiB/s and 1,000 records/s, reads 2 MiB/s and 5 calls/s)
-    /// or `unlimited` (benchmarks).
-    #[arg(long, default_value = "kinesis", value_parser = ["kinesis", "unlimited"])]
-    shard_limits: String,
-    /// RISKY, not the default: acknowledge puts once written and fdatasync
-    /// only every this many milliseconds. A power loss can lose records
-    /// acknowledged in the last interval; acks then say WRITTEN, not SYNCED.
-    #[arg(long, value_name = "MS")]
-    sync_interval_ms: Option<u64>,
 }
 
 fn main() -> ExitCode {
@@ -95,6 +68,7 @@ fn main() -> ExitCode {
     let outcome = match cli.command {
         Command::Serve(args) => return serve(args),
         Command::Stream(command) => cli::stream::run(command),
+        Command::Consumer(command) => cli::consumer::run(command),
         Command::Put(args) => cli::put::run(args),
         Command::Get(args) => cli::get::run(args),
         Command::Tail(args) => cli::tail::run(args),
@@ -111,21 +85,32 @@ fn main() -> ExitCode {
     }
 }
 
+/// What `shoal serve --help` ends with.
+const SERVE_HELP: &str = "\
+A flag that is given overrides the config file's key of the same name; `--print-config` shows
+the result. A bad config file or value exits with 2 (usage error).";
+
 fn serve(args: ServeArgs) -> ExitCode {
-    let mut config = ServerConfig::new(&args.data_dir, args.listen);
-    config.engine.cores = args.cores;
-    config.engine.log.segment_bytes = args.segment_bytes;
-    config.engine.tail_cache_bytes = args.tail_cache_bytes;
-    if args.shard_limits == "unlimited" {
-        config.engine.default_shard_limits = shoal_engine::ShardLimits::UNLIMITED;
+    let config = match config::from_args(&args) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(cli::exit::USAGE);
+        }
+    };
+    if args.print_config {
+        return match config::print(&config) {
+            Ok(text) => {
+                print!("{text}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::from(cli::exit::USAGE)
+            }
+        };
     }
-    if let Some(interval_ms) = args.sync_interval_ms {
-        config.engine.log.sync_policy = SyncPolicy::Interval { interval_ms };
-        tracing::warn!(
-            interval_ms,
-            "durability mode: WRITTEN (acks before fdatasync); a power loss can lose acknowledged records"
-        );
-    }
+    config::log_effective(&config);
     let mut signals =
         match signal_hook::iterator::Signals::new([signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM]) {
             Ok(s) => s,
@@ -134,25 +119,15 @@ fn serve(args: ServeArgs) -> ExitCode {
                 return ExitCode::from(1);
             }
         };
-    let server = match Server::start(config.clone()) {
+    let server = match Server::start(config) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("error: {e}");
             return ExitCode::from(1);
         }
     };
-    let recovered = server.engine().recovery_reports();
-    let truncated: u64 = recovered.iter().map(|(_, _, r)| r.bytes_truncated).sum();
-    tracing::info!(
-        version = env!("CARGO_PKG_VERSION"),
-        addr = %server.local_addr(),
-        data_dir = %args.data_dir.display(),
-        cores = server.engine().cores(),
-        durability = ?server.engine().durability(),
-        shards_recovered = recovered.len(),
-        bytes_truncated = truncated,
-        "shoal is serving"
-    );
+    shoal_server::server::log_recovery(server.engine().recovery_reports());
+    tracing::info!(addr = %server.local_addr(), cores = server.engine().cores(), "shoal is serving");
     let signal = signals.forever().next();
     tracing::info!(?signal, "shutting down: no new connections, finishing in-flight requests");
     match server.shutdown() {

@@ -1,10 +1,11 @@
 //! Starting and stopping a server: the engine, one listener per core, and
 //! a graceful shutdown (stop accepting, finish in-flight requests, sync).
 
-use std::net::SocketAddr;
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use shoal_engine::runtime::RecoveryReports;
 use shoal_engine::{CoreApi, CoreHook, Engine, EngineConfig, EngineError};
 
 use crate::listener::{self, CoreSetup};
@@ -13,7 +14,14 @@ use crate::secret;
 /// How long `start` waits for every core to listen.
 const START_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// Everything `shoal serve` can be told.
+/// Where `shoal serve` keeps its data unless told otherwise.
+pub const DATA_DIR_DEFAULT: &str = "./shoal-data";
+
+/// Where `shoal serve` listens, and client commands connect, unless told otherwise.
+pub const LISTEN_DEFAULT: SocketAddr = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 7070));
+
+/// Everything `shoal serve` can be told. [`ServerConfig::default`] holds the
+/// defaults of `shoal serve`: the config file and the flags only change them.
 #[derive(Clone, Debug)]
 pub struct ServerConfig {
     pub engine: EngineConfig,
@@ -26,6 +34,12 @@ pub struct ServerConfig {
 impl ServerConfig {
     pub fn new(data_dir: impl Into<std::path::PathBuf>, listen: SocketAddr) -> Self {
         Self { engine: EngineConfig::new(data_dir), listen, metrics: None }
+    }
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self::new(DATA_DIR_DEFAULT, LISTEN_DEFAULT)
     }
 }
 
@@ -145,4 +159,21 @@ impl Server {
         self.engine.shutdown()?;
         Ok(())
     }
+}
+
+/// Logs what recovery found, once for all shards. Each shard that had a torn tail cut or
+/// damage found already got its own warning from the engine, with the counts and files; a
+/// clean shard gets a line only at debug, so that thousands of clean shards do not flood the
+/// log at startup.
+pub fn log_recovery(reports: &RecoveryReports) {
+    let damaged = reports.iter().filter(|(_, _, r)| r.bytes_truncated > 0 || !r.damage.is_empty()).count();
+    tracing::info!(
+        shards = reports.len(),
+        segments = reports.iter().map(|(_, _, r)| r.segments).sum::<usize>(),
+        tail_records = reports.iter().map(|(_, _, r)| r.tail_records).sum::<u64>(),
+        bytes_truncated = reports.iter().map(|(_, _, r)| r.bytes_truncated).sum::<u64>(),
+        indexes_rebuilt = reports.iter().map(|(_, _, r)| r.indexes_rebuilt).sum::<usize>(),
+        shards_with_damage = damaged,
+        "recovery done"
+    );
 }

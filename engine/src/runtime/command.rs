@@ -125,3 +125,14 @@ pub(crate) enum ReshardOp {
     Merge { shard: u32, adjacent: u32 },
     UniformScaling { target: u32 },
 }
+
+impl ReshardOp {
+    /// The operation's name in logs.
+    pub fn kind(self) -> &'static str {
+        match self {
+            ReshardOp::Split { .. } => "split",
+            ReshardOp::Merge { .. } => "merge",
+            ReshardOp::UniformScaling { .. } => "update shard count",
+        }
+    }
+}

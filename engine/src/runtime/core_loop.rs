@@ -350,6 +350,7 @@ async fn reshard(catalog: &mut Catalog<DmaStorage>, ctx: &CoreContext, name: &st
         }
     }
     publish(ctx, catalog);
+    reshard::log_resharded(op.kind(), &meta, &updated);
     Ok(())
 }
 
@@ -379,6 +380,7 @@ async fn create_stream(
     retention_hours: Option<u32>,
     limits: ShardLimits,
 ) -> Result<StreamDescription> {
+    let retention_hours = retention_hours.unwrap_or(ctx.config.default_retention_hours);
     let stream = catalog.create_stream(name, shards, retention_hours, limits, SystemClock.now_ms()).await?;
     broadcast(ctx, |reply| Command::OpenShards { stream: stream.clone(), reply }).await?;
     publish(ctx, catalog);

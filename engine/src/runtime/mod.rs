@@ -174,8 +174,10 @@ impl Engine {
         self.create_stream_with_limits(name, shards, retention_hours, None).await
     }
 
-    /// Creates a stream whose shards have `limits` (the engine's default
-    /// limits if `None`).
+    /// Creates a stream whose shards have `limits` and whose records are
+    /// kept `retention_hours` (the engine's defaults if `None`:
+    /// [`EngineConfig::default_shard_limits`](crate::EngineConfig) and
+    /// `default_retention_hours`).
     pub async fn create_stream_with_limits(
         &self,
         name: &str,

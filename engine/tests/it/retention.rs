@@ -69,3 +69,21 @@ fn longer_retention_keeps_data() {
     block_on(engine.set_retention("r", 24, false)).expect("decrease");
     assert!(block_on(engine.maintenance()).expect("maintenance") > 0);
 }
+
+#[test]
+fn streams_created_without_retention_take_the_configured_default() {
+    let storage = SimStorage::new(23);
+    let clock = ManualClock::new(T0);
+    let mut config = engine_config(small_segments(), 1 << 20);
+    config.default_retention_hours = 72;
+    let (engine, _) =
+        block_on(shoal_engine::LocalEngine::open(storage.clone(), clock.clone(), &config)).expect("engine opens");
+    block_on(engine.create_stream("default", 1, None)).expect("create");
+    block_on(engine.create_stream("own", 1, Some(48))).expect("create");
+    assert_eq!(engine.describe_stream("default").expect("describe").retention_hours, 72);
+    assert_eq!(engine.describe_stream("own").expect("describe").retention_hours, 48);
+
+    config.default_retention_hours = 8761;
+    let refused = block_on(shoal_engine::LocalEngine::open(storage, clock, &config));
+    assert!(refused.is_err(), "a default outside 24..=8760 hours is refused");
+}

@@ -15,7 +15,7 @@ use super::exit::{CliError, CliResult};
 #[derive(clap::Args, Debug)]
 pub struct CheckArgs {
     /// The data directory to verify (the server must not be running on it).
-    #[arg(long, default_value = "./shoal-data")]
+    #[arg(long, default_value = shoal_server::server::DATA_DIR_DEFAULT)]
     pub data_dir: PathBuf,
     /// Truncate torn tails at the last valid frame and rebuild damaged
     /// indexes; damage inside sealed segments cannot be repaired and is

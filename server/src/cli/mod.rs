@@ -1,4 +1,4 @@
-//! The client commands of `shoal`: `stream`, `put`, `get` and `tail`, for people at a terminal
+//! The client commands of `shoal`: `stream`, `consumer`, `put`, `get` and `tail`, for people at a terminal
 //! and for scripts. Each talks to a running server through the Rust client of
 //! `shoal-protocol` (blocking, from plain threads) and ends with one of the exit codes in
 //! [`exit`].
@@ -7,7 +7,9 @@
 //!
 //! - `exit`: the exit codes and [`CliError`], which maps client failures to a message that says
 //!   what to do and to a code.
-//! - `stream`: create, delete, list, describe.
+//! - `stream`: create, delete, list, describe, retention.
+//! - `reshard`: `stream split|merge|scale`.
+//! - `consumer`: register, deregister, list, describe enhanced fan-out consumers.
 //! - `put`: lines from stdin or a file, batched into PutRecords.
 //! - `position`: `--from` (where a read starts) and `--shard`.
 //! - `get`: one shard from a position to its current end.
@@ -16,11 +18,13 @@
 //! - `check`: offline verification (and repair) of a data directory.
 
 pub mod check;
+pub mod consumer;
 pub mod exit;
 pub mod format;
 pub mod get;
 pub mod position;
 pub mod put;
+pub mod reshard;
 pub mod stream;
 pub mod tail;
 
@@ -34,7 +38,7 @@ use exit::CliError;
 #[derive(clap::Args, Debug, Clone)]
 pub struct ServerAddr {
     /// The server's address, HOST:PORT.
-    #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:7070", env = "SHOAL_ADDR")]
+    #[arg(long, value_name = "HOST:PORT", default_value_t = shoal_server::server::LISTEN_DEFAULT.to_string(), env = "SHOAL_ADDR")]
     pub addr: String,
 }
 

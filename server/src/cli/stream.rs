@@ -1,14 +1,18 @@
-//! `shoal stream create|delete|list|describe`.
+//! `shoal stream create|delete|list|describe|retention`, and the reshard commands of
+//! `reshard` (`split|merge|scale`).
 
 use std::io::Write;
 
-use shoal_protocol::client::BlockingClient;
+use shoal_protocol::client::{BlockingClient, ClientError};
+use shoal_protocol::limits::{RETENTION_HOURS_MAX, RETENTION_HOURS_MIN};
 use shoal_protocol::ops::{
-    shard_id, CreateStream, DeleteStream, DescribeStream, ListStreamConsumers, ListStreams, Shard, ShardLimits,
+    shard_id, CreateStream, DeleteStream, DescribeStream, DescribeStreamSummary, ListStreamConsumers, ListStreams,
+    RetentionPeriodChange, Shard, ShardLimits,
 };
 
 use super::exit::{CliError, CliResult};
 use super::format::{output_error, utc};
+use super::reshard::{self, MergeArgs, ScaleArgs, SplitArgs};
 use super::{connect, ServerAddr, ATTEMPTS_DEFAULT};
 
 #[derive(clap::Subcommand, Debug)]
@@ -21,6 +25,18 @@ pub enum StreamCommand {
     List(ListArgs),
     /// Show a stream: status, retention, shards (hash ranges, parents, sequence ranges), consumers.
     Describe(DescribeArgs),
+    /// Change how long a stream keeps its records (longer or shorter than now).
+    #[command(after_help = super::exit::HELP)]
+    Retention(RetentionArgs),
+    /// Split an open shard in two at a hash key (default: the middle of its range).
+    #[command(after_help = super::exit::HELP)]
+    Split(SplitArgs),
+    /// Merge two open shards whose hash key ranges touch into one.
+    #[command(after_help = super::exit::HELP)]
+    Merge(MergeArgs),
+    /// Bring a stream to N open shards that split the hash key space evenly (UpdateShardCount).
+    #[command(after_help = super::exit::HELP)]
+    Scale(ScaleArgs),
 }
 
 #[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,12 +89,28 @@ pub struct DescribeArgs {
     pub server: ServerAddr,
 }
 
+#[derive(clap::Args, Debug)]
+pub struct RetentionArgs {
+    /// The stream.
+    pub name: String,
+    /// How long records are kept, in hours (24-8,760). Shortening it lets the server delete
+    /// records older than the new period within about a second.
+    #[arg(long, value_name = "H")]
+    pub hours: u32,
+    #[command(flatten)]
+    pub server: ServerAddr,
+}
+
 pub fn run(command: StreamCommand) -> CliResult {
     match command {
         StreamCommand::Create(args) => create(args),
         StreamCommand::Delete(args) => delete(args),
         StreamCommand::List(args) => list(args),
         StreamCommand::Describe(args) => describe(args),
+        StreamCommand::Retention(args) => retention(args),
+        StreamCommand::Split(args) => reshard::split(args),
+        StreamCommand::Merge(args) => reshard::merge(args),
+        StreamCommand::Scale(args) => reshard::scale(args),
     }
 }
 
@@ -150,20 +182,52 @@ fn list(args: ListArgs) -> CliResult {
     }
 }
 
+/// Increase or Decrease StreamRetentionPeriod, whichever moves the current period to `--hours`.
+fn retention(args: RetentionArgs) -> CliResult {
+    let client = connect(&args.server, ATTEMPTS_DEFAULT)?;
+    let what = format!("stream \"{}\"", args.name);
+    let fail = |e| CliError::from_client(&args.server.addr, &what, &e);
+    let current = client.describe_stream_summary(DescribeStreamSummary::new(&args.name)).map_err(fail)?.retention_hours;
+    let change = RetentionPeriodChange::new(&args.name, args.hours);
+    let changed = match args.hours.cmp(&current) {
+        std::cmp::Ordering::Equal => {
+            eprintln!("{what} already keeps records for {current} hours");
+            return Ok(());
+        }
+        std::cmp::Ordering::Greater => client.increase_stream_retention_period(change),
+        std::cmp::Ordering::Less => client.decrease_stream_retention_period(change),
+    };
+    changed.map_err(|e| match e.status() {
+        Some(shoal_protocol::Status::Validation | shoal_protocol::Status::InvalidArgument) => CliError::usage(format!(
+            "the server refused the retention: {e} — --hours must be within {RETENTION_HOURS_MIN}..={RETENTION_HOURS_MAX}"
+        )),
+        _ => CliError::from_client(&args.server.addr, &what, &e),
+    })?;
+    eprintln!("{what} now keeps records for {} hours (was {current})", args.hours);
+    Ok(())
+}
+
+/// Every shard of a stream, following DescribeStream's pages.
+pub fn all_shards(client: &BlockingClient, stream: &str) -> Result<Vec<Shard>, ClientError> {
+    let mut request = DescribeStream::new(stream);
+    let first = client.describe_stream(request.clone())?;
+    let mut shards = first.shards;
+    let mut more = first.has_more_shards;
+    while more {
+        request.exclusive_start_shard = shards.last().map(|s| s.index);
+        let page = client.describe_stream(request.clone())?;
+        more = page.has_more_shards && !page.shards.is_empty();
+        shards.extend(page.shards);
+    }
+    Ok(shards)
+}
+
 fn describe(args: DescribeArgs) -> CliResult {
     let client = connect(&args.server, ATTEMPTS_DEFAULT)?;
     let what = format!("stream \"{}\"", args.name);
     let fail = |e| CliError::from_client(&args.server.addr, &what, &e);
-    let mut request = DescribeStream::new(&args.name);
-    let first = client.describe_stream(request.clone()).map_err(fail)?;
-    let mut shards = first.shards.clone();
-    let mut more = first.has_more_shards;
-    while more {
-        request.exclusive_start_shard = shards.last().map(|s| s.index);
-        let page = client.describe_stream(request.clone()).map_err(fail)?;
-        more = page.has_more_shards && !page.shards.is_empty();
-        shards.extend(page.shards);
-    }
+    let first = client.describe_stream_summary(DescribeStreamSummary::new(&args.name)).map_err(fail)?;
+    let shards = all_shards(&client, &args.name).map_err(fail)?;
     let consumers = consumers(&client, &args.name).map_err(fail)?;
 
     let open = shards.iter().filter(|s| s.ending_sequence_number.is_none()).count();
@@ -202,7 +266,8 @@ fn describe_shard(shard: &Shard) -> String {
     line
 }
 
-fn consumers(
+/// Every consumer of a stream, following ListStreamConsumers' pages.
+pub fn consumers(
     client: &BlockingClient,
     stream: &str,
 ) -> Result<Vec<shoal_protocol::ops::Consumer>, shoal_protocol::client::ClientError> {

@@ -17,12 +17,18 @@ pub struct TestServer {
 
 impl TestServer {
     pub fn start() -> TestServer {
+        TestServer::start_with(|_| ())
+    }
+
+    /// A server whose test configuration `edit` changes first.
+    pub fn start_with(edit: impl FnOnce(&mut ServerConfig)) -> TestServer {
         let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("dir");
         let mut config = ServerConfig::new(dir.path(), "127.0.0.1:0".parse().expect("addr"));
         config.engine.cores = 2;
         // Short subscriptions, so that fan-out tails cross a lifetime.
         config.engine.subscription.lifetime_ms = 400;
         config.engine.log.segment_bytes = 1 << 20;
+        edit(&mut config);
         let server = Server::start(config).expect("server starts");
         TestServer { server: Some(server), _dir: dir }
     }

@@ -2,7 +2,9 @@
 //! ephemeral port, bounded in time): what a person or a script sees, including exit codes.
 
 mod check;
+mod config;
 mod harness;
 mod put_get;
+mod reshard;
 mod stream;
 mod tail;
