@@ -8,7 +8,8 @@
 //! Client and server share this machine's 2 CPUs, as any loopback
 //! benchmark here must.
 //!
-//! Run: cargo run --release -p shoal-benches --bin server_bench -- [seconds per phase]
+//! Run: cargo run --release -p shoal-benches --bin server_bench -- [seconds per phase] [phases]
+//! where phases is a comma-separated subset of `put,get,lat` (default: all three).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -190,7 +191,9 @@ fn put_record_latency(addr: std::net::SocketAddr, rate: f64, secs: u64) -> Histo
 
 fn main() {
     let secs: u64 = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(10);
-    let raw_before = raw_mbs(1 << 30);
+    let phases = std::env::args().nth(2).unwrap_or_else(|| "put,get,lat".into());
+    let phase = |name: &str| phases.split(',').any(|p| p == name);
+    let raw_before = if phase("put") { raw_mbs(1 << 30) } else { 0.0 };
     let dir = tempfile::tempdir_in(bench_dir()).expect("dir");
     let mut config = ServerConfig::new(dir.path(), "127.0.0.1:0".parse().expect("addr"));
     config.engine.default_shard_limits = shoal_engine::ShardLimits::UNLIMITED;
@@ -201,24 +204,33 @@ fn main() {
         block_on(client.create_stream(CreateStream::new(name, shards))).expect("create");
     }
 
-    let (put_mbs, put_bytes) = put_throughput(addr, secs);
-    let raw_after = raw_mbs(1 << 30);
-    println!(
-        "PutRecords 1 KiB x {BATCH}, {CONNECTIONS} connections x {IN_FLIGHT_PER_CONNECTION} in flight, durable: \
-         {put_mbs:.0} MB/s ({} MiB in {secs} s)",
-        put_bytes >> 20
-    );
-    println!("raw O_DIRECT 1 GiB before {raw_before:.0} MB/s, after {raw_after:.0} MB/s");
-    let raw_mean = (raw_before + raw_after) / 2.0;
-    println!("ratio to raw (mean of before/after): {:.2}", put_mbs / raw_mean);
-
-    // 48 MiB over two shards stays within each core's 64 MiB tail cache.
-    for n in 0..96 {
-        let records = (0..BATCH).map(|i| PutRecordsEntry::new(format!("g{n}-{i}"), vec![b'g'; RECORD_BYTES])).collect();
-        block_on(client.put_records(PutRecords::new("get", records))).expect("put");
+    if phase("put") {
+        let (put_mbs, put_bytes) = put_throughput(addr, secs);
+        let raw_after = raw_mbs(1 << 30);
+        println!(
+            "PutRecords 1 KiB x {BATCH}, {CONNECTIONS} connections x {IN_FLIGHT_PER_CONNECTION} in flight, durable: \
+             {put_mbs:.0} MB/s ({} MiB in {secs} s)",
+            put_bytes >> 20
+        );
+        println!("raw O_DIRECT 1 GiB before {raw_before:.0} MB/s, after {raw_after:.0} MB/s");
+        let raw_mean = (raw_before + raw_after) / 2.0;
+        println!("ratio to raw (mean of before/after): {:.2}", put_mbs / raw_mean);
     }
-    let get_mbs = get_throughput(addr, 5);
-    println!("GetRecords from the tail cache, 10,000 records per call, one reader per shard: {get_mbs:.0} MB/s");
+
+    if phase("get") {
+        // 48 MiB over two shards stays within each core's 64 MiB tail cache.
+        for n in 0..96 {
+            let records =
+                (0..BATCH).map(|i| PutRecordsEntry::new(format!("g{n}-{i}"), vec![b'g'; RECORD_BYTES])).collect();
+            block_on(client.put_records(PutRecords::new("get", records))).expect("put");
+        }
+        let get_mbs = get_throughput(addr, 5);
+        println!("GetRecords from the tail cache, 10,000 records per call, one reader per shard: {get_mbs:.0} MB/s");
+    }
+    if !phase("lat") {
+        server.shutdown().expect("shutdown");
+        return;
+    }
 
     let max_rate = put_record_max_rate(addr, secs.min(5));
     let rate = max_rate / 2.0;
