@@ -12,10 +12,12 @@
 //! * `dispatch`: request → engine → response, and error mapping.
 //! * `secret`: the server-held key that authenticates iterators and tokens.
 //! * `next_token`: ListShards paging tokens.
+//! * [`metrics`]: the Prometheus endpoint, its text format, request counts.
 
 mod connection;
 mod dispatch;
 mod listener;
+pub mod metrics;
 mod next_token;
 mod secret;
 pub mod server;
