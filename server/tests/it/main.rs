@@ -3,5 +3,6 @@
 
 mod fanout;
 mod harness;
+mod metrics;
 mod ops;
 mod robustness;
