@@ -14,6 +14,7 @@
 //! - `tail`: every shard of a stream, polled or as an enhanced fan-out consumer.
 //! - `format`: how records are printed (`raw`, `json`, `hex`).
 //! - `check`: offline verification (and repair) of a data directory.
+//! - `stats`: per-shard numbers from a running server's metrics endpoint (HTTP, not the protocol).
 
 pub mod check;
 pub mod exit;
@@ -21,6 +22,7 @@ pub mod format;
 pub mod get;
 pub mod position;
 pub mod put;
+pub mod stats;
 pub mod stream;
 pub mod tail;
 

@@ -17,14 +17,28 @@ pub struct TestServer {
 
 impl TestServer {
     pub fn start() -> TestServer {
+        Self::start_with(|_| {})
+    }
+
+    /// A server that also serves metrics (on an ephemeral port).
+    pub fn start_with_metrics() -> TestServer {
+        Self::start_with(|c| c.metrics = Some("127.0.0.1:0".parse().expect("addr")))
+    }
+
+    fn start_with(change: impl FnOnce(&mut ServerConfig)) -> TestServer {
         let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("dir");
         let mut config = ServerConfig::new(dir.path(), "127.0.0.1:0".parse().expect("addr"));
         config.engine.cores = 2;
         // Short subscriptions, so that fan-out tails cross a lifetime.
         config.engine.subscription.lifetime_ms = 400;
         config.engine.log.segment_bytes = 1 << 20;
+        change(&mut config);
         let server = Server::start(config).expect("server starts");
         TestServer { server: Some(server), _dir: dir }
+    }
+
+    pub fn metrics_addr(&self) -> SocketAddr {
+        self.server.as_ref().expect("running").metrics_addr().expect("metrics are served")
     }
 
     pub fn addr(&self) -> SocketAddr {

@@ -4,5 +4,6 @@
 mod check;
 mod harness;
 mod put_get;
+mod stats;
 mod stream;
 mod tail;
