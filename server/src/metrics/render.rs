@@ -183,46 +183,19 @@ pub fn render(m: &MetricsSnapshot) -> String {
             out.histogram(REQUEST_DURATION.name, &[("core", &core), ("op", r.op)], &r.latency_ns, NS);
         }
     }
-    let per_core: [(&Family, fn(&CoreSnapshot) -> &HistogramSnapshot, f64); 3] = [
-        (&FSYNC_DURATION, |c| &c.fsync_ns, NS),
-        (&GROUP_RECORDS, |c| &c.group_records, 1.0),
-        (&GROUP_BYTES, |c| &c.group_bytes, 1.0),
-    ];
-    for (f, get, unit) in per_core {
-        out.header(f);
-        for c in &m.cores {
-            out.histogram(f.name, &[("core", &c.core.to_string())], get(c), unit);
-        }
-    }
-    let counters: [(&Family, fn(&CoreSnapshot) -> u64); 4] = [
-        (&CACHE_HITS, |c| c.cache_hits),
-        (&CACHE_MISSES, |c| c.cache_misses),
-        (&CACHE_BYTES, |c| c.cache_bytes),
-        (&FORWARDS, |c| c.forwards),
-    ];
-    for (f, get) in counters {
-        out.header(f);
-        for c in &m.cores {
-            out.sample(f.name, &[("core", &c.core.to_string())], get(c));
-        }
-    }
+    out.core_histogram(&FSYNC_DURATION, &m.cores, |c| &c.fsync_ns, NS);
+    out.core_histogram(&GROUP_RECORDS, &m.cores, |c| &c.group_records, 1.0);
+    out.core_histogram(&GROUP_BYTES, &m.cores, |c| &c.group_bytes, 1.0);
+    out.core_family(&CACHE_HITS, &m.cores, |c| c.cache_hits);
+    out.core_family(&CACHE_MISSES, &m.cores, |c| c.cache_misses);
+    out.core_family(&CACHE_BYTES, &m.cores, |c| c.cache_bytes);
+    out.core_family(&FORWARDS, &m.cores, |c| c.forwards);
 
     let shards = m.shards();
     out.shard_family(&SHARD_IN_RECORDS, &shards, |s| Some(s.incoming_records));
     out.shard_family(&SHARD_IN_BYTES, &shards, |s| Some(s.incoming_bytes));
-    let by_path: [(&Family, fn(&ShardSnapshot) -> (u64, u64)); 2] = [
-        (&SHARD_OUT_RECORDS, |s| (s.polled_records, s.fanout_records)),
-        (&SHARD_OUT_BYTES, |s| (s.polled_bytes, s.fanout_bytes)),
-    ];
-    for (f, get) in by_path {
-        out.header(f);
-        for s in &shards {
-            let (polled, fanout) = get(s);
-            let shard = s.shard.to_string();
-            out.sample(f.name, &[("stream", &s.stream), ("shard", &shard), ("path", "polled")], polled);
-            out.sample(f.name, &[("stream", &s.stream), ("shard", &shard), ("path", "fanout")], fanout);
-        }
-    }
+    out.by_path(&SHARD_OUT_RECORDS, &shards, |s| (s.polled_records, s.fanout_records));
+    out.by_path(&SHARD_OUT_BYTES, &shards, |s| (s.polled_bytes, s.fanout_bytes));
     out.shard_family(&SHARD_WRITE_THROTTLED, &shards, |s| Some(s.write_throttled_records));
     out.shard_family(&SHARD_READ_THROTTLED, &shards, |s| Some(s.read_throttled_calls));
     out.shard_family(&SHARD_ITERATOR_AGE, &shards, |s| Some(s.iterator_age_ms as f64 / 1000.0));
@@ -255,6 +228,39 @@ impl Out {
             self.0.push('}');
         }
         let _ = writeln!(self.0, " {value}");
+    }
+
+    /// A family with one sample per core.
+    fn core_family(&mut self, f: &Family, cores: &[CoreSnapshot], value: impl Fn(&CoreSnapshot) -> u64) {
+        self.header(f);
+        for c in cores {
+            self.sample(f.name, &[("core", &c.core.to_string())], value(c));
+        }
+    }
+
+    /// A histogram family with one histogram per core.
+    fn core_histogram(
+        &mut self,
+        f: &Family,
+        cores: &[CoreSnapshot],
+        histogram: impl Fn(&CoreSnapshot) -> &HistogramSnapshot,
+        unit: f64,
+    ) {
+        self.header(f);
+        for c in cores {
+            self.histogram(f.name, &[("core", &c.core.to_string())], histogram(c), unit);
+        }
+    }
+
+    /// A family with two samples per shard: path="polled" and path="fanout".
+    fn by_path(&mut self, f: &Family, shards: &[&ShardSnapshot], value: impl Fn(&ShardSnapshot) -> (u64, u64)) {
+        self.header(f);
+        for s in shards {
+            let (polled, fanout) = value(s);
+            let shard = s.shard.to_string();
+            self.sample(f.name, &[("stream", &s.stream), ("shard", &shard), ("path", "polled")], polled);
+            self.sample(f.name, &[("stream", &s.stream), ("shard", &shard), ("path", "fanout")], fanout);
+        }
     }
 
     /// A family with one sample per shard (none where `value` gives none).
