@@ -347,6 +347,17 @@ mod tests {
     }
 
     #[test]
+    fn the_readme_documents_every_family_with_its_type() {
+        let readme = include_str!("../../../README.md");
+        let rows: Vec<&str> = readme.lines().filter(|l| l.starts_with("| `shoal_")).collect();
+        assert_eq!(rows.len(), FAMILIES.len(), "README.md's Metrics table has one row per family");
+        for f in FAMILIES {
+            let row = format!("| `{}` | {} |", f.name, f.kind);
+            assert!(rows.iter().any(|r| r.starts_with(&row)), "README.md lacks {row}");
+        }
+    }
+
+    #[test]
     fn output_parses_with_every_family_declared_once() {
         let text = render(&snapshot());
         let parsed = parse(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
