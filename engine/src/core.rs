@@ -12,6 +12,7 @@ use crate::clock::Clock;
 use crate::config::{Durability, LogConfig};
 use crate::error::{EngineError, Result};
 use crate::limits::{APPEND_BYTES_MAX, APPEND_RECORDS_MAX, READ_BYTES_MAX, READ_RECORDS_MAX};
+use crate::metrics::{CoreMetrics, CoreSnapshot, ShardSnapshot};
 use crate::model::{shard_id, Record, RecordInput, ShardDescription};
 use crate::routing::partition_key_hash;
 use crate::sequence::SequenceNumber;
@@ -200,6 +201,8 @@ pub struct CoreShards<S: Storage, C: Clock> {
     throttles: RefCell<HashMap<ShardKey, ShardThrottle>>,
     /// Active fan-out subscriptions: (stream incarnation, consumer, shard).
     subscriptions: Rc<RefCell<HashSet<(u64, String, u32)>>>,
+    /// This core's counters; every shard's log holds a reference.
+    metrics: Rc<CoreMetrics>,
 }
 
 /// Holds a (consumer, shard) subscription slot; frees it when dropped.
@@ -225,6 +228,7 @@ impl<S: Storage, C: Clock> CoreShards<S, C> {
             shards: RefCell::new(HashMap::new()),
             throttles: RefCell::new(HashMap::new()),
             subscriptions: Rc::default(),
+            metrics: Rc::default(),
         }
     }
 
@@ -257,7 +261,7 @@ impl<S: Storage, C: Clock> CoreShards<S, C> {
                 continue;
             }
             let ident = ShardIdent { stream: stream.name.clone(), stream_tag: stream.tag(), shard_index: meta.index };
-            let (log, report) = ShardLog::open(
+            let (mut log, report) = ShardLog::open(
                 ident,
                 stream.shard_dir(&self.data_dir, meta.index),
                 self.storage.clone(),
@@ -268,6 +272,7 @@ impl<S: Storage, C: Clock> CoreShards<S, C> {
                 meta.ending_counter,
             )
             .await?;
+            log.attach_core_metrics(self.metrics.clone());
             self.shards.borrow_mut().insert(key, Rc::new(log));
             self.throttles.borrow_mut().insert(key, ShardThrottle::new(stream.limits, self.clock.now_ms()));
             reports.push((meta.index, report));
@@ -313,9 +318,12 @@ impl<S: Storage, C: Clock> CoreShards<S, C> {
         let shard = self.shard(stream, index)?;
         let admitted = self.admit_writes(stream, index, records.iter().map(RecordInput::size_bytes));
         if admitted.iter().any(|&a| !a) {
+            shard.metrics().note_write_throttled(records.len() as u64);
             return Err(EngineError::ThroughputExceeded(rate_exceeded(stream, index)));
         }
-        shard.append(records, min_counter).await
+        let ack = shard.append(records, min_counter).await?;
+        shard.metrics().note_incoming(records.len() as u64, put_bytes(records));
+        Ok(ack)
     }
 
     /// Which records fit the shard's write limits now (their tokens are
@@ -429,10 +437,12 @@ impl<S: Storage, C: Clock> CoreShards<S, C> {
         let key = (stream.incarnation, index);
         let now = self.clock.now_ms();
         if !self.throttles.borrow_mut().get_mut(&key).is_none_or(|t| t.admit_read(now)) {
+            shard.metrics().note_read_throttled();
             return Err(EngineError::ThroughputExceeded(rate_exceeded(stream, index)));
         }
         let batch = shard.read(from, limit, READ_BYTES_MAX).await?;
         let bytes: usize = batch.records.iter().map(|r| r.partition_key.len() + r.data.len()).sum();
+        shard.metrics().note_polled(batch.records.len() as u64, bytes as u64, batch.millis_behind, now);
         if let Some(t) = self.throttles.borrow_mut().get_mut(&key) {
             t.charge_read(bytes as u64);
         }
@@ -475,6 +485,48 @@ impl<S: Storage, C: Clock> CoreShards<S, C> {
     pub fn shard_count(&self) -> usize {
         self.shards.borrow().len()
     }
+
+    /// This core's counters (a front end counts its requests here).
+    pub fn metrics(&self) -> &CoreMetrics {
+        &self.metrics
+    }
+
+    /// This core's counters and its shards' state, for a scrape; `core` is
+    /// this core's index.
+    pub fn metrics_snapshot(&self, core: usize) -> CoreSnapshot {
+        let now = self.clock.now_ms();
+        let mut snapshot = CoreSnapshot::new(core, &self.metrics);
+        snapshot.cache_bytes = self.budget.used_bytes() as u64;
+        let mut subscribers: HashMap<ShardKey, u64> = HashMap::new();
+        for (incarnation, _, shard) in self.subscriptions.borrow().iter() {
+            *subscribers.entry((*incarnation, *shard)).or_default() += 1;
+        }
+        for (key, log) in self.shards.borrow().iter() {
+            let m = log.metrics();
+            snapshot.shards.push(ShardSnapshot {
+                stream: log.ident().stream.clone(),
+                shard: log.ident().shard_index,
+                core,
+                incoming_records: m.incoming_records.get(),
+                incoming_bytes: m.incoming_bytes.get(),
+                polled_records: m.polled_records.get(),
+                polled_bytes: m.polled_bytes.get(),
+                fanout_records: m.fanout_records.get(),
+                fanout_bytes: m.fanout_bytes.get(),
+                write_throttled_records: m.write_throttled_records.get(),
+                read_throttled_calls: m.read_throttled_calls.get(),
+                iterator_age_ms: m.iterator_age_ms(now),
+                subscriptions: subscribers.get(key).copied().unwrap_or(0),
+                storage: log.storage_stats(),
+            });
+        }
+        snapshot
+    }
+}
+
+/// Key and data bytes of records (what the write limits count).
+fn put_bytes(records: &[RecordInput]) -> u64 {
+    records.iter().map(|r| r.size_bytes() as u64).sum()
 }
 
 /// Stores one shard's group of a put and returns each record's outcome.
@@ -487,7 +539,8 @@ pub async fn append_group<S: Storage, C: Clock>(
     shard_index: u32,
     group: ShardGroup,
 ) -> GroupResults {
-    let closed = core.shard(stream, shard_index).map(|s| s.ending_counter().is_some()).unwrap_or(false);
+    let shard = core.shard(stream, shard_index).ok();
+    let closed = shard.as_ref().is_some_and(|s| s.ending_counter().is_some());
     if closed {
         return group.into_iter().map(|(pos, r)| (pos, Slot::Reroute(r))).collect();
     }
@@ -507,14 +560,22 @@ pub async fn append_group<S: Storage, C: Clock>(
             results.push((pos, Slot::Done(Err(failure))));
         }
     }
+    if let (Some(shard), false) = (&shard, results.is_empty()) {
+        shard.metrics().note_write_throttled(results.len() as u64);
+    }
     if records.is_empty() {
         return results;
     }
     match core.append_admitted(stream, shard_index, &records, 0).await {
-        Ok(ack) => results.extend(positions.into_iter().enumerate().map(|(i, pos)| {
-            let seq = SequenceNumber::new(ack.first_counter + i as u64, stream.tag(), shard_index);
-            (pos, Slot::Done(Ok(PutResult { shard_index, sequence_number: seq })))
-        })),
+        Ok(ack) => {
+            if let Some(shard) = &shard {
+                shard.metrics().note_incoming(records.len() as u64, put_bytes(&records));
+            }
+            results.extend(positions.into_iter().enumerate().map(|(i, pos)| {
+                let seq = SequenceNumber::new(ack.first_counter + i as u64, stream.tag(), shard_index);
+                (pos, Slot::Done(Ok(PutResult { shard_index, sequence_number: seq })))
+            }));
+        }
         Err(EngineError::ShardClosed(_)) => {
             results.extend(positions.into_iter().zip(records).map(|(pos, r)| (pos, Slot::Reroute(r))));
         }

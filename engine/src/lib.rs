@@ -17,6 +17,7 @@
 //! * [`check`]: offline verification and repair of a data directory.
 //! * [`core`]: the shards of one core and the request logic on top.
 //! * [`local`]: a whole engine on one thread, on any executor.
+//! * [`metrics`]: per-core counters, merged into a snapshot when scraped.
 //! * [`runtime`]: the thread-per-core engine on glommio, with a `Send`
 //!   handle for ordinary threads and async code.
 //! * [`storage`], [`clock`]: the only seams to files and time; tests swap
@@ -37,6 +38,7 @@ pub mod error;
 pub mod frame;
 pub mod limits;
 pub mod local;
+pub mod metrics;
 pub mod model;
 pub mod reshard;
 pub mod routing;
@@ -54,6 +56,7 @@ pub use crate::config::{Durability, EngineConfig, InvalidSetting, LogConfig, Syn
 pub use crate::core::{PutRecordsOutcome, PutResult, ReadOutcome, RecordFailure, RecordFailureKind, StartingPosition};
 pub use crate::error::{EngineError, ErrorKind, Result};
 pub use crate::local::LocalEngine;
+pub use crate::metrics::MetricsSnapshot;
 pub use crate::model::{Record, RecordInput, ShardDescription, StreamDescription, StreamStatus};
 pub use crate::runtime::{CoreApi, CoreHook, Engine};
 pub use crate::sequence::SequenceNumber;

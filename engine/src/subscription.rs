@@ -142,6 +142,7 @@ pub async fn deliver<S, C, Sl, F>(
         let heartbeat_due = now.saturating_sub(last_sent) >= settings.heartbeat_ms;
         if !batch.records.is_empty() || end.is_some() || heartbeat_due {
             let continuation = SequenceNumber::new(pos.saturating_sub(1), stream.tag(), shard_index);
+            let (records, millis_behind) = (batch.records.len() as u64, batch.millis_behind);
             let event = SubscriptionEvent {
                 records: batch.records,
                 continuation,
@@ -150,10 +151,14 @@ pub async fn deliver<S, C, Sl, F>(
                 end,
             };
             // Capacity one: this waits while the subscriber is behind.
-            if events.send_async(Ok(event)).await.is_err() || end.is_some() {
+            if events.send_async(Ok(event)).await.is_err() {
                 return;
             }
             last_sent = clock.now_ms();
+            shard.metrics().note_fanout(records, bytes as u64, millis_behind, last_sent);
+            if end.is_some() {
+                return;
+            }
             continue;
         }
         // Caught up: wait for new records, the heartbeat, or the end.

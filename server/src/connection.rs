@@ -14,6 +14,7 @@
 use std::cell::RefCell;
 use std::collections::HashSet;
 use std::rc::Rc;
+use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
 use futures::channel::{mpsc, oneshot};
@@ -27,6 +28,7 @@ use shoal_protocol::{Request, Response, Status};
 
 use crate::dispatch::{wire_event, Context, Failure};
 use crate::log_limit::{LogLimit, PROTOCOL_WARN_INTERVAL};
+use crate::metrics;
 
 /// Requests served concurrently per connection.
 pub const IN_FLIGHT_MAX: u64 = 256;
@@ -72,7 +74,10 @@ pub async fn serve(stream: TcpStream, ctx: Rc<Context>, stop: oneshot::Receiver<
                         let (ctx, out) = (ctx.clone(), out_tx.clone());
                         glommio::spawn_local(async move {
                             let opcode = request.opcode();
-                            let body = match ctx.handle(request).await {
+                            let started = Instant::now();
+                            let outcome = ctx.handle(request).await;
+                            metrics::note_request(&ctx.api, opcode, outcome.as_ref().err().map(|f| f.status), started);
+                            let body = match outcome {
                                 Ok(response) => FrameBody::Response(response),
                                 Err(f) => FrameBody::Error(ErrorFrame {
                                     opcode: opcode as u16,
@@ -185,7 +190,10 @@ async fn subscription(
     live: Rc<RefCell<HashSet<u64>>>,
 ) {
     let opcode = Opcode::SubscribeToShard as u16;
-    let events = match ctx.subscribe(request).await {
+    let started = Instant::now();
+    let events = ctx.subscribe(request).await;
+    metrics::note_request(&ctx.api, Opcode::SubscribeToShard, events.as_ref().err().map(|f| f.status), started);
+    let events = match events {
         Ok(rx) => rx,
         Err(f) => {
             send(&out, &error_frame(id, opcode, f));

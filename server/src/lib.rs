@@ -14,12 +14,14 @@
 //! * `dispatch`: request → engine → response, and error mapping.
 //! * `secret`: the server-held key that authenticates iterators and tokens.
 //! * `next_token`: ListShards paging tokens.
+//! * [`metrics`]: the Prometheus endpoint, its text format, request counts.
 
 pub mod config;
 mod connection;
 mod dispatch;
 mod listener;
 mod log_limit;
+pub mod metrics;
 mod next_token;
 mod secret;
 pub mod server;

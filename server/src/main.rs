@@ -51,6 +51,10 @@ enum Command {
     /// indexes); exits 1 on damage. --repair truncates torn tails.
     #[command(after_help = cli::exit::HELP)]
     Check(cli::check::CheckArgs),
+    /// Per-shard records, bytes, arrival times, rates, throttles and subscribers, scraped twice
+    /// from a server's metrics endpoint.
+    #[command(after_help = cli::exit::HELP)]
+    Stats(cli::stats::StatsArgs),
 }
 
 fn main() -> ExitCode {
@@ -73,6 +77,7 @@ fn main() -> ExitCode {
         Command::Get(args) => cli::get::run(args),
         Command::Tail(args) => cli::tail::run(args),
         Command::Check(args) => cli::check::run(args),
+        Command::Stats(args) => cli::stats::run(args),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

@@ -9,6 +9,7 @@ use shoal_engine::runtime::RecoveryReports;
 use shoal_engine::{CoreApi, CoreHook, Engine, EngineConfig, EngineError};
 
 use crate::listener::{self, CoreSetup};
+use crate::metrics::MetricsEndpoint;
 use crate::secret;
 
 /// How long `start` waits for every core to listen.
@@ -61,6 +62,12 @@ pub enum ServerError {
     },
     #[error("listener failed: {0}")]
     Listen(String),
+    #[error("cannot serve metrics on {addr}: {source}")]
+    Metrics {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 /// A running server.
@@ -69,6 +76,7 @@ pub struct Server {
     addr: SocketAddr,
     stops: Vec<flume::Sender<()>>,
     drained: flume::Receiver<usize>,
+    metrics: Option<MetricsEndpoint>,
 }
 
 impl Server {
@@ -82,6 +90,11 @@ impl Server {
             std::net::TcpListener::bind(config.listen)
                 .map_err(|source| ServerError::AddressInUse { addr: config.listen, source })?;
         }
+        // Bound before recovery, so that a taken port fails at once.
+        let metrics_listener = match config.metrics {
+            Some(addr) => Some(MetricsEndpoint::bind(addr).map_err(|source| ServerError::Metrics { addr, source })?),
+            None => None,
+        };
         let key = secret::load_or_create(&config.engine.data_dir)
             .map_err(|source| ServerError::Key { path: config.engine.data_dir.display().to_string(), source })?;
         let cores = match config.engine.cores {
@@ -131,12 +144,34 @@ impl Server {
             }
         }
         let addr = addr.ok_or_else(|| ServerError::Listen("no core listens".into()))?;
-        Ok(Server { engine, addr, stops, drained: drained_rx })
+        let metrics = match metrics_listener {
+            Some(listener) => {
+                let bound = listener.local_addr().ok();
+                match MetricsEndpoint::start(listener, engine.clone()) {
+                    Ok(m) => {
+                        tracing::info!(addr = %m.local_addr(), path = crate::metrics::PATH, "serving metrics");
+                        Some(m)
+                    }
+                    Err(source) => {
+                        let _ = engine.shutdown();
+                        let addr = bound.or(config.metrics).unwrap_or(addr);
+                        return Err(ServerError::Metrics { addr, source });
+                    }
+                }
+            }
+            None => None,
+        };
+        Ok(Server { engine, addr, stops, drained: drained_rx, metrics })
     }
 
     /// The address every core listens on.
     pub fn local_addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// Where metrics are served, if they are.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics.as_ref().map(MetricsEndpoint::local_addr)
     }
 
     /// The engine underneath (same process).
@@ -147,7 +182,10 @@ impl Server {
     /// Stops accepting, lets every connection finish the requests it has
     /// started (their responses are written), then syncs every shard and
     /// stops the executors.
-    pub fn shutdown(self) -> Result<(), ServerError> {
+    pub fn shutdown(mut self) -> Result<(), ServerError> {
+        if let Some(metrics) = self.metrics.take() {
+            metrics.stop();
+        }
         for stop in &self.stops {
             let _ = stop.send(());
         }

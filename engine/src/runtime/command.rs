@@ -7,6 +7,7 @@ use futures::channel::oneshot;
 use crate::catalog::{CatalogData, ConsumerMeta, StreamMeta};
 use crate::core::{GroupResults, ReadOutcome, ShardGroup, StartingPosition};
 use crate::error::Result;
+use crate::metrics::CoreSnapshot;
 use crate::model::{RecordInput, StreamDescription};
 use crate::subscription::SubscriptionEvent;
 use crate::throttle::ShardLimits;
@@ -112,6 +113,10 @@ pub(crate) enum Command {
         name: String,
         op: ReshardOp,
         reply: Reply<()>,
+    },
+    /// This core's counters and shards, for a metrics scrape.
+    Metrics {
+        reply: Reply<CoreSnapshot>,
     },
     Shutdown {
         reply: Reply<()>,

@@ -18,6 +18,7 @@ use crate::core::{
     ReadOutcome, ShardGroup, StartingPosition, REROUTE_ROUNDS,
 };
 use crate::error::{EngineError, Result};
+use crate::metrics::CoreMetrics;
 use crate::model::{RecordInput, StreamDescription};
 use crate::sequence::SequenceNumber;
 use crate::subscription::SubscriptionEvent;
@@ -43,6 +44,11 @@ impl CoreApi {
 
     pub fn durability(&self) -> Durability {
         self.router.durability
+    }
+
+    /// This core's counters: a front end counts its requests here.
+    pub fn metrics(&self) -> &CoreMetrics {
+        self.shards.metrics()
     }
 
     /// The catalog snapshot currently used for routing.
@@ -115,6 +121,7 @@ impl CoreApi {
                     .await
                     .map(|a| a.first_counter)
             } else {
+                self.metrics().note_forward();
                 let (snapshot, record) = (snapshot.clone(), record.clone());
                 self.router
                     .call(core, |reply| Command::AppendOne { snapshot, stream: i, shard, record, min_counter, reply })
@@ -152,6 +159,7 @@ impl CoreApi {
                     let local = groups.into_iter().map(|(shard, g)| append_group(&self.shards, meta, shard, g));
                     Either::Left(async move { join_all(local).await.into_iter().flatten().collect() })
                 } else {
+                    self.metrics().note_forward();
                     Either::Right(self.router.append_remote(core, snapshot.clone(), i, groups))
                 }
             });
@@ -188,6 +196,9 @@ impl CoreApi {
         shard: u32,
         position: StartingPosition,
     ) -> Result<flume::Receiver<Result<SubscriptionEvent>>> {
+        if self.owner(stream, shard)? != self.id {
+            self.metrics().note_forward();
+        }
         self.router.subscribe(stream, consumer, shard, position).await
     }
 
@@ -212,6 +223,7 @@ impl CoreApi {
         if core == self.id {
             return self.shards.resolve(&snapshot.streams[i], shard, position).await;
         }
+        self.metrics().note_forward();
         self.router.resolve(stream, shard, position).await
     }
 
@@ -221,6 +233,7 @@ impl CoreApi {
         if core == self.id {
             return self.shards.read(&snapshot.streams[i], shard, from, limit).await;
         }
+        self.metrics().note_forward();
         self.router.read(stream, shard, from, limit).await
     }
 }

@@ -247,6 +247,9 @@ async fn serve(
             subscription::deliver(&shards, &meta, shard, from, settings, registered, glommio::timer::sleep, &tx).await;
             drop(slot);
         }
+        Command::Metrics { reply } => {
+            let _ = reply.send(Ok(shards.metrics_snapshot(ctx.id)));
+        }
         Command::Barrier { reply } => {
             drop(catalog.lock().await);
             let _ = reply.send(Ok(()));

@@ -32,6 +32,7 @@ use crate::core::{
     ReadOutcome, ShardGroup, StartingPosition, REROUTE_ROUNDS,
 };
 use crate::error::{EngineError, Result};
+use crate::metrics::MetricsSnapshot;
 use crate::model::{RecordInput, StreamDescription};
 use crate::sequence::SequenceNumber;
 use crate::shard::RecoveryReport;
@@ -326,6 +327,16 @@ impl Engine {
     /// Reads from a shard starting at counter `from`.
     pub async fn read(&self, stream: &str, shard: u32, from: u64, limit: usize) -> Result<ReadOutcome> {
         self.router().read(stream, shard, from, limit).await
+    }
+
+    /// Every core's counters and shards, merged (see [`crate::metrics`]).
+    /// Each core answers between two of its tasks; nothing is locked.
+    pub async fn metrics(&self) -> Result<MetricsSnapshot> {
+        let parts = (0..self.cores()).map(|core| self.router().call(core, |reply| Command::Metrics { reply }));
+        let cores = join_all(parts).await.into_iter().collect::<Result<Vec<_>>>()?;
+        let truncated = self.inner.recovery.iter().filter(|(_, _, r)| r.bytes_truncated > 0);
+        let (count, bytes) = truncated.fold((0, 0), |(n, b), (_, _, r)| (n + 1, b + r.bytes_truncated));
+        Ok(MetricsSnapshot::merge(cores, count, bytes))
     }
 
     /// Finishes in-flight appends, syncs every shard and stops the

@@ -18,6 +18,7 @@
 //! holding a borrow across an await. Reads live in [`read`].
 
 mod read;
+mod stats;
 
 pub use read::ReadBatch;
 
@@ -141,6 +142,8 @@ pub struct ShardLog<S: Storage, C: Clock> {
     budget: Rc<CacheBudget>,
     cache: Rc<ShardCache>,
     st: RefCell<ShardState<S::File>>,
+    /// Counters for metrics (see [`stats`]).
+    metrics: crate::metrics::ShardMetrics,
 }
 
 impl<S: Storage, C: Clock> ShardLog<S, C> {
@@ -222,6 +225,7 @@ impl<S: Storage, C: Clock> ShardLog<S, C> {
             config,
             budget,
             cache: Rc::default(),
+            metrics: Default::default(),
             st: RefCell::new(ShardState {
                 segments,
                 tail,
@@ -424,6 +428,7 @@ impl<S: Storage, C: Clock> ShardLog<S, C> {
         let last = frames.last().map(|f| (f.end_counter(), f.arrival_ms));
         let written = self.write_frames(&frames).await;
         if written.is_ok() {
+            self.metrics.note_group(frames.iter().map(|f| (f.record_count, f.bytes.len())));
             // Cached in counter order now; readers see them once durable.
             for f in frames {
                 let payload = bytes::Bytes::from(f.bytes).slice(crate::frame::FRAME_HEADER_BYTES..);
@@ -446,7 +451,7 @@ impl<S: Storage, C: Clock> ShardLog<S, C> {
         };
         if let SyncPolicy::Always = self.config.sync_policy {
             self.st.borrow_mut().syncs_in_flight += 1;
-            let synced = file.sync_data().await;
+            let synced = self.metrics.timed_sync(file.sync_data()).await;
             self.st.borrow_mut().syncs_in_flight -= 1;
             if let Err(e) = synced {
                 self.fail(&e);
@@ -617,7 +622,7 @@ impl<S: Storage, C: Clock> ShardLog<S, C> {
         }
         let file = self.st.borrow().segments.back().and_then(|s| s.file.clone());
         let result = match file {
-            Some(f) => f.sync_data().await,
+            Some(f) => self.metrics.timed_sync(f.sync_data()).await,
             None => Ok(()),
         };
         if result.is_ok() {

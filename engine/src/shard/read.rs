@@ -91,6 +91,7 @@ impl<S: Storage, C: Clock> ShardLog<S, C> {
             pos: from.max(self.trim_counter()),
             durable_next: self.durable_next(),
         };
+        let mut from_disk = false;
         while c.pos < c.durable_next && !c.full() {
             let before = (c.pos, c.records.len());
             let cache_front = self.cache.borrow().front().map(|f| f.base_counter);
@@ -99,6 +100,7 @@ impl<S: Storage, C: Clock> ShardLog<S, C> {
                 _ => {
                     let stop_at = cache_front.unwrap_or(u64::MAX).min(c.durable_next);
                     self.read_disk(&mut c, stop_at).await?;
+                    from_disk |= c.records.len() > before.1;
                 }
             }
             if before == (c.pos, c.records.len()) {
@@ -115,6 +117,9 @@ impl<S: Storage, C: Clock> ShardLog<S, C> {
                     }
                 }
             }
+        }
+        if !c.records.is_empty() {
+            self.metrics.note_cache(from_disk);
         }
         let st = self.st.borrow();
         let next_counter = c.pos.max(st.trim_counter);

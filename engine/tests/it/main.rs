@@ -8,6 +8,7 @@ mod dma;
 mod fanout;
 mod kill;
 mod limits;
+mod metrics;
 mod positions;
 mod reshard;
 mod retention;

@@ -16,6 +16,7 @@
 //! - `tail`: every shard of a stream, polled or as an enhanced fan-out consumer.
 //! - `format`: how records are printed (`raw`, `json`, `hex`).
 //! - `check`: offline verification (and repair) of a data directory.
+//! - `stats`: per-shard numbers from a running server's metrics endpoint (HTTP, not the protocol).
 
 pub mod check;
 pub mod consumer;
@@ -25,6 +26,7 @@ pub mod get;
 pub mod position;
 pub mod put;
 pub mod reshard;
+pub mod stats;
 pub mod stream;
 pub mod tail;
 

@@ -20,6 +20,11 @@ impl TestServer {
         TestServer::start_with(|_| ())
     }
 
+    /// A server that also serves metrics (on an ephemeral port).
+    pub fn start_with_metrics() -> TestServer {
+        Self::start_with(|c| c.metrics = Some("127.0.0.1:0".parse().expect("addr")))
+    }
+
     /// A server whose test configuration `edit` changes first.
     pub fn start_with(edit: impl FnOnce(&mut ServerConfig)) -> TestServer {
         let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("dir");
@@ -31,6 +36,10 @@ impl TestServer {
         edit(&mut config);
         let server = Server::start(config).expect("server starts");
         TestServer { server: Some(server), _dir: dir }
+    }
+
+    pub fn metrics_addr(&self) -> SocketAddr {
+        self.server.as_ref().expect("running").metrics_addr().expect("metrics are served")
     }
 
     pub fn addr(&self) -> SocketAddr {

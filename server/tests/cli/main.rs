@@ -6,5 +6,6 @@ mod config;
 mod harness;
 mod put_get;
 mod reshard;
+mod stats;
 mod stream;
 mod tail;

@@ -33,6 +33,19 @@ impl TestServer {
         TestServer { server: Some(server), dir }
     }
 
+    /// A server with the test configuration changed by `change`.
+    pub fn start_with(change: impl FnOnce(&mut ServerConfig)) -> TestServer {
+        let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("dir");
+        let mut c = config(dir.path());
+        change(&mut c);
+        let server = Server::start(c).expect("server starts");
+        TestServer { server: Some(server), dir }
+    }
+
+    pub fn metrics_addr(&self) -> SocketAddr {
+        self.server.as_ref().expect("running").metrics_addr().expect("metrics are served")
+    }
+
     pub fn addr(&self) -> SocketAddr {
         self.server.as_ref().expect("running").local_addr()
     }

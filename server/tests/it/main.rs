@@ -4,5 +4,6 @@
 mod config;
 mod fanout;
 mod harness;
+mod metrics;
 mod ops;
 mod robustness;
