@@ -18,6 +18,10 @@
 //! record it did not receive as lost, with that reason. Polled consumers and fan-out
 //! subscribers ([`crate::subscriber`]) follow the same rule.
 //!
+//! A call waits [`crate::budget::REQUEST_TIMEOUT`] at most, and the wait between polls looks at
+//! the deadline every `STOP_CHECK_INTERVAL` (100 ms). A reader still in a call at the drain
+//! deadline is not waited for: the run reports it stalled.
+//!
 //! Consumers are one kind of reader; enhanced fan-out subscribers ([`crate::subscriber`]) are
 //! another, feeding the same verifier and recorder through [`Event::Read`].
 
@@ -40,6 +44,10 @@ use crate::Event;
 
 /// Consecutive failed calls (other than throttling) after which a consumer gives up.
 const ERRORS_IN_A_ROW_MAX: u32 = 20;
+/// How the reason a reader stopped at the drain deadline begins.
+pub const DRAIN_TIMEOUT: &str = "drain timeout";
+/// The longest a consumer sleeps between polls before it looks at the deadline again.
+const STOP_CHECK_INTERVAL: Duration = Duration::from_millis(100);
 
 /// The highest sequence number acknowledged on each shard so far: where its readers may stop
 /// once the producers are done.
@@ -111,7 +119,7 @@ impl Shared {
         }
         let got = received.map_or("nothing".to_string(), |seq| format!("up to seq {seq}"));
         let tip = tip.map_or(String::new(), |t| t.to_string());
-        Some(Some(format!("drain timeout: received {got}, the shard's last acknowledged record is at seq {tip}")))
+        Some(Some(format!("{DRAIN_TIMEOUT}: received {got}, the shard's last acknowledged record is at seq {tip}")))
     }
 }
 
@@ -260,10 +268,14 @@ fn consume(client: &Client, id: ConsumerId, iterator: Bytes, settings: &Settings
             break;
         }
         if !again_at_once {
+            // In slices, so that a long --poll-interval does not outlast the drain deadline.
             let next = call_start + settings.poll_interval;
-            let now = Instant::now();
-            if next > now {
-                std::thread::sleep(next - now);
+            loop {
+                let now = Instant::now();
+                if next <= now || shared.stop(id.shard, received_up_to).is_some() {
+                    break;
+                }
+                std::thread::sleep((next - now).min(STOP_CHECK_INTERVAL));
             }
         }
     }

@@ -7,6 +7,7 @@
 //!
 //! # Layout
 //! * [`cli`]: options, profiles and their defaults, resolved into a [`cli::Plan`].
+//! * [`budget`]: the run's time bound, its phases' deadlines, and waits that end by them.
 //! * [`units`]: rates (`0.9x`, `1000/s`, `2MB/s`), durations and sizes.
 //! * [`target`]: the server (embedded or remote) and the stream.
 //! * [`keys`]: partition keys, balanced over shards, with an optional hot key.
@@ -19,6 +20,7 @@
 //! * [`run`]: one run, from setup to [`report::Report`].
 //! * [`report`]: the report and its renderings (table, JSON, HTML with inline SVG).
 
+pub mod budget;
 pub mod cli;
 pub mod consumer;
 pub mod keys;
@@ -47,4 +49,7 @@ pub enum Event {
     Read { consumer: ConsumerId, records: Vec<(u128, Bytes)> },
     /// A consumer stopped before it had read everything.
     ConsumerStopped { consumer: ConsumerId, why: String },
+    /// Nothing more counts: the verdict is due. Threads left behind at a deadline (a put or a
+    /// reader still waiting for the server) may hold a sender for a while yet.
+    End,
 }

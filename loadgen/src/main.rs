@@ -2,8 +2,10 @@
 
 use std::io::Write;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use clap::Parser;
+use shoal_loadgen::budget::{self, Budget, Clock};
 use shoal_loadgen::cli::{Cli, Plan};
 use shoal_loadgen::report::{html, table};
 use shoal_loadgen::run;
@@ -21,8 +23,14 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // The bound starts now, and the watchdog ends the process if the run outlasts it.
+    let clock = Arc::new(Clock::start(Budget::for_plan(&plan)));
+    if let Err(e) = budget::watchdog(Arc::clone(&clock)) {
+        eprintln!("shoal-loadgen: cannot start the watchdog: {e}");
+        return ExitCode::from(1);
+    }
     let mut stderr = std::io::stderr();
-    let report = match run::run(&plan, &mut stderr) {
+    let report = match run::run(&plan, &clock, &mut stderr) {
         Ok(report) => report,
         Err(e) => {
             eprintln!("shoal-loadgen: {e}");

@@ -17,8 +17,14 @@
 //! Records refused with ProvisionedThroughputExceeded are counted as throttled and **not
 //! retried**: retrying would add load the schedule did not ask for. No request is retried
 //! (the client runs with `RetryPolicy::none()`), so every record has exactly one outcome.
+//!
+//! # Time
+//! The schedule never runs past the load phase's deadline (see [`crate::budget`]), and every
+//! wait for requests in flight ends by a deadline too. A request that gets no answer within
+//! [`crate::budget::REQUEST_TIMEOUT`] fails with its outcome unknown and is counted as timed
+//! out: the sign of a stalled server.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::Sender;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
@@ -54,6 +60,18 @@ pub struct Shared {
     /// Raised with every acknowledgement, before the request counts as done: readers stop at
     /// these once every request is done.
     pub acked: Arc<AckedTips>,
+    /// Requests that got no answer in time.
+    pub timed_out: AtomicU64,
+}
+
+impl Shared {
+    /// Counts `error` if it is a timeout, and passes it on.
+    fn count_timeout(&self, error: ClientError) -> ClientError {
+        if matches!(error, ClientError::Timeout(_)) {
+            self.timed_out.fetch_add(1, Ordering::Relaxed);
+        }
+        error
+    }
 }
 
 /// What a record came to.
@@ -95,9 +113,8 @@ impl InFlight {
         self.freed.notify_all();
     }
 
-    /// Waits until nothing is in flight, `timeout` at most.
-    fn wait_idle(&self, timeout: Duration) -> bool {
-        let deadline = Instant::now() + timeout;
+    /// Waits until nothing is in flight, until `deadline` at most.
+    fn wait_idle_until(&self, deadline: Instant) -> bool {
         let mut n = self.lock();
         while *n > 0 {
             let now = Instant::now();
@@ -139,17 +156,20 @@ pub struct Producers {
     records_left: u64,
     /// Set (by SIGINT) to end the load early.
     stop: Arc<AtomicBool>,
+    /// The load phase's deadline: no request is scheduled after it.
+    deadline: Instant,
 }
 
 impl Producers {
     /// `clients` are the producer connections; at most `max_in_flight` requests per
-    /// connection, and `max_records` records scheduled in all.
+    /// connection, `max_records` records scheduled in all, and none after `deadline`.
     pub fn new(
         clients: Vec<Client>,
         shared: Shared,
         max_in_flight: usize,
         max_records: u64,
         stop: Arc<AtomicBool>,
+        deadline: Instant,
     ) -> std::io::Result<Producers> {
         // A request's socket write happens on the pool thread that polls it and blocks while
         // the server applies back-pressure: a thread per connection, plus one per CPU for
@@ -166,12 +186,18 @@ impl Producers {
             next_request: 0,
             records_left: max_records,
             stop,
+            deadline,
         })
     }
 
-    /// Whether the load was asked to stop.
+    /// Whether the load was asked to stop, or its deadline has passed.
     pub fn stopped(&self) -> bool {
-        self.stop.load(Ordering::Relaxed)
+        self.stop.load(Ordering::Relaxed) || Instant::now() >= self.deadline
+    }
+
+    /// The load phase's deadline.
+    pub fn deadline(&self) -> Instant {
+        self.deadline
     }
 
     /// Whether `--max-records` leaves no room for another request.
@@ -231,9 +257,19 @@ impl Producers {
         }
     }
 
-    /// Waits until every request handed out has completed, `timeout` at most.
-    pub fn wait_idle(&self, timeout: Duration) -> bool {
-        self.in_flight.wait_idle(timeout)
+    /// Waits until every request handed out has completed, until `deadline` at most.
+    pub fn wait_idle_until(&self, deadline: Instant) -> bool {
+        self.in_flight.wait_idle_until(deadline)
+    }
+
+    /// Requests handed out and not completed yet.
+    pub fn in_flight(&self) -> usize {
+        *self.in_flight.lock()
+    }
+
+    /// Requests that got no answer in time, so far.
+    pub fn timed_out(&self) -> u64 {
+        self.shared.timed_out.load(Ordering::Relaxed)
     }
 
     /// `slot_wait`: how long the request waited for an in-flight slot (the server's delay, not
@@ -297,12 +333,12 @@ async fn put(
         };
         match answer {
             Ok((results, durability)) => account(&mut result, &mut outcomes, &meta, results, durability),
-            Err(e) => request_failed(&mut result, &mut outcomes, &meta, e, "PutRecord"),
+            Err(e) => request_failed(&mut result, &mut outcomes, &meta, shared.count_timeout(e), "PutRecord"),
         }
     } else {
         match client.put_records(PutRecords::new(shared.stream.clone(), records)).await {
             Ok(out) => account(&mut result, &mut outcomes, &meta, out.records, out.durability),
-            Err(e) => request_failed(&mut result, &mut outcomes, &meta, e, "PutRecords"),
+            Err(e) => request_failed(&mut result, &mut outcomes, &meta, shared.count_timeout(e), "PutRecords"),
         }
     }
     shared.acked.raise(outcomes.iter().filter_map(|&(_, outcome)| match outcome {

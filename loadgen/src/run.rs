@@ -1,6 +1,11 @@
 //! One run from start to verdict: set up the server and stream, start the verifier and the
 //! consumers, drive the producers through the profile's steps while a ticker prints progress
 //! once a second, drain the consumers, and assemble the [`Report`].
+//!
+//! Every phase ends by its deadline on the run's [`Clock`] (see [`crate::budget`]): setup
+//! calls race the setup deadline, the schedule stops at the load deadline, and the drain waits
+//! for puts in flight and then for readers until the drain deadline. What is still waiting for
+//! the server then is left behind and reported as stalled, with what it leaves unverified.
 
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -8,9 +13,10 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use shoal_protocol::client::{Client, ClientConfig, RetryPolicy};
+use shoal_protocol::client::{Client, RetryPolicy};
 use shoal_protocol::ops::{GetShardIterator, ShardIteratorType, ShardLimits};
 
+use crate::budget::{self, CallError, Clock, Phase, READER_STOP, REQUEST_TIMEOUT, STEP_SETTLE};
 use crate::cli::{Plan, Schedule, TargetSpec, KINESIS_LIMITS};
 use crate::consumer::{self, AckedTips, ConsumerEnd};
 use crate::keys::{KeyPool, ShardMap, KEY_BYTES};
@@ -28,15 +34,12 @@ use crate::Event;
 
 /// Growth of the max profile's rate per sustained step.
 const RAMP_FACTOR: f64 = 1.5;
-/// The warm-up step of the max profile, and of the others.
-const RAMP_WARMUP: Duration = Duration::from_secs(2);
-const WARMUP: Duration = Duration::from_secs(1);
 /// The max profile stops bisecting once the bracket is this tight.
 const RAMP_PRECISION: f64 = 1.1;
 /// A sustained step accepted at least this share of its scheduled records.
 const SUSTAINED_ACCEPTED_SHARE: f64 = 0.95;
-/// How long in-flight requests may take to finish after a step.
-const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+/// Between two looks at the readers while they drain.
+const DRAIN_CHECK_INTERVAL: Duration = Duration::from_millis(20);
 /// Read limits use this share of the shard's 5 calls/s, leaving room for timing jitter.
 const READ_CALLS_USED_PER_SECOND: f64 = 4.0;
 /// Progress windows are cut at whole seconds and at step changes, but never shorter than this:
@@ -78,6 +81,38 @@ struct StepPlanRun {
     sustained: Option<bool>,
 }
 
+/// How the load ended, once its puts were answered or the drain deadline came.
+#[derive(Default)]
+struct LoadEnd {
+    runs: Vec<StepPlanRun>,
+    /// Puts still unanswered at the drain deadline.
+    unanswered: usize,
+    /// Puts that got no answer within the request timeout.
+    timed_out: u64,
+}
+
+/// Stops the readers when dropped, at once unless their drain deadline is set already: a run
+/// that returns before its drain (a setup that failed half way) leaves none running.
+struct StopReaders(Arc<consumer::Shared>);
+
+impl Drop for StopReaders {
+    fn drop(&mut self) {
+        self.0.drain_deadline.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert_with(Instant::now);
+        self.0.producers_done.store(true, Ordering::Release);
+    }
+}
+
+/// What the run leaves on the server, to remove in the teardown.
+#[derive(Default)]
+struct Cleanup {
+    /// The run's stream, once known.
+    stream: Option<String>,
+    /// This run created the stream on a server it did not start, and does not keep it.
+    delete_stream: bool,
+    /// Fan-out consumers this run registered with the stream.
+    consumers: Vec<String>,
+}
+
 fn unlimited(l: &ShardLimits) -> bool {
     l.write_bytes_per_second == u32::MAX && l.write_records_per_second == u32::MAX
 }
@@ -90,7 +125,8 @@ fn write_limit_records_per_second(limits: Option<ShardLimits>, shards: usize, wi
     Some(by_records.min(by_bytes) * shards as f64)
 }
 
-pub fn run(plan: &Plan, progress: &mut dyn Write) -> Result<Report, SetupError> {
+/// One run, within `clock`'s bound (started by the caller, for its watchdog).
+pub fn run(plan: &Plan, clock: &Clock, progress: &mut dyn Write) -> Result<Report, SetupError> {
     let started_wall = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
     // Random seeds stay below 2^53, so JSON readers that parse numbers as doubles keep them exact.
     let seed = plan.seed.unwrap_or_else(|| random_u64() >> 11);
@@ -98,16 +134,19 @@ pub fn run(plan: &Plan, progress: &mut dyn Write) -> Result<Report, SetupError> 
     let say = |progress: &mut dyn Write, line: String| {
         let _ = writeln!(progress, "{line}");
     };
+    say(progress, clock.budget().explain());
 
+    let setup_end = clock.enter(Phase::Setup);
     let target = match &plan.target {
         TargetSpec::Embedded { data_parent, cores } => {
-            let t = match Target::embedded(data_parent.as_deref(), *cores) {
+            let t = match Target::embedded_until(data_parent.as_deref(), *cores, setup_end) {
                 Ok(t) => t,
                 // The system's temporary directory may be a tmpfs without O_DIRECT.
-                Err(first) if data_parent.is_none() => {
+                Err(first) if data_parent.is_none() && Instant::now() < setup_end => {
                     say(progress, format!("{first}; trying the current directory (choose with --data-dir)"));
                     let here = std::env::current_dir().unwrap_or_else(|_| ".".into());
-                    Target::embedded(Some(&here), *cores).map_err(|second| format!("{first}; then {second}"))?
+                    Target::embedded_until(Some(&here), *cores, setup_end)
+                        .map_err(|second| format!("{first}; then {second}"))?
                 }
                 Err(e) => return Err(e.into()),
             };
@@ -122,62 +161,109 @@ pub fn run(plan: &Plan, progress: &mut dyn Write) -> Result<Report, SetupError> 
             );
             t
         }
-        TargetSpec::Remote { addr } => Target::remote(addr)?,
+        TargetSpec::Remote { addr } => Target::remote(addr, setup_end)?,
     };
-    let result = run_on(plan, &target, seed, run_id, started_wall, progress);
-    let shutdown = target.shutdown();
-    let mut report = result?;
-    if let Err(e) = shutdown {
-        report.failure_reasons.push(e);
+    let mut cleanup = Cleanup::default();
+    let result = run_on(plan, clock, &target, seed, run_id, started_wall, &mut cleanup, progress);
+    let teardown_end = clock.enter(Phase::Teardown);
+    let mut stalls = teardown(&target, &cleanup, teardown_end, progress);
+    if let Err(e) = target.shutdown_until(teardown_end) {
+        stalls.push(e);
+    }
+    clock.enter(Phase::Done);
+    let mut report = match result {
+        Ok(report) => report,
+        Err(e) => {
+            for stall in stalls {
+                say(progress, format!("warning: {stall}"));
+            }
+            return Err(e);
+        }
+    };
+    if !stalls.is_empty() {
+        report.failure_reasons.extend(stalls);
         report.passed = false;
         report.exit_code = 1;
     }
     Ok(report)
 }
 
+/// Deregisters the run's fan-out consumers and deletes the stream it created, by `deadline`.
+/// Returns the stalls (failures of the run); other errors are warnings, as the run's results
+/// stand.
+fn teardown(target: &Target, cleanup: &Cleanup, deadline: Instant, progress: &mut dyn Write) -> Vec<String> {
+    let Some(stream) = &cleanup.stream else { return Vec::new() };
+    if !cleanup.delete_stream && cleanup.consumers.is_empty() {
+        return Vec::new();
+    }
+    let mut stalls = Vec::new();
+    let config = budget::client_config(RetryPolicy::default());
+    let client = match budget::connect(target.addr, config, deadline, "the teardown client") {
+        Ok(client) => client,
+        Err(e) => {
+            let _ = writeln!(progress, "warning: {e}; the stream and fan-out consumers are left");
+            return stalls;
+        }
+    };
+    let mut done = |result: Result<(), CallError>| match result {
+        Ok(()) => {}
+        Err(CallError::Stalled(e)) => stalls.push(e),
+        Err(CallError::Failed(e)) => {
+            let _ = writeln!(progress, "warning: {e}");
+        }
+    };
+    for name in &cleanup.consumers {
+        done(subscriber::deregister(&client, stream, name, deadline));
+    }
+    if cleanup.delete_stream {
+        done(target::delete_stream(&client, stream, deadline));
+    }
+    stalls
+}
+
+#[allow(clippy::too_many_arguments)]
 fn run_on(
     plan: &Plan,
+    clock: &Clock,
     target: &Target,
     seed: u64,
     run_id: u64,
     started_wall: Duration,
+    cleanup: &mut Cleanup,
     progress: &mut dyn Write,
 ) -> Result<Report, SetupError> {
-    let admin = Client::connect(target.addr, ClientConfig::default())
-        .map_err(|e| format!("cannot connect to {}: {e}", target.addr))?
-        .blocking();
+    let setup_end = clock.deadline();
+    let admin =
+        budget::connect(target.addr, budget::client_config(RetryPolicy::default()), setup_end, "the admin client")?;
     let (stream, created) = match &plan.existing_stream {
         Some(name) => (name.clone(), false),
         None => {
             let name = format!("loadgen-{:08x}", run_id as u32);
-            target::create_stream(&admin, &name, plan.shards, plan.limits)?;
+            target::create_stream(&admin, &name, plan.shards, plan.limits, setup_end)?;
             (name, true)
         }
     };
-    let outcome = drive(plan, target, &stream, created, seed, run_id, started_wall, progress);
-    if created && !target.is_embedded() && !plan.keep_stream {
-        if let Err(e) = target::delete_stream(&admin, &stream) {
-            let _ = writeln!(progress, "warning: {e}");
-        }
-    }
-    outcome
+    cleanup.stream = Some(stream.clone());
+    cleanup.delete_stream = created && !target.is_embedded() && !plan.keep_stream;
+    drive(plan, clock, target, &admin, &stream, created, seed, run_id, started_wall, cleanup, progress)
 }
 
 #[allow(clippy::too_many_arguments)]
 fn drive(
     plan: &Plan,
+    clock: &Clock,
     target: &Target,
+    admin: &Client,
     stream: &str,
     created: bool,
     seed: u64,
     run_id: u64,
     started_wall: Duration,
+    cleanup: &mut Cleanup,
     progress: &mut dyn Write,
 ) -> Result<Report, SetupError> {
-    let admin = Client::connect(target.addr, ClientConfig::default())
-        .map_err(|e| format!("cannot connect to {}: {e}", target.addr))?
-        .blocking();
-    let shard_list = target::list_shards(&admin, stream)?;
+    let setup_end = clock.deadline();
+    let shard_list = target::list_shards(admin, stream, setup_end)?;
     let map = ShardMap::new(&shard_list);
     let shards = map.shards();
     let keys = KeyPool::new(&map, seed, plan.hot_key_share)?;
@@ -234,54 +320,49 @@ fn drive(
         start_timestamp_ms: started_wall.as_millis() as u64,
         acked: Arc::clone(&acked),
     });
+    let _stop_readers = StopReaders(Arc::clone(&consumer_shared));
     let settings =
         consumer::Settings { poll_interval, limit: get_limit, unlimited: read_limits.is_none(), inject: plan.inject };
-    let reader_config = ClientConfig { retry: RetryPolicy::none(), ..ClientConfig::default() };
+    let reader_config = budget::client_config(RetryPolicy::none());
     let mut consumers = Vec::new();
     for &shard in &shards {
         for index in 0..k {
-            let client = Client::connect(target.addr, reader_config.clone())
-                .map_err(|e| format!("consumer cannot connect to {}: {e}", target.addr))?;
+            let client = budget::connect(target.addr, reader_config.clone(), setup_end, "a consumer")?;
             let start = if created { ShardIteratorType::TrimHorizon } else { ShardIteratorType::Latest };
-            let it =
-                futures::executor::block_on(client.get_shard_iterator(GetShardIterator::new(stream, shard, start)))
-                    .map_err(|e| format!("GetShardIterator for shard {shard}: {e}"))?;
+            let what = format!("GetShardIterator for shard {shard}");
+            let request = client.get_shard_iterator(GetShardIterator::new(stream, shard, start));
+            let it = budget::call(Phase::Setup, setup_end, &what, request).map_err(String::from)?;
             let id = ConsumerId::polled(shard, index);
             let handle = consumer::spawn(client, id, it.iterator, settings.clone(), Arc::clone(&consumer_shared))
                 .map_err(|e| format!("cannot start a consumer: {e}"))?;
-            consumers.push(handle);
+            consumers.push((id, handle));
         }
     }
     // Fan-out: the run's consumers belong to the stream; each subscribes to every shard, one
-    // thread and one connection per (consumer, shard).
-    let mut registered = Vec::new();
+    // thread and one connection per (consumer, shard). Subscriptions resume after a lost
+    // connection as the default retry policy allows.
     if fanout > 0 {
-        let control = Client::connect(target.addr, ClientConfig::default())
-            .map_err(|e| format!("cannot connect to {}: {e}", target.addr))?;
         let start = subscriber::starting_position(created, consumer_shared.start_timestamp_ms);
         for index in 0..fanout {
             let name = subscriber::consumer_name(run_id, index);
-            let arn = subscriber::register(&control, stream, &name)?;
-            registered.push(name);
+            let arn = subscriber::register(admin, stream, &name, setup_end)?;
+            cleanup.consumers.push(name);
             for &shard in &shards {
-                let client = Client::connect(target.addr, ClientConfig::default())
-                    .map_err(|e| format!("subscriber cannot connect to {}: {e}", target.addr))?;
+                let config = budget::client_config(RetryPolicy::default());
+                let client = budget::connect(target.addr, config, setup_end, "a subscriber")?;
                 let id = ConsumerId { shard, kind: ReaderKind::FanOut, index };
                 let handle =
                     subscriber::spawn(client, id, arn.clone(), start, plan.inject, Arc::clone(&consumer_shared))
                         .map_err(|e| format!("cannot start a subscriber: {e}"))?;
-                consumers.push(handle);
+                consumers.push((id, handle));
             }
         }
     }
 
-    let writer_config = ClientConfig { retry: RetryPolicy::none(), ..ClientConfig::default() };
+    let writer_config = budget::client_config(RetryPolicy::none());
     let mut clients = Vec::new();
     for _ in 0..plan.producers {
-        clients.push(
-            Client::connect(target.addr, writer_config.clone())
-                .map_err(|e| format!("producer cannot connect to {}: {e}", target.addr))?,
-        );
+        clients.push(budget::connect(target.addr, writer_config.clone(), setup_end, "a producer")?);
     }
     let shared = producer::Shared {
         stream: stream.to_string(),
@@ -294,6 +375,7 @@ fn drive(
         recorder: Arc::clone(&recorder),
         events: verifying.then(|| events_tx.clone()),
         acked,
+        timed_out: Default::default(),
     };
     drop(events_tx);
     // The first Ctrl-C ends the load early (then drain, verify, report as usual); a second one
@@ -303,8 +385,10 @@ fn drive(
         let _ = signal_hook::flag::register_conditional_shutdown(signal, 130, Arc::clone(&interrupted));
         let _ = signal_hook::flag::register(signal, Arc::clone(&interrupted));
     }
-    let mut producers = Producers::new(clients, shared, plan.max_in_flight, plan.max_records, Arc::clone(&interrupted))
-        .map_err(|e| format!("cannot start the pool: {e}"))?;
+    let load_end = clock.enter(Phase::Load);
+    let mut producers =
+        Producers::new(clients, shared, plan.max_in_flight, plan.max_records, Arc::clone(&interrupted), load_end)
+            .map_err(|e| format!("cannot start the pool: {e}"))?;
 
     // Resolve the schedule's rates now that the limits and record size are known.
     let to_rps = |r: &crate::units::Rate| r.records_per_second(wire_bytes, write_limit).map_err(SetupError);
@@ -321,15 +405,16 @@ fn drive(
         pushed: fanout > 0,
     };
 
-    let step_runs: Vec<StepPlanRun> = match &plan.schedule {
+    let load: LoadEnd = match &plan.schedule {
         Schedule::Steps { rates, step_duration } => {
             let resolved: Vec<(String, f64)> =
                 rates.iter().map(|(n, r)| Ok((n.clone(), to_rps(r)?))).collect::<Result<_, SetupError>>()?;
             let step_duration = *step_duration;
+            let warmup = plan.schedule.warmup();
             run_paced(&mut tick, &mut timeline, progress, move |current| {
                 let mut runs = Vec::new();
                 if let Some((_, first)) = resolved.first() {
-                    runs.push(warm_up(&mut producers, &current, *first, (step_duration / 2).min(WARMUP)));
+                    runs.push(warm_up(&mut producers, &current, *first, warmup));
                 }
                 for (name, rps) in resolved {
                     if producers.stopped() || producers.exhausted() {
@@ -339,64 +424,62 @@ fn drive(
                     let run = producers.run_step(rps, step_duration);
                     runs.push(StepPlanRun { name, warmup: false, run, sustained: None });
                 }
-                producers.wait_idle(IDLE_TIMEOUT);
-                runs
+                end_load(clock, &producers, &current, runs)
             })
         }
         Schedule::Ramp { start, step_duration, budget, p99_target_ms } => {
             let start = to_rps(start)?;
             let (step_duration, budget, target_ms) = (*step_duration, *budget, *p99_target_ms);
+            let warmup = plan.schedule.warmup();
             run_paced(&mut tick, &mut timeline, progress, move |current| {
-                ramp(&mut producers, &current, start, step_duration, budget, target_ms)
+                let runs = ramp(&mut producers, &current, start, warmup, step_duration, budget, target_ms);
+                end_load(clock, &producers, &current, runs)
             })
         }
     };
+    let step_runs = load.runs;
 
-    // Every put is answered, so the acknowledged tips are final: readers read up to them, then
-    // stop.
+    // Every put is answered (unless the drain deadline came first), so the acknowledged tips
+    // are final: readers read up to them, then stop. Their deadline leaves them the drain's
+    // last moments to notice it and stop.
+    let drain_end = clock.enter(Phase::Drain);
+    let readers_end = drain_end.checked_sub(READER_STOP.min(clock.budget().drain / 2)).unwrap_or(drain_end);
     tick.flush(&mut timeline, progress);
     tick.current = Current { step: None, name: "drain".into(), records_per_second: 0.0 };
-    *consumer_shared.drain_deadline.lock().unwrap_or_else(|p| p.into_inner()) =
-        Some(Instant::now() + plan.drain_timeout);
+    *consumer_shared.drain_deadline.lock().unwrap_or_else(|p| p.into_inner()) = Some(readers_end);
     consumer_shared.producers_done.store(true, Ordering::Release);
+    let mut stalled_readers = 0;
     let ends: Vec<ConsumerEnd> = {
-        let drain_started = Instant::now();
         loop {
-            if consumers.iter().all(|c| c.is_finished()) {
+            let left = drain_end.saturating_duration_since(Instant::now());
+            if consumers.iter().all(|(_, c)| c.is_finished()) || left.is_zero() {
                 break;
             }
-            tick.wait_and_print(&mut timeline, progress, Duration::from_millis(20));
-            if drain_started.elapsed() > plan.drain_timeout + Duration::from_secs(10) {
-                break;
-            }
+            tick.wait_and_print(&mut timeline, progress, DRAIN_CHECK_INTERVAL.min(left));
         }
-        // A reader still waiting (a subscriber with no event coming) is not waited for.
-        let (finished, waiting): (Vec<_>, Vec<_>) = consumers.into_iter().partition(|c| c.is_finished());
-        for c in waiting {
-            let name = c.thread().name().unwrap_or("reader").to_string();
-            let _ = writeln!(progress, "warning: {name} did not stop by the drain deadline");
+        // A reader still in a call to the server is not waited for.
+        let (finished, waiting): (Vec<_>, Vec<_>) = consumers.into_iter().partition(|(_, c)| c.is_finished());
+        for (id, _) in waiting {
+            stalled_readers += 1;
+            let why = "stalled: still waiting for the server at the drain deadline".to_string();
+            let _ = writeln!(progress, "warning: {id} {why}");
+            let _ = consumer_shared.events.send(Event::ConsumerStopped { consumer: id, why });
         }
-        finished.into_iter().filter_map(|c| c.join().ok()).collect()
+        finished.into_iter().filter_map(|(_, c)| c.join().ok()).collect()
     };
-    if !registered.is_empty() {
-        if let Ok(control) = Client::connect(target.addr, ClientConfig::default()) {
-            for name in &registered {
-                if let Err(e) = subscriber::deregister(&control, stream, name) {
-                    let _ = writeln!(progress, "warning: {e}");
-                }
-            }
-        }
-    }
+    let mut short_readers = 0;
     for end in &ends {
         if let Some(why) = &end.stopped_early {
+            short_readers += u32::from(why.starts_with(consumer::DRAIN_TIMEOUT));
             let _ = consumer_shared.events.send(Event::ConsumerStopped { consumer: end.id, why: why.clone() });
         }
     }
     // The last window, so the timeline covers the drain.
     tick.flush(&mut timeline, progress);
+    // Puts and readers left behind may still hold senders: the verdict does not wait for them.
+    let _ = consumer_shared.events.send(Event::End);
     drop(consumer_shared);
     let verdict = verifier.join().map_err(|_| SetupError("the verifier panicked".into()))?;
-    let elapsed = epoch.elapsed();
 
     let limits_report = limits.filter(|l| !unlimited(l)).map(|l| LimitsReport {
         write_bytes_per_second: l.write_bytes_per_second,
@@ -451,7 +534,36 @@ fn drive(
         .map(|(shard, counts)| ShardReport { shard, counts, hot: hot_shard == Some(shard) })
         .collect();
 
+    // What stalled comes first: it explains the failures after it.
     let mut failure_reasons = Vec::new();
+    if load.timed_out > 0 {
+        failure_reasons.push(format!(
+            "stalled: {} put request(s) got no answer within {}; their records' fate is unknown and they \
+             were not verified",
+            load.timed_out,
+            budget::secs(REQUEST_TIMEOUT),
+        ));
+    }
+    if load.unanswered > 0 {
+        failure_reasons.push(format!(
+            "stalled in drain: {} put request(s) still had no answer at the drain deadline; their records \
+             were not verified",
+            load.unanswered
+        ));
+    }
+    if stalled_readers > 0 {
+        failure_reasons.push(format!(
+            "stalled in drain: {stalled_readers} reader(s) were still waiting for the server at the drain \
+             deadline; the acknowledged records they had not received are reported lost"
+        ));
+    }
+    if short_readers > 0 {
+        failure_reasons.push(format!(
+            "drain timeout: {short_readers} reader(s) had not received their shard's last acknowledged record \
+             after {} (--drain-timeout); what they missed is reported lost",
+            budget::secs(clock.budget().drain)
+        ));
+    }
     let verification = verifying.then_some(verdict);
     if let Some(v) = &verification {
         if !v.passed {
@@ -475,7 +587,8 @@ fn drive(
         exit_code: if passed { 0 } else { 1 },
         failure_reasons,
         started_at_unix_ms: started_wall.as_millis() as u64,
-        elapsed_seconds: crate::stats::round3(elapsed.as_secs_f64()),
+        elapsed_seconds: crate::stats::round3(clock.elapsed().as_secs_f64()),
+        time_bound_seconds: crate::stats::round3(clock.budget().total().as_secs_f64()),
         seed,
         run_id: format!("{run_id:016x}"),
         target: TargetReport {
@@ -524,20 +637,15 @@ fn drive(
 
 /// Runs `pace` on its own thread while this one prints progress once a second and at every
 /// step change, which `pace` announces on the channel it is given.
-fn run_paced<F>(
-    tick: &mut Ticker<'_>,
-    timeline: &mut Vec<SecondReport>,
-    progress: &mut dyn Write,
-    pace: F,
-) -> Vec<StepPlanRun>
+fn run_paced<F>(tick: &mut Ticker<'_>, timeline: &mut Vec<SecondReport>, progress: &mut dyn Write, pace: F) -> LoadEnd
 where
-    F: FnOnce(Sender<Current>) -> Vec<StepPlanRun> + Send,
+    F: FnOnce(Sender<Current>) -> LoadEnd + Send,
 {
     std::thread::scope(|scope| {
         let (steps_tx, steps_rx) = mpsc::channel::<Current>();
         let pacer =
             std::thread::Builder::new().name("loadgen-pacer".into()).spawn_scoped(scope, move || pace(steps_tx));
-        let Ok(pacer) = pacer else { return Vec::new() };
+        let Ok(pacer) = pacer else { return LoadEnd::default() };
         loop {
             match steps_rx.recv_timeout(tick.due().saturating_duration_since(Instant::now())) {
                 Ok(next) => {
@@ -562,8 +670,16 @@ fn set_current(current: &Sender<Current>, step: usize, name: &str, rps: f64) {
 fn warm_up(producers: &mut Producers, current: &Sender<Current>, rate: f64, duration: Duration) -> StepPlanRun {
     set_current(current, 0, "warm-up", rate);
     let run = producers.run_step(rate, duration);
-    producers.wait_idle(IDLE_TIMEOUT);
+    producers.wait_idle_until((Instant::now() + STEP_SETTLE).min(producers.deadline()));
     StepPlanRun { name: "warm-up".into(), warmup: true, run, sustained: None }
+}
+
+/// The load is over: enters the drain and waits for the puts in flight until its deadline.
+fn end_load(clock: &Clock, producers: &Producers, current: &Sender<Current>, runs: Vec<StepPlanRun>) -> LoadEnd {
+    let drain_end = clock.enter(Phase::Drain);
+    let _ = current.send(Current { step: None, name: "drain".into(), records_per_second: 0.0 });
+    producers.wait_idle_until(drain_end);
+    LoadEnd { runs, unanswered: producers.in_flight(), timed_out: producers.timed_out() }
 }
 
 /// The max profile: grow the rate while steps are sustained, then bisect between the best
@@ -572,23 +688,25 @@ fn ramp(
     producers: &mut Producers,
     current: &Sender<Current>,
     start: f64,
+    warmup: Duration,
     step_duration: Duration,
     budget: Duration,
     p99_target_ms: f64,
 ) -> Vec<StepPlanRun> {
-    let deadline = Instant::now() + budget;
+    let deadline = (Instant::now() + budget).min(producers.deadline());
     let mut runs = Vec::new();
-    runs.push(warm_up(producers, current, start, step_duration.min(RAMP_WARMUP)));
+    runs.push(warm_up(producers, current, start, warmup));
     let mut rate = start;
     let (mut best, mut fail): (Option<f64>, Option<f64>) = (None, None);
     while Instant::now() + step_duration <= deadline && !producers.stopped() && !producers.exhausted() {
         let name = format!("{:.0}/s", rate);
         set_current(current, runs.len(), &name, rate);
         let run = producers.run_step(rate, step_duration);
-        producers.wait_idle(IDLE_TIMEOUT);
+        let settled = producers.wait_idle_until((Instant::now() + STEP_SETTLE).min(deadline));
         let m = producers.recorder().step(run.index);
         let p99_ms = LatencySummary::of(&m.ack).map_or(f64::INFINITY, |s| s.p99_ms);
-        let sustained = run.unsent_requests() == 0
+        let sustained = settled
+            && run.unsent_requests() == 0
             && m.counts.accepted as f64 >= SUSTAINED_ACCEPTED_SHARE * run.scheduled_records as f64
             && m.counts.failed == 0
             && p99_ms <= p99_target_ms;
@@ -675,6 +793,7 @@ fn verify_events(mut verifier: Verifier, events: Receiver<Event>) -> Verdict {
                 }
             }
             Event::ConsumerStopped { consumer, why } => verifier.consumer_stopped_early(consumer, why),
+            Event::End => break,
         }
     }
     verifier.finish()

@@ -16,14 +16,15 @@
 //! # When a subscriber stops
 //! By the rule every reader follows (see [`crate::consumer`]): once the producers are done, as
 //! soon as it has received its shard's highest acknowledged sequence number, or at the drain
-//! deadline, saying how far it got. An idle subscription still gets a heartbeat event every
-//! second, so a subscriber waiting for records notices the deadline.
+//! deadline, saying how far it got. A subscriber waits for the next event 250 ms
+//! (`STOP_CHECK_INTERVAL`) at a time, so it notices the deadline even when the server sends
+//! nothing at all (a healthy one sends a heartbeat event every second): it then says how long
+//! the subscription has been silent.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use futures::executor::block_on;
 use futures::StreamExt;
 use shoal_protocol::client::Client;
 use shoal_protocol::ops::{
@@ -31,13 +32,19 @@ use shoal_protocol::ops::{
 };
 use shoal_protocol::Status;
 
+use crate::budget::{self, Phase};
 use crate::consumer::{ConsumerEnd, Fault, Shared};
 use crate::payload;
 use crate::verify::ConsumerId;
 use crate::Event;
 
-/// How long a registered consumer may take to become ACTIVE.
-const ACTIVE_WITHIN: Duration = Duration::from_secs(10);
+/// Between two looks at a registered consumer that is not ACTIVE yet.
+const ACTIVE_POLL_INTERVAL: Duration = Duration::from_millis(50);
+/// The longest a subscriber waits for an event before it looks at the deadline again.
+const STOP_CHECK_INTERVAL: Duration = Duration::from_millis(250);
+/// A subscription silent this long (a healthy server sends a heartbeat every second) is named
+/// as silent when its subscriber stops early.
+const SILENCE_NOTED: Duration = Duration::from_secs(3);
 
 /// The name of the run's fan-out consumer `index`.
 pub fn consumer_name(run_id: u64, index: u16) -> String {
@@ -45,34 +52,44 @@ pub fn consumer_name(run_id: u64, index: u16) -> String {
 }
 
 /// Registers consumer `name` with `stream` unless it exists, waits until it is ACTIVE and
-/// returns its ARN.
-pub fn register(client: &Client, stream: &str, name: &str) -> Result<String, String> {
-    let deadline = Instant::now() + ACTIVE_WITHIN;
-    while Instant::now() < deadline {
-        let consumer = match block_on(client.describe_stream_consumer(DescribeStreamConsumer::new(stream, name))) {
+/// returns its ARN, by `deadline` (a stall of the setup otherwise).
+pub fn register(client: &Client, stream: &str, name: &str, deadline: Instant) -> Result<String, String> {
+    let started = Instant::now();
+    loop {
+        let what = format!("DescribeStreamConsumer {name}");
+        let describe = client.describe_stream_consumer(DescribeStreamConsumer::new(stream, name));
+        let consumer = match budget::answer(Phase::Setup, deadline, &what, describe)? {
             Ok(description) => description.consumer,
             Err(e) if e.status() == Some(Status::ResourceNotFound) => {
-                match block_on(client.register_stream_consumer(RegisterStreamConsumer::new(stream, name))) {
+                let what = format!("RegisterStreamConsumer {name}");
+                let register = client.register_stream_consumer(RegisterStreamConsumer::new(stream, name));
+                match budget::answer(Phase::Setup, deadline, &what, register)? {
                     Ok(registered) => registered.consumer,
                     // Registered in between (a retried registration finds its first attempt).
                     Err(e) if e.status() == Some(Status::ResourceInUse) => continue,
-                    Err(e) => return Err(format!("RegisterStreamConsumer {name}: {e}")),
+                    Err(e) => return Err(format!("{what}: {e}")),
                 }
             }
-            Err(e) => return Err(format!("DescribeStreamConsumer {name}: {e}")),
+            Err(e) => return Err(format!("{what}: {e}")),
         };
         if consumer.status == ConsumerStatus::Active {
             return Ok(consumer.consumer_arn);
         }
-        std::thread::sleep(Duration::from_millis(50));
+        if Instant::now() + ACTIVE_POLL_INTERVAL >= deadline {
+            let waited = started.elapsed().as_secs_f64();
+            let what = format!("fan-out consumer {name} is still {:?} after {waited:.1} s", consumer.status);
+            return Err(budget::stalled(Phase::Setup, &what));
+        }
+        std::thread::sleep(ACTIVE_POLL_INTERVAL);
     }
-    Err(format!("fan-out consumer {name} did not become ACTIVE within {ACTIVE_WITHIN:?}"))
 }
 
-/// Deregisters consumer `name` (its subscriptions end).
-pub fn deregister(client: &Client, stream: &str, name: &str) -> Result<(), String> {
-    block_on(client.deregister_stream_consumer(DeregisterStreamConsumer::new(stream, name)))
-        .map_err(|e| format!("DeregisterStreamConsumer {name}: {e}"))
+/// Deregisters consumer `name` (its subscriptions end), by `deadline` (a stall of the teardown
+/// otherwise).
+pub fn deregister(client: &Client, stream: &str, name: &str, deadline: Instant) -> Result<(), budget::CallError> {
+    let what = format!("DeregisterStreamConsumer {name}");
+    let request = client.deregister_stream_consumer(DeregisterStreamConsumer::new(stream, name));
+    budget::call(Phase::Teardown, deadline, &what, request)
 }
 
 /// Where subscriptions start: see the module doc.
@@ -111,15 +128,24 @@ fn subscribe(
     let mut events = client.subscribe_to_shard_resuming(consumer_arn, id.shard, start);
     // The highest sequence number the server pushed (before any injected fault).
     let mut received_up_to: Option<u128> = None;
+    let mut last_heard = Instant::now();
     loop {
         if let Some(why) = shared.stop(id.shard, received_up_to) {
-            end.stopped_early = why;
+            let silent = last_heard.elapsed();
+            end.stopped_early = why.map(|why| {
+                if silent < SILENCE_NOTED {
+                    return why;
+                }
+                format!("{why}; the subscription sent nothing for its last {:.1} s", silent.as_secs_f64())
+            });
             break;
         }
-        // An idle subscription still sends a heartbeat event every second, so this returns
-        // often enough to look at the deadline.
-        let item = block_on(events.next());
+        // Dropping the wait keeps the subscription's state: the next wait goes on from there.
+        let Some(item) = budget::block_on_until(Instant::now() + STOP_CHECK_INTERVAL, events.next()) else {
+            continue;
+        };
         let received = Instant::now();
+        last_heard = received;
         let event = match item {
             Some(Ok(event)) => event,
             Some(Err(e)) => {

@@ -28,6 +28,8 @@ pub struct Report {
     pub failure_reasons: Vec<String>,
     pub started_at_unix_ms: u64,
     pub elapsed_seconds: f64,
+    /// The run's time bound (see `crate::budget`): it ends by then, stalled server or not.
+    pub time_bound_seconds: f64,
     pub seed: u64,
     pub run_id: String,
     pub target: TargetReport,

@@ -152,7 +152,11 @@ fn latency_table(
 
 pub fn render(r: &Report) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "\nShoal load generator: profile {}, {:.1} s", r.profile, r.elapsed_seconds);
+    let _ = writeln!(
+        out,
+        "\nShoal load generator: profile {}, {:.1} s (time bound {:.1} s)",
+        r.profile, r.elapsed_seconds, r.time_bound_seconds
+    );
     for (k, v) in setup_lines(r) {
         let _ = writeln!(out, "  {k:<11} {v}");
     }

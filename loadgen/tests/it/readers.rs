@@ -33,8 +33,9 @@ fn write() -> Written {
     let target = Target::embedded(None, 1).expect("embedded server");
     let client = Client::connect(target.addr, ClientConfig::default()).expect("client");
     let admin = client.blocking();
-    target::create_stream(&admin, STREAM, 1, None).expect("stream");
-    let consumer_arn = subscriber::register(&client, STREAM, "readers-0").expect("fan-out consumer");
+    let setup = Instant::now() + Duration::from_secs(30);
+    target::create_stream(&client, STREAM, 1, None, setup).expect("stream");
+    let consumer_arn = subscriber::register(&client, STREAM, "readers-0", setup).expect("fan-out consumer");
     let filler = Filler::new(1, 256);
     let mut shard = None;
     let mut acks = Vec::new();
