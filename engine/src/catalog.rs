@@ -220,6 +220,11 @@ pub struct Catalog<S: Storage> {
 }
 
 impl<S: Storage> Catalog<S> {
+    /// The same catalog, written through `storage` from now on.
+    pub fn with_storage(self, storage: S) -> Self {
+        Self { storage, ..self }
+    }
+
     /// Loads the catalog, or starts an empty one if there is none.
     pub async fn load(storage: S, data_dir: PathBuf) -> Result<Self> {
         storage.create_dir_all(&data_dir).await?;

@@ -90,7 +90,7 @@ impl Engine {
             n => n,
         };
         let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let storage = DmaStorage::new(config.data_dir.clone());
+        let storage = DmaStorage::outside_executor(config.data_dir.clone());
         let catalog = futures::executor::block_on(async {
             storage.create_dir_all(&config.data_dir).await?;
             let catalog = Catalog::load(storage.clone(), config.data_dir.clone()).await?;
@@ -113,7 +113,13 @@ impl Engine {
                 id,
                 config: config.clone(),
                 router: router.clone(),
-                catalog: if id == 0 { catalog.take() } else { None },
+                // Loaded inline before the executors existed; written from core 0's
+                // executor, off its thread.
+                catalog: if id == 0 {
+                    catalog.take().map(|c| c.with_storage(DmaStorage::new(config.data_dir.clone())))
+                } else {
+                    None
+                },
             };
             let (snapshot, ready, hook) = (snapshot.clone(), ready_tx.clone(), hook.clone());
             let handle = LocalExecutorBuilder::new(placement)

@@ -1,8 +1,11 @@
 //! [`Storage`] over glommio's direct-I/O files (O_DIRECT through io_uring).
 //!
 //! Must be used from inside a glommio executor. Metadata files (catalog,
-//! segment indexes) are small and rare, so they go through `std::fs`; only
-//! segment data takes the direct-I/O path.
+//! segment indexes) are small and rare, so they go through `std::fs`, on the
+//! executor's blocking thread: an fsync of a directory or of a renamed
+//! index waits for a journal commit (milliseconds), which must not stall
+//! every other request on the core. Only segment data takes the direct-I/O
+//! path.
 //!
 //! Two glommio 0.9 traps are handled here (see `glommio-notes.md`):
 //! * the per-thread iopoll probe marks the device pollable if the first
@@ -33,11 +36,31 @@ thread_local! {
 #[derive(Clone, Debug)]
 pub struct DmaStorage {
     root: Arc<PathBuf>,
+    /// Metadata calls run on the executor's blocking thread (the normal
+    /// case); off for use before any executor exists, where they run inline.
+    offload: bool,
 }
 
 impl DmaStorage {
+    /// Storage for use inside a glommio executor.
     pub fn new(root: impl Into<PathBuf>) -> Self {
-        Self { root: Arc::new(root.into()) }
+        Self { root: Arc::new(root.into()), offload: true }
+    }
+
+    /// Storage for metadata work on a thread without a glommio executor
+    /// (no segment I/O): reading the catalog before the executors start.
+    pub fn outside_executor(root: impl Into<PathBuf>) -> Self {
+        Self { root: Arc::new(root.into()), offload: false }
+    }
+
+    /// Runs a blocking file-system call on the executor's blocking thread,
+    /// or inline outside an executor.
+    async fn off_core<R: Send + 'static>(&self, f: impl FnOnce() -> R + Send + 'static) -> R {
+        if self.offload {
+            glommio::executor().spawn_blocking(f).await
+        } else {
+            f()
+        }
     }
 
     /// Opens a non-empty file once per thread so glommio's iopoll probe
@@ -152,69 +175,85 @@ impl Storage for DmaStorage {
             .map_err(|e| EngineError::io("open", path, e.into()))?;
         if !existed {
             if let Some(dir) = path.parent() {
-                sync_dir_blocking(dir)?;
+                self.sync_dir(dir).await?;
             }
         }
         Ok(DmaSegment { file, path: path.to_path_buf() })
     }
 
     async fn read_file(&self, path: &Path) -> Result<Option<Vec<u8>>> {
-        match std::fs::read(path) {
+        let path = path.to_path_buf();
+        self.off_core(move || match std::fs::read(&path) {
             Ok(b) => Ok(Some(b)),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(EngineError::io("read", path, e)),
-        }
+            Err(e) => Err(EngineError::io("read", &path, e)),
+        })
+        .await
     }
 
     async fn write_file_atomic(&self, path: &Path, bytes: &[u8]) -> Result<()> {
-        let dir = path.parent().unwrap_or(Path::new("."));
-        let tmp = path.with_extension("tmp");
-        let mut f = std::fs::File::create(&tmp).map_err(|e| EngineError::io("create", &tmp, e))?;
-        f.write_all(bytes).map_err(|e| EngineError::io("write", &tmp, e))?;
-        f.sync_all().map_err(|e| EngineError::io("fsync", &tmp, e))?;
-        drop(f);
-        std::fs::rename(&tmp, path).map_err(|e| EngineError::io("rename", path, e))?;
-        sync_dir_blocking(dir)
+        let (path, bytes) = (path.to_path_buf(), bytes.to_vec());
+        self.off_core(move || {
+            let dir = path.parent().unwrap_or(Path::new("."));
+            let tmp = path.with_extension("tmp");
+            let mut f = std::fs::File::create(&tmp).map_err(|e| EngineError::io("create", &tmp, e))?;
+            f.write_all(&bytes).map_err(|e| EngineError::io("write", &tmp, e))?;
+            f.sync_all().map_err(|e| EngineError::io("fsync", &tmp, e))?;
+            drop(f);
+            std::fs::rename(&tmp, &path).map_err(|e| EngineError::io("rename", &path, e))?;
+            sync_dir_blocking(dir)
+        })
+        .await
     }
 
     async fn list_dir(&self, path: &Path) -> Result<Vec<String>> {
-        let rd = match std::fs::read_dir(path) {
-            Ok(rd) => rd,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => return Err(EngineError::io("list", path, e)),
-        };
-        let mut names = Vec::new();
-        for entry in rd {
-            let entry = entry.map_err(|e| EngineError::io("list", path, e))?;
-            if let Some(n) = entry.file_name().to_str() {
-                names.push(n.to_owned());
+        let path = path.to_path_buf();
+        self.off_core(move || {
+            let rd = match std::fs::read_dir(&path) {
+                Ok(rd) => rd,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+                Err(e) => return Err(EngineError::io("list", &path, e)),
+            };
+            let mut names = Vec::new();
+            for entry in rd {
+                let entry = entry.map_err(|e| EngineError::io("list", &path, e))?;
+                if let Some(n) = entry.file_name().to_str() {
+                    names.push(n.to_owned());
+                }
             }
-        }
-        names.sort();
-        Ok(names)
+            names.sort();
+            Ok(names)
+        })
+        .await
     }
 
     async fn create_dir_all(&self, path: &Path) -> Result<()> {
-        std::fs::create_dir_all(path).map_err(|e| EngineError::io("mkdir", path, e))
+        let path = path.to_path_buf();
+        self.off_core(move || std::fs::create_dir_all(&path).map_err(|e| EngineError::io("mkdir", &path, e))).await
     }
 
     async fn remove_file(&self, path: &Path) -> Result<()> {
-        match std::fs::remove_file(path) {
+        let path = path.to_path_buf();
+        self.off_core(move || match std::fs::remove_file(&path) {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(EngineError::io("remove", path, e)),
-        }
+            Err(e) => Err(EngineError::io("remove", &path, e)),
+        })
+        .await
     }
 
     async fn remove_dir_all(&self, path: &Path) -> Result<()> {
-        match std::fs::remove_dir_all(path) {
+        let path = path.to_path_buf();
+        self.off_core(move || match std::fs::remove_dir_all(&path) {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(EngineError::io("remove", path, e)),
-        }
+            Err(e) => Err(EngineError::io("remove", &path, e)),
+        })
+        .await
     }
 
     async fn sync_dir(&self, dir: &Path) -> Result<()> {
-        sync_dir_blocking(dir)
+        let dir = dir.to_path_buf();
+        self.off_core(move || sync_dir_blocking(&dir)).await
     }
 }
