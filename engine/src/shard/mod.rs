@@ -128,6 +128,8 @@ struct ShardState<F> {
     /// Bytes of the active segment known to be written (data, or zeros
     /// ahead of it): overwriting them needs no journal commit at sync.
     zeroed_len: u64,
+    /// No zeroing ahead before this time (the rate cap on zeroing).
+    zero_ahead_not_before_ms: u64,
     failed: Option<String>,
     waiters: Vec<oneshot::Sender<()>>,
 }
@@ -242,6 +244,7 @@ impl<S: Storage, C: Clock> ShardLog<S, C> {
                 checkpointed_len: 0,
                 allocated_len,
                 zeroed_len: crate::limits::align_up(allocated_len),
+                zero_ahead_not_before_ms: 0,
                 failed: None,
                 waiters: Vec::new(),
             }),
@@ -547,13 +550,18 @@ impl<S: Storage, C: Clock> ShardLog<S, C> {
     /// The range starts at or after `end`, so it never overlaps the group's
     /// own writes and holds no data: a crash during it loses nothing.
     fn zero_ahead_range(&self, end: u64, group_len: u64) -> Option<(u64, u64)> {
-        use crate::limits::{ZERO_AHEAD_BYTES, ZERO_AHEAD_GROUP_MAX_BYTES};
-        let zeroed = self.st.borrow().zeroed_len;
-        if group_len > ZERO_AHEAD_GROUP_MAX_BYTES || zeroed >= end + ZERO_AHEAD_BYTES / 2 {
+        use crate::limits::{ZERO_AHEAD_BYTES, ZERO_AHEAD_BYTES_PER_SECOND_MAX, ZERO_AHEAD_GROUP_MAX_BYTES};
+        let now_ms = self.clock.now_ms();
+        let mut st = self.st.borrow_mut();
+        if group_len > ZERO_AHEAD_GROUP_MAX_BYTES
+            || st.zeroed_len >= end + ZERO_AHEAD_BYTES / 2
+            || now_ms < st.zero_ahead_not_before_ms
+        {
             return None;
         }
-        let from = zeroed.max(end);
+        let from = st.zeroed_len.max(end);
         let to = (from + ZERO_AHEAD_BYTES).min(self.config.segment_bytes);
+        st.zero_ahead_not_before_ms = now_ms + ZERO_AHEAD_BYTES * 1000 / ZERO_AHEAD_BYTES_PER_SECOND_MAX;
         (to > from).then_some((from, to))
     }
 
