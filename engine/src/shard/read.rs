@@ -83,13 +83,17 @@ impl<S: Storage, C: Clock> ShardLog<S, C> {
     /// Reads records from `from` on, up to the limits (at least one record
     /// is returned when any is available, whatever its size).
     pub async fn read(&self, from: u64, max_records: usize, max_bytes: usize) -> Result<ReadBatch> {
+        let (pos, durable_next) = (from.max(self.trim_counter()), self.durable_next());
+        // Sized once: growing a Vec of 10,000 records by doubling copied it
+        // into freshly faulted memory several times per read.
+        let available = usize::try_from(durable_next.saturating_sub(pos)).unwrap_or(usize::MAX);
         let mut c = Collector {
-            records: Vec::new(),
+            records: Vec::with_capacity(max_records.min(available).min(crate::limits::READ_RECORDS_MAX)),
             bytes: 0,
             max_records,
             max_bytes,
-            pos: from.max(self.trim_counter()),
-            durable_next: self.durable_next(),
+            pos,
+            durable_next,
         };
         let mut from_disk = false;
         while c.pos < c.durable_next && !c.full() {
