@@ -774,27 +774,38 @@ impl<S: Storage, C: Clock> ShardLog<S, C> {
         if !self.try_begin() {
             return Ok(());
         }
+        let result = self.write_checkpoint().await;
+        self.end_writing();
+        result
+    }
+
+    /// Writes the tail segment's index; the caller holds the write position.
+    async fn write_checkpoint(&self) -> Result<()> {
+        let Some(file) = self.st.borrow().segments.back().and_then(|s| s.file.clone()) else {
+            return Ok(());
+        };
+        // Recovery trusts what the index describes without re-reading it,
+        // so it may only describe durable data, and the last group's own
+        // fdatasync may still be in flight: sync first (nothing new is
+        // written while the write position is held).
+        if let Err(e) = file.sync_data().await {
+            self.fail(&e);
+            return Err(e);
+        }
         let job = {
-            let st = self.st.borrow();
-            match (st.unsynced, &st.tail, st.segments.back()) {
-                (false, Some(_), Some(seg)) if seg.summary.data_len > 0 => {
+            let mut st = self.st.borrow_mut();
+            st.unsynced = false;
+            match (&st.tail, st.segments.back()) {
+                (Some(_), Some(seg)) if seg.summary.data_len > 0 => {
                     Some((seg.index_path(), seg.summary.encode(seg.base_counter), seg.summary.data_len))
                 }
                 _ => None,
             }
         };
-        let result = match job {
-            Some((path, bytes, len)) => {
-                let r = self.storage.write_file_atomic(&path, &bytes).await;
-                if r.is_ok() {
-                    self.st.borrow_mut().checkpointed_len = len;
-                }
-                r
-            }
-            None => Ok(()),
-        };
-        self.end_writing();
-        result
+        let Some((path, bytes, len)) = job else { return Ok(()) };
+        self.storage.write_file_atomic(&path, &bytes).await?;
+        self.st.borrow_mut().checkpointed_len = len;
+        Ok(())
     }
 
     /// Whether enough was appended since the last checkpoint to write one.

@@ -275,3 +275,31 @@ fn damage_before_the_tail_checkpoint_is_an_error_on_read_never_data() {
     let err = block_on(engine.read("c", 0, first.next_counter.expect("open"), 10)).expect_err("damaged frame");
     assert_eq!(err.kind(), ErrorKind::InternalFailure);
 }
+
+/// Recovery trusts a checkpointed index without re-reading what it covers,
+/// so a checkpoint is written only once the data it describes is synced: a
+/// failing sync leaves no index behind (and fails the shard, as any failed
+/// sync does).
+#[test]
+fn a_checkpoint_is_written_only_after_a_sync_covers_it() {
+    let storage = SimStorage::new(12);
+    let clock = ManualClock::new(T0);
+    let engine =
+        open_with(&storage, &clock, LogConfig { segment_bytes: 1 << 20, sync_policy: SyncPolicy::Always }, 1 << 20);
+    block_on(engine.create_stream("c", 1, None)).expect("create");
+    block_on(engine.put_records("c", (0..10).map(|i| record("k", i, 100)).collect())).expect("put");
+    let meta = engine.snapshot().stream("c").expect("stream").clone();
+    let shard = engine.core().shard(&meta, 0).expect("shard");
+    let indexes = || storage.paths().into_iter().filter(|p| p.extension().is_some_and(|e| e == "idx")).count();
+
+    storage.fail_next_sync();
+    block_on(shard.checkpoint()).expect_err("the sync before the index fails");
+    assert_eq!(indexes(), 0, "no index describes data that was not synced by the checkpoint");
+    drop((shard, engine));
+
+    let engine = open(&storage.crash(), &clock);
+    let got = read_all(&engine, "c", 0, StartingPosition::TrimHorizon, 100);
+    assert_eq!(got.iter().map(record_index).collect::<Vec<_>>(), (0..10).collect::<Vec<_>>());
+    let meta = engine.snapshot().stream("c").expect("stream").clone();
+    block_on(engine.core().shard(&meta, 0).expect("shard").checkpoint()).expect("checkpoint");
+}
