@@ -224,8 +224,17 @@ fn main() {
                 (0..BATCH).map(|i| PutRecordsEntry::new(format!("g{n}-{i}"), vec![b'g'; RECORD_BYTES])).collect();
             block_on(client.put_records(PutRecords::new("get", records))).expect("put");
         }
+        let forwards = |s: &Server| {
+            let m = block_on(s.engine().metrics()).expect("metrics");
+            m.cores.iter().map(|c| c.forwards).sum::<u64>()
+        };
+        let before = forwards(&server);
         let get_mbs = get_throughput(addr, 5);
-        println!("GetRecords from the tail cache, 10,000 records per call, one reader per shard: {get_mbs:.0} MB/s");
+        println!(
+            "GetRecords from the tail cache, 10,000 records per call, one reader per shard: {get_mbs:.0} MB/s \
+             ({} requests forwarded to the shard's core)",
+            forwards(&server) - before
+        );
     }
     if !phase("lat") {
         server.shutdown().expect("shutdown");
