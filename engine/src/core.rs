@@ -466,6 +466,7 @@ impl<S: Storage, C: Clock> CoreShards<S, C> {
             if shard.checkpoint_due() {
                 shard.checkpoint().await?;
             }
+            shard.prepare_runway().await?;
             if let Some(ms) = retention_ms(incarnation) {
                 removed += shard.enforce_retention(now, ms).await?;
             }

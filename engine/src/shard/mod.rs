@@ -130,6 +130,10 @@ struct ShardState<F> {
     zeroed_len: u64,
     /// No zeroing ahead before this time (the rate cap on zeroing).
     zero_ahead_not_before_ms: u64,
+    /// Bytes of the last group written.
+    last_group_len: u64,
+    /// Appends were written since maintenance last looked at the runway.
+    appended_since_runway: bool,
     failed: Option<String>,
     waiters: Vec<oneshot::Sender<()>>,
 }
@@ -245,6 +249,8 @@ impl<S: Storage, C: Clock> ShardLog<S, C> {
                 allocated_len,
                 zeroed_len: crate::limits::align_up(allocated_len),
                 zero_ahead_not_before_ms: 0,
+                last_group_len: 0,
+                appended_since_runway: false,
                 failed: None,
                 waiters: Vec::new(),
             }),
@@ -512,7 +518,7 @@ impl<S: Storage, C: Clock> ShardLog<S, C> {
             let page_start = align_down(data_len);
             assert_eq!(tail.len() as u64, data_len - page_start, "tail page out of step");
             let end = crate::limits::align_up(data_len + len);
-            let zero = self.zero_ahead_range(end, len);
+            let zero = self.zero_ahead_range(end, len, crate::limits::ZERO_AHEAD_BYTES / 2);
             self.allocate_ahead(&file, zero.map_or(end, |(_, to)| to)).await?;
             let mut chunker = Chunker::new(page_start, &tail, frames[i..j].iter().map(|f| f.bytes.as_slice()));
             let new_tail = chunker.new_tail();
@@ -527,6 +533,8 @@ impl<S: Storage, C: Clock> ShardLog<S, C> {
             }
             let mut st = self.st.borrow_mut();
             st.zeroed_len = st.zeroed_len.max(end).max(zero.map_or(0, |(_, to)| to));
+            st.last_group_len = len;
+            st.appended_since_runway = true;
             if let SyncPolicy::Interval { .. } = self.config.sync_policy {
                 st.unsynced = true;
             }
@@ -549,12 +557,13 @@ impl<S: Storage, C: Clock> ShardLog<S, C> {
     /// the appends (see [`ZERO_AHEAD_BYTES`](crate::limits::ZERO_AHEAD_BYTES)).
     /// The range starts at or after `end`, so it never overlaps the group's
     /// own writes and holds no data: a crash during it loses nothing.
-    fn zero_ahead_range(&self, end: u64, group_len: u64) -> Option<(u64, u64)> {
+    /// `refill_below`: zero only when less than this much runway is left.
+    fn zero_ahead_range(&self, end: u64, group_len: u64, refill_below: u64) -> Option<(u64, u64)> {
         use crate::limits::{ZERO_AHEAD_BYTES, ZERO_AHEAD_BYTES_PER_SECOND_MAX, ZERO_AHEAD_GROUP_MAX_BYTES};
         let now_ms = self.clock.now_ms();
         let mut st = self.st.borrow_mut();
         if group_len > ZERO_AHEAD_GROUP_MAX_BYTES
-            || st.zeroed_len >= end + ZERO_AHEAD_BYTES / 2
+            || st.zeroed_len >= end + refill_below
             || now_ms < st.zero_ahead_not_before_ms
         {
             return None;
@@ -563,6 +572,59 @@ impl<S: Storage, C: Clock> ShardLog<S, C> {
         let to = (from + ZERO_AHEAD_BYTES).min(self.config.segment_bytes);
         st.zero_ahead_not_before_ms = now_ms + ZERO_AHEAD_BYTES * 1000 / ZERO_AHEAD_BYTES_PER_SECOND_MAX;
         (to > from).then_some((from, to))
+    }
+
+    /// Zeroes the runway ahead of a shard that appends in small groups, from
+    /// maintenance (between appends), so that groups rarely have to: a group
+    /// that zeroes beside its own write waits for those writes and for the
+    /// journal commit their sync needs, which made it one of the slowest
+    /// puts. Here the cost falls only on appends that arrive meanwhile. A
+    /// shard with no appends since the last call is left alone, so idle
+    /// shards cost nothing.
+    pub async fn prepare_runway(&self) -> Result<()> {
+        {
+            let mut st = self.st.borrow_mut();
+            let active = std::mem::take(&mut st.appended_since_runway);
+            let small = st.last_group_len <= crate::limits::ZERO_AHEAD_GROUP_MAX_BYTES;
+            if !active || !small || st.failed.is_some() || st.ending_counter.is_some() {
+                return Ok(());
+            }
+        }
+        if !self.try_begin() {
+            return Ok(());
+        }
+        let result = self.zero_runway().await;
+        if let Err(e) = &result {
+            self.fail(e);
+        }
+        self.end_writing();
+        result
+    }
+
+    /// Refills the active segment's zeroed runway when less than a whole
+    /// one is left (groups refill only below half); the caller holds the
+    /// write position.
+    async fn zero_runway(&self) -> Result<()> {
+        let (file, end) = {
+            let st = self.st.borrow();
+            match (&st.tail, st.segments.back()) {
+                (Some(_), Some(Segment { file: Some(file), summary, .. })) => {
+                    (file.clone(), crate::limits::align_up(summary.data_len))
+                }
+                _ => return Ok(()),
+            }
+        };
+        let Some((from, to)) = self.zero_ahead_range(end, 0, crate::limits::ZERO_AHEAD_BYTES) else {
+            return Ok(());
+        };
+        self.allocate_ahead(&file, to).await?;
+        write_zeroes(&*file, from, to).await?;
+        // Synced now, so the journal commit that makes these pages written is
+        // not left to the next group's fdatasync.
+        file.sync_data().await?;
+        let mut st = self.st.borrow_mut();
+        st.zeroed_len = st.zeroed_len.max(to);
+        Ok(())
     }
 
     /// Grows the active file's allocation in doubling steps so that `need`

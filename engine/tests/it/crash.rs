@@ -303,3 +303,40 @@ fn a_checkpoint_is_written_only_after_a_sync_covers_it() {
     let meta = engine.snapshot().stream("c").expect("stream").clone();
     block_on(engine.core().shard(&meta, 0).expect("shard").checkpoint()).expect("checkpoint");
 }
+
+/// Maintenance zeroes (and syncs) the runway ahead of a shard that appended
+/// in small groups since its last pass, and does nothing for a shard that
+/// did not; a crash afterwards loses no acknowledged record.
+#[test]
+fn maintenance_prepares_the_runway_of_active_shards_only() {
+    let storage = SimStorage::new(13);
+    let clock = ManualClock::new(T0);
+    let log = LogConfig { segment_bytes: 16 << 20, sync_policy: SyncPolicy::Always };
+    let engine = open_with(&storage, &clock, log, 1 << 20);
+    block_on(engine.create_stream("busy", 1, None)).expect("create");
+    block_on(engine.create_stream("idle", 1, None)).expect("create");
+    block_on(engine.put_record("idle", record("k", 0, 100), None)).expect("put");
+    block_on(engine.put_record("busy", record("k", 0, 100), None)).expect("put");
+    clock.advance(1_000);
+    block_on(engine.maintenance()).expect("maintenance");
+
+    // Nothing was appended since: no shard does any I/O.
+    let syncs = storage.sync_count();
+    clock.advance(1_000);
+    block_on(engine.maintenance()).expect("maintenance");
+    assert_eq!(storage.sync_count(), syncs, "idle shards cost nothing");
+
+    // One shard appended: its runway is refilled and synced, once.
+    for i in 1..=20 {
+        block_on(engine.put_record("busy", record("k", i, 8 * 1024), None)).expect("put");
+    }
+    clock.advance(1_000);
+    let syncs = storage.sync_count();
+    block_on(engine.maintenance()).expect("maintenance");
+    assert_eq!(storage.sync_count(), syncs + 1, "one sync covers the refilled runway");
+
+    drop(engine);
+    let engine = open(&storage.crash(), &clock);
+    let got = read_all(&engine, "busy", 0, StartingPosition::TrimHorizon, 100);
+    assert_eq!(got.iter().map(record_index).collect::<Vec<_>>(), (0..=20).collect::<Vec<_>>());
+}
