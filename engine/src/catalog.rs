@@ -45,6 +45,24 @@ pub struct ShardMeta {
 }
 
 impl ShardMeta {
+    /// The shards of a new stream: `count` open shards splitting the hash
+    /// key space evenly, with no parents.
+    pub fn initial(count: u32) -> Vec<ShardMeta> {
+        HashKeyRange::even_split(count)
+            .into_iter()
+            .enumerate()
+            .map(|(i, r)| ShardMeta {
+                index: i as u32,
+                parent: None,
+                adjacent_parent: None,
+                hash_start: r.start,
+                hash_end: r.end,
+                starting_counter: 0,
+                ending_counter: None,
+            })
+            .collect()
+    }
+
     pub fn range(&self) -> HashKeyRange {
         HashKeyRange { start: self.hash_start, end: self.hash_end }
     }
@@ -279,19 +297,7 @@ impl<S: Storage> Catalog<S> {
         let mut next = (*self.data).clone();
         let incarnation = next.next_incarnation;
         next.next_incarnation += 1;
-        let shards = HashKeyRange::even_split(shard_count)
-            .into_iter()
-            .enumerate()
-            .map(|(i, r)| ShardMeta {
-                index: i as u32,
-                parent: None,
-                adjacent_parent: None,
-                hash_start: r.start,
-                hash_end: r.end,
-                starting_counter: 0,
-                ending_counter: None,
-            })
-            .collect();
+        let shards = ShardMeta::initial(shard_count);
         let stream = StreamMeta {
             name: name.to_owned(),
             incarnation,

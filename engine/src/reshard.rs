@@ -224,19 +224,7 @@ mod tests {
     use crate::throttle::ShardLimits;
 
     fn stream(n: u32) -> StreamMeta {
-        let shards = HashKeyRange::even_split(n)
-            .into_iter()
-            .enumerate()
-            .map(|(i, r)| ShardMeta {
-                index: i as u32,
-                parent: None,
-                adjacent_parent: None,
-                hash_start: r.start,
-                hash_end: r.end,
-                starting_counter: 0,
-                ending_counter: None,
-            })
-            .collect();
+        let shards = ShardMeta::initial(n);
         StreamMeta {
             name: "s".into(),
             incarnation: 1,
