@@ -129,3 +129,26 @@ fn an_empty_shard_has_no_arrival_times_and_no_records() {
     assert_eq!(m.storage.bytes, 0);
     assert_eq!((m.storage.oldest_arrival_ms, m.storage.newest_arrival_ms), (None, None));
 }
+
+/// Appenders that one group commit acknowledged and that append again at once
+/// ride the next group together: 16 producers appending 10 times each make
+/// 10 groups of 16, not a trickle of small groups behind whoever ran first.
+#[test]
+fn appenders_acknowledged_together_commit_together() {
+    const PRODUCERS: u64 = 16;
+    const ROUNDS: u64 = 10;
+    let (engine, _clock) = engine_with(ShardLimits::UNLIMITED, 1 << 20);
+    block_on(engine.create_stream("g", 1, None)).expect("create");
+    block_on(futures::future::join_all((0..PRODUCERS).map(|p| {
+        let engine = &engine;
+        async move {
+            for round in 0..ROUNDS {
+                engine.put_record("g", record("k", p * ROUNDS + round, 100), None).await.expect("put");
+            }
+        }
+    })));
+    let s = snapshot(&engine);
+    assert_eq!(s.group_records.sum, PRODUCERS * ROUNDS);
+    assert_eq!(s.group_records.count(), ROUNDS, "one group per round, each holding every producer");
+    assert_eq!(s.fsync_ns.count(), ROUNDS);
+}
