@@ -196,6 +196,18 @@ fn examples() -> Vec<(&'static str, Frame)> {
             ),
         ),
         ("DecreaseStreamRetentionPeriod response", response(9, Response::DecreaseStreamRetentionPeriod)),
+        ("DescribePlacement request", request(26, Request::DescribePlacement(DescribePlacement::new("orders")))),
+        (
+            "DescribePlacement response",
+            response(
+                26,
+                Response::DescribePlacement(DescribePlacementOutput {
+                    cores: 2,
+                    connection_core: 0,
+                    shards: vec![ShardPlacement { shard: 0, core: 1 }, ShardPlacement { shard: 1, core: 0 }],
+                }),
+            ),
+        ),
         (
             "PutRecord request",
             request(

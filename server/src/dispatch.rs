@@ -3,7 +3,7 @@
 //! client sends can panic this code.
 
 use bytes::Bytes;
-use shoal_engine::catalog::ConsumerMeta;
+use shoal_engine::catalog::{owning_core, ConsumerMeta};
 use shoal_engine::Clock as _;
 use shoal_engine::{
     CoreApi, Durability as EngineDurability, EngineError, ErrorKind, RecordFailureKind, RecordInput, SequenceNumber,
@@ -11,10 +11,11 @@ use shoal_engine::{
 };
 use shoal_engine::{SubscriptionEnd as EngineSubscriptionEnd, SubscriptionEvent};
 use shoal_protocol::ops::{
-    ChildShard, CreateStream, DescribeStream, Durability, GetRecords, GetRecordsOutput, GetShardIterator,
-    GetShardIteratorOutput, HashKeyRange, ListShards, ListShardsOutput, ListStreams, ListStreamsOutput, PutRecord,
-    PutRecordOutput, PutRecords, PutRecordsOutput, PutRecordsResult, Record, Shard, ShardFilterType, ShardIteratorType,
-    StreamDescription, StreamDescriptionSummary, StreamStatus, UpdateShardCountOutput,
+    ChildShard, CreateStream, DescribePlacement, DescribePlacementOutput, DescribeStream, Durability, GetRecords,
+    GetRecordsOutput, GetShardIterator, GetShardIteratorOutput, HashKeyRange, ListShards, ListShardsOutput,
+    ListStreams, ListStreamsOutput, PutRecord, PutRecordOutput, PutRecords, PutRecordsOutput, PutRecordsResult, Record,
+    Shard, ShardFilterType, ShardIteratorType, ShardPlacement, StreamDescription, StreamDescriptionSummary,
+    StreamStatus, UpdateShardCountOutput,
 };
 use shoal_protocol::ops::{
     Consumer, ConsumerArn, ConsumerDescription, ConsumerStatus, ListStreamConsumers, ListStreamConsumersOutput,
@@ -126,6 +127,7 @@ impl Context {
                 self.api.set_retention(&r.stream_name, r.retention_hours, false).await?;
                 Ok(Response::DecreaseStreamRetentionPeriod)
             }
+            Request::DescribePlacement(r) => self.describe_placement(r),
             Request::PutRecord(r) => self.put_record(r).await,
             Request::PutRecords(r) => self.put_records(r).await,
             Request::GetShardIterator(r) => self.get_shard_iterator(r).await,
@@ -362,6 +364,34 @@ impl Context {
         Ok(Response::ListShards(ListShardsOutput {
             shards: selected.into_iter().take(max).map(wire_shard).collect(),
             next_token,
+        }))
+    }
+
+    /// Every shard ListShards lists by default, with its owner. Shards and owners come from one
+    /// catalog snapshot (`owning_core` is what the engine routes by), so a reshard published
+    /// meanwhile cannot mix two placements in one answer.
+    fn describe_placement(&self, r: DescribePlacement) -> Outcome {
+        let catalog = self.api.catalog();
+        let stream = catalog.stream(&r.stream_name)?;
+        let cores = self.api.cores();
+        // Configured counts are at most 1024, but `cores = 0` means one per CPU. Every core
+        // index is below the count, so once the count fits a u16 every index does.
+        let Ok(wire_cores) = u16::try_from(cores) else {
+            return Err(Failure::new(Status::InternalFailure, format!("{cores} cores do not fit the wire's u16")));
+        };
+        let shards = stream
+            .describe()
+            .shards
+            .iter()
+            .map(|s| ShardPlacement {
+                shard: s.shard_index,
+                core: owning_core(stream.tag(), s.shard_index, cores) as u16,
+            })
+            .collect();
+        Ok(Response::DescribePlacement(DescribePlacementOutput {
+            cores: wire_cores,
+            connection_core: self.api.core_id() as u16,
+            shards,
         }))
     }
 

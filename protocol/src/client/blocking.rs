@@ -12,12 +12,13 @@ use futures::{Stream, StreamExt};
 
 use crate::client::{Client, ClientConfig, ClientError, ResumingSubscription, Subscription};
 use crate::ops::{
-    ConsumerDescription, CreateStream, DeleteStream, DeregisterStreamConsumer, DescribeStream, DescribeStreamConsumer,
-    DescribeStreamSummary, GetRecords, GetRecordsOutput, GetShardIterator, GetShardIteratorOutput, ListShards,
-    ListShardsOutput, ListStreamConsumers, ListStreamConsumersOutput, ListStreams, ListStreamsOutput, MergeShards,
-    PutRecord, PutRecordOutput, PutRecords, PutRecordsEntry, PutRecordsOutput, RegisterStreamConsumer,
-    RegisterStreamConsumerOutput, Request, Response, RetentionPeriodChange, SplitShard, StartingPosition,
-    StreamDescription, StreamDescriptionSummary, SubscribeToShard, UpdateShardCount, UpdateShardCountOutput,
+    ConsumerDescription, CreateStream, DeleteStream, DeregisterStreamConsumer, DescribePlacement,
+    DescribePlacementOutput, DescribeStream, DescribeStreamConsumer, DescribeStreamSummary, GetRecords,
+    GetRecordsOutput, GetShardIterator, GetShardIteratorOutput, ListShards, ListShardsOutput, ListStreamConsumers,
+    ListStreamConsumersOutput, ListStreams, ListStreamsOutput, MergeShards, PutRecord, PutRecordOutput, PutRecords,
+    PutRecordsEntry, PutRecordsOutput, RegisterStreamConsumer, RegisterStreamConsumerOutput, Request, Response,
+    RetentionPeriodChange, SplitShard, StartingPosition, StreamDescription, StreamDescriptionSummary, SubscribeToShard,
+    UpdateShardCount, UpdateShardCountOutput,
 };
 
 /// A [`Client`] whose methods block. Cloning shares the connection, like the async client.
@@ -85,6 +86,10 @@ impl BlockingClient {
 
     pub fn decrease_stream_retention_period(&self, request: RetentionPeriodChange) -> Result<(), ClientError> {
         block_on(self.client.decrease_stream_retention_period(request))
+    }
+
+    pub fn describe_placement(&self, request: DescribePlacement) -> Result<DescribePlacementOutput, ClientError> {
+        block_on(self.client.describe_placement(request))
     }
 
     pub fn put_record(&self, request: PutRecord) -> Result<PutRecordOutput, ClientError> {

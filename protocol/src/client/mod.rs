@@ -121,12 +121,13 @@ use futures_timer::Delay;
 
 use crate::client::connection::{lock, Connection};
 use crate::ops::{
-    ConsumerDescription, CreateStream, DeleteStream, DeregisterStreamConsumer, DescribeStream, DescribeStreamConsumer,
-    DescribeStreamSummary, GetRecords, GetRecordsOutput, GetShardIterator, GetShardIteratorOutput, ListShards,
-    ListShardsOutput, ListStreamConsumers, ListStreamConsumersOutput, ListStreams, ListStreamsOutput, MergeShards,
-    Opcode, PutRecord, PutRecordOutput, PutRecords, PutRecordsOutput, RegisterStreamConsumer,
-    RegisterStreamConsumerOutput, Request, Response, RetentionPeriodChange, SplitShard, StartingPosition,
-    StreamDescription, StreamDescriptionSummary, SubscribeToShard, UpdateShardCount, UpdateShardCountOutput,
+    ConsumerDescription, CreateStream, DeleteStream, DeregisterStreamConsumer, DescribePlacement,
+    DescribePlacementOutput, DescribeStream, DescribeStreamConsumer, DescribeStreamSummary, GetRecords,
+    GetRecordsOutput, GetShardIterator, GetShardIteratorOutput, ListShards, ListShardsOutput, ListStreamConsumers,
+    ListStreamConsumersOutput, ListStreams, ListStreamsOutput, MergeShards, Opcode, PutRecord, PutRecordOutput,
+    PutRecords, PutRecordsOutput, RegisterStreamConsumer, RegisterStreamConsumerOutput, Request, Response,
+    RetentionPeriodChange, SplitShard, StartingPosition, StreamDescription, StreamDescriptionSummary, SubscribeToShard,
+    UpdateShardCount, UpdateShardCountOutput,
 };
 
 /// A handle to one pipelined connection to a Shoal server. Clones share the connection.
@@ -297,6 +298,16 @@ impl Client {
         match self.call(Request::DecreaseStreamRetentionPeriod(request)).await? {
             Response::DecreaseStreamRetentionPeriod => Ok(()),
             other => Err(wrong_response(Opcode::DecreaseStreamRetentionPeriod, &other)),
+        }
+    }
+
+    /// Which core owns each shard of a stream, how many cores the server runs and which one
+    /// serves this connection (PROTOCOL.md §9.8). Placement changes on resharding and on a
+    /// server restart with another core count.
+    pub async fn describe_placement(&self, request: DescribePlacement) -> Result<DescribePlacementOutput, ClientError> {
+        match self.call(Request::DescribePlacement(request)).await? {
+            Response::DescribePlacement(output) => Ok(output),
+            other => Err(wrong_response(Opcode::DescribePlacement, &other)),
         }
     }
 

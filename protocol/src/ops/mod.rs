@@ -63,6 +63,7 @@ mod get_shard_iterator;
 mod list_shards;
 mod list_streams;
 mod opcode;
+mod placement;
 mod put_record;
 mod put_records;
 mod reshard;
@@ -81,6 +82,7 @@ pub use get_shard_iterator::{GetShardIterator, GetShardIteratorOutput, ShardIter
 pub use list_shards::{ListShards, ListShardsOutput, ShardFilter, ShardFilterType};
 pub use list_streams::{ListStreams, ListStreamsOutput};
 pub use opcode::Opcode;
+pub use placement::{DescribePlacement, DescribePlacementOutput, ShardPlacement};
 pub use put_record::{PutRecord, PutRecordOutput};
 pub use put_records::{PutRecords, PutRecordsEntry, PutRecordsOutput, PutRecordsResult};
 pub use reshard::{MergeShards, ScalingType, SplitShard, UpdateShardCount, UpdateShardCountOutput};
@@ -104,6 +106,7 @@ pub enum Request {
     ListShards(ListShards),
     IncreaseStreamRetentionPeriod(RetentionPeriodChange),
     DecreaseStreamRetentionPeriod(RetentionPeriodChange),
+    DescribePlacement(DescribePlacement),
     PutRecord(PutRecord),
     PutRecords(PutRecords),
     GetShardIterator(GetShardIterator),
@@ -130,6 +133,7 @@ pub enum Response {
     ListShards(ListShardsOutput),
     IncreaseStreamRetentionPeriod,
     DecreaseStreamRetentionPeriod,
+    DescribePlacement(DescribePlacementOutput),
     PutRecord(PutRecordOutput),
     PutRecords(PutRecordsOutput),
     GetShardIterator(GetShardIteratorOutput),
@@ -163,6 +167,7 @@ impl Request {
             Request::ListShards(_) => Opcode::ListShards,
             Request::IncreaseStreamRetentionPeriod(_) => Opcode::IncreaseStreamRetentionPeriod,
             Request::DecreaseStreamRetentionPeriod(_) => Opcode::DecreaseStreamRetentionPeriod,
+            Request::DescribePlacement(_) => Opcode::DescribePlacement,
             Request::PutRecord(_) => Opcode::PutRecord,
             Request::PutRecords(_) => Opcode::PutRecords,
             Request::GetShardIterator(_) => Opcode::GetShardIterator,
@@ -188,6 +193,7 @@ impl Request {
             Opcode::ListShards => Request::ListShards(WireDecode::decode(r)?),
             Opcode::IncreaseStreamRetentionPeriod => Request::IncreaseStreamRetentionPeriod(WireDecode::decode(r)?),
             Opcode::DecreaseStreamRetentionPeriod => Request::DecreaseStreamRetentionPeriod(WireDecode::decode(r)?),
+            Opcode::DescribePlacement => Request::DescribePlacement(WireDecode::decode(r)?),
             Opcode::PutRecord => Request::PutRecord(WireDecode::decode(r)?),
             Opcode::PutRecords => Request::PutRecords(WireDecode::decode(r)?),
             Opcode::GetShardIterator => Request::GetShardIterator(WireDecode::decode(r)?),
@@ -216,6 +222,7 @@ impl Request {
             Request::ListShards(body) => body.encode(w),
             Request::IncreaseStreamRetentionPeriod(body) => body.encode(w),
             Request::DecreaseStreamRetentionPeriod(body) => body.encode(w),
+            Request::DescribePlacement(body) => body.encode(w),
             Request::PutRecord(body) => body.encode(w),
             Request::PutRecords(body) => body.encode(w),
             Request::GetShardIterator(body) => body.encode(w),
@@ -244,6 +251,7 @@ impl Request {
             Request::ListShards(body) => body.validate(),
             Request::IncreaseStreamRetentionPeriod(body) => body.validate(),
             Request::DecreaseStreamRetentionPeriod(body) => body.validate(),
+            Request::DescribePlacement(body) => body.validate(),
             Request::PutRecord(body) => body.validate(),
             Request::PutRecords(body) => body.validate(),
             Request::GetShardIterator(body) => body.validate(),
@@ -271,6 +279,7 @@ impl Response {
             Response::ListShards(_) => Opcode::ListShards,
             Response::IncreaseStreamRetentionPeriod => Opcode::IncreaseStreamRetentionPeriod,
             Response::DecreaseStreamRetentionPeriod => Opcode::DecreaseStreamRetentionPeriod,
+            Response::DescribePlacement(_) => Opcode::DescribePlacement,
             Response::PutRecord(_) => Opcode::PutRecord,
             Response::PutRecords(_) => Opcode::PutRecords,
             Response::GetShardIterator(_) => Opcode::GetShardIterator,
@@ -296,6 +305,7 @@ impl Response {
             Opcode::ListShards => Response::ListShards(WireDecode::decode(r)?),
             Opcode::IncreaseStreamRetentionPeriod => Response::IncreaseStreamRetentionPeriod,
             Opcode::DecreaseStreamRetentionPeriod => Response::DecreaseStreamRetentionPeriod,
+            Opcode::DescribePlacement => Response::DescribePlacement(WireDecode::decode(r)?),
             Opcode::PutRecord => Response::PutRecord(WireDecode::decode(r)?),
             Opcode::PutRecords => Response::PutRecords(WireDecode::decode(r)?),
             Opcode::GetShardIterator => Response::GetShardIterator(WireDecode::decode(r)?),
@@ -327,6 +337,7 @@ impl Response {
             Response::DescribeStreamSummary(body) => body.encode(w),
             Response::ListStreams(body) => body.encode(w),
             Response::ListShards(body) => body.encode(w),
+            Response::DescribePlacement(body) => body.encode(w),
             Response::PutRecord(body) => body.encode(w),
             Response::PutRecords(body) => body.encode(w),
             Response::GetShardIterator(body) => body.encode(w),
@@ -358,6 +369,7 @@ impl Push {
             | Opcode::ListShards
             | Opcode::IncreaseStreamRetentionPeriod
             | Opcode::DecreaseStreamRetentionPeriod
+            | Opcode::DescribePlacement
             | Opcode::PutRecord
             | Opcode::PutRecords
             | Opcode::GetShardIterator

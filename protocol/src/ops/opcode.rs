@@ -15,6 +15,8 @@ pub enum Opcode {
     ListShards = 0x0006,
     IncreaseStreamRetentionPeriod = 0x0007,
     DecreaseStreamRetentionPeriod = 0x0008,
+    /// Not a Kinesis operation: which core owns each shard, for clients that connect to it.
+    DescribePlacement = 0x0009,
     PutRecord = 0x0010,
     PutRecords = 0x0011,
     GetShardIterator = 0x0012,
@@ -33,7 +35,7 @@ pub enum Opcode {
 
 impl Opcode {
     /// Every opcode, in number order.
-    pub const ALL: [Opcode; 21] = [
+    pub const ALL: [Opcode; 22] = [
         Opcode::CreateStream,
         Opcode::DeleteStream,
         Opcode::DescribeStream,
@@ -42,6 +44,7 @@ impl Opcode {
         Opcode::ListShards,
         Opcode::IncreaseStreamRetentionPeriod,
         Opcode::DecreaseStreamRetentionPeriod,
+        Opcode::DescribePlacement,
         Opcode::PutRecord,
         Opcode::PutRecords,
         Opcode::GetShardIterator,
@@ -67,6 +70,7 @@ impl Opcode {
             0x0006 => Opcode::ListShards,
             0x0007 => Opcode::IncreaseStreamRetentionPeriod,
             0x0008 => Opcode::DecreaseStreamRetentionPeriod,
+            0x0009 => Opcode::DescribePlacement,
             0x0010 => Opcode::PutRecord,
             0x0011 => Opcode::PutRecords,
             0x0012 => Opcode::GetShardIterator,
@@ -84,7 +88,7 @@ impl Opcode {
         })
     }
 
-    /// The Kinesis operation name.
+    /// The operation name: Kinesis' name for every Kinesis operation.
     pub fn name(self) -> &'static str {
         match self {
             Opcode::CreateStream => "CreateStream",
@@ -95,6 +99,7 @@ impl Opcode {
             Opcode::ListShards => "ListShards",
             Opcode::IncreaseStreamRetentionPeriod => "IncreaseStreamRetentionPeriod",
             Opcode::DecreaseStreamRetentionPeriod => "DecreaseStreamRetentionPeriod",
+            Opcode::DescribePlacement => "DescribePlacement",
             Opcode::PutRecord => "PutRecord",
             Opcode::PutRecords => "PutRecords",
             Opcode::GetShardIterator => "GetShardIterator",

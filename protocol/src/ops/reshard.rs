@@ -5,7 +5,7 @@
 //! shard indexes, all in one atomic step. The wire format only carries the request: whether a
 //! hash key lies inside the shard, whether two shards are adjacent, and whether a target shard
 //! count is within half and double the current one depend on the stream, so the server checks
-//! them (InvalidArgument, ResourceNotFound, LimitExceeded; see PROTOCOL.md §9.12–9.14).
+//! them (InvalidArgument, ResourceNotFound, LimitExceeded; see PROTOCOL.md §9.13–9.16).
 
 use crate::codec::{Reader, WireDecode, WireEncode, Writer};
 use crate::error::{EncodeError, ValidationError, WireError};

@@ -52,6 +52,11 @@ fn answer(request: &Request) -> Response {
         }),
         Request::IncreaseStreamRetentionPeriod(_) => Response::IncreaseStreamRetentionPeriod,
         Request::DecreaseStreamRetentionPeriod(_) => Response::DecreaseStreamRetentionPeriod,
+        Request::DescribePlacement(_) => Response::DescribePlacement(DescribePlacementOutput {
+            cores: 3,
+            connection_core: 2,
+            shards: vec![ShardPlacement { shard: 0, core: 1 }, ShardPlacement { shard: 5, core: 2 }],
+        }),
         Request::PutRecord(_) => Response::PutRecord(PutRecordOutput {
             shard: 1,
             sequence_number: 4_294_967_296,
@@ -142,6 +147,7 @@ fn every_operation_round_trips() {
         Request::ListShards(ListShards::for_stream("orders")),
         Request::IncreaseStreamRetentionPeriod(RetentionPeriodChange::new("orders", 168)),
         Request::DecreaseStreamRetentionPeriod(RetentionPeriodChange::new("orders", 24)),
+        Request::DescribePlacement(DescribePlacement::new("orders")),
         Request::PutRecord(PutRecord::new("orders", "user-1", &b"hi"[..])),
         Request::PutRecords(put_records),
         Request::GetShardIterator(GetShardIterator::after_sequence_number("orders", 1, 4_294_967_296)),
@@ -181,6 +187,7 @@ fn every_operation_round_trips() {
                 Request::DecreaseStreamRetentionPeriod(r) => {
                     client.decrease_stream_retention_period(r).await.map(|()| Response::DecreaseStreamRetentionPeriod)
                 }
+                Request::DescribePlacement(r) => client.describe_placement(r).await.map(Response::DescribePlacement),
                 Request::PutRecord(r) => client.put_record(r).await.map(Response::PutRecord),
                 Request::PutRecords(r) => client.put_records(r).await.map(Response::PutRecords),
                 Request::GetShardIterator(r) => client.get_shard_iterator(r).await.map(Response::GetShardIterator),
@@ -256,6 +263,18 @@ fn the_blocking_client_reshards() {
             }),
         ]
     );
+}
+
+#[test]
+fn the_blocking_client_describes_placement() {
+    let (server, seen) = recording_server();
+    let client = client(&server).blocking();
+    let request = DescribePlacement::new("orders");
+    let Response::DescribePlacement(expected) = answer(&Request::DescribePlacement(request.clone())) else {
+        panic!("a placement answer")
+    };
+    assert_eq!(client.describe_placement(request.clone()).unwrap(), expected);
+    assert_eq!(*seen.lock().unwrap(), vec![Request::DescribePlacement(request)]);
 }
 
 /// The server's resharding rules come back as InvalidArgument with its message, not retried.

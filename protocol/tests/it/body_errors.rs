@@ -5,7 +5,8 @@ use bytes::{BufMut, Bytes, BytesMut};
 use proptest::prelude::*;
 use shoal_protocol::ops::Durability;
 use shoal_protocol::ops::{
-    DescribeStreamSummary, PutRecord, PutRecordsOutput, PutRecordsResult, SubscribeToShardEvent, SubscriptionEnd,
+    DescribeStreamSummary, PutRecord, PutRecordsOutput, PutRecordsResult, ShardPlacement, SubscribeToShardEvent,
+    SubscriptionEnd,
 };
 use shoal_protocol::{
     decode, decode_from, BodyError, Decoded, EncodeError, Frame, FrameBody, FrameHeader, FrameKind, Opcode, Push,
@@ -66,13 +67,13 @@ fn unknown_opcode_keeps_the_correlation_id_and_the_connection() {
 #[test]
 fn every_opcode_is_served_and_only_the_event_is_push_only() {
     assert!(Opcode::ALL.iter().all(|op| op.is_served()));
-    assert_eq!(Opcode::ALL.len(), 21);
+    assert_eq!(Opcode::ALL.len(), 22);
     for op in Opcode::ALL {
         assert_eq!(Opcode::from_u16(op as u16), Some(op));
         assert_eq!(op.is_push_only(), op == Opcode::SubscribeToShardEvent, "{}", op.name());
     }
     // 0x0036..=0x003f stay free for fan-out, like the other groups' gaps.
-    for free in (0x0009..=0x000f).chain(0x0014..=0x001f).chain(0x0023..=0x002f).chain(0x0036..=0x003f) {
+    for free in (0x000a..=0x000f).chain(0x0014..=0x001f).chain(0x0023..=0x002f).chain(0x0036..=0x003f) {
         assert_eq!(Opcode::from_u16(free), None, "{free:#06x}");
         let e = body_error(&framed(FrameKind::Request, free, 7, b""));
         assert_eq!(e.source, WireError::UnknownOpcode { opcode: free });
@@ -263,6 +264,28 @@ fn a_count_larger_than_the_body_is_refused_before_allocating() {
     b.put_u32_le(u32::MAX);
     let e = body_error(&framed(FrameKind::Request, 0x0011, 1, &b));
     assert_eq!(e.source, WireError::CountTooLarge { field: "records", offset: 3, count: u32::MAX, have: 0 });
+}
+
+#[test]
+fn a_placement_count_needs_six_bytes_per_shard() {
+    // DescribePlacement response: 2 cores, connection on core 0, a count of 2 placements, then
+    // one byte short of two (shard u32, core u16) pairs.
+    let mut b = Vec::new();
+    b.put_u16_le(2);
+    b.put_u16_le(0);
+    b.put_u32_le(2);
+    b.put_u32_le(0);
+    b.put_u16_le(1);
+    b.put_u32_le(1);
+    b.put_u8(0);
+    let opcode = Opcode::DescribePlacement as u16;
+    let e = body_error(&framed(FrameKind::Response, opcode, 1, &b));
+    assert_eq!(e.source, WireError::CountTooLarge { field: "shards", offset: 4, count: 2, have: 11 });
+    b.put_u8(0);
+    let Decoded::Complete(Ok(frame), _) = decode(&framed(FrameKind::Response, opcode, 1, &b)) else { panic!() };
+    let FrameBody::Response(Response::DescribePlacement(out)) = frame.body else { panic!("a placement") };
+    assert_eq!((out.cores, out.connection_core), (2, 0));
+    assert_eq!(out.shards, vec![ShardPlacement { shard: 0, core: 1 }, ShardPlacement { shard: 1, core: 0 }]);
 }
 
 #[test]

@@ -147,6 +147,7 @@ pub fn request() -> impl Strategy<Value = Request> {
         (text(), any::<u32>()).prop_map(|(stream_name, retention_hours)| {
             Request::DecreaseStreamRetentionPeriod(RetentionPeriodChange { stream_name, retention_hours })
         }),
+        text().prop_map(|stream_name| Request::DescribePlacement(DescribePlacement { stream_name })),
         (text(), text(), of(any::<u128>()), of(any::<u128>()), blob()).prop_map(
             |(stream_name, partition_key, explicit_hash_key, sequence_number_for_ordering, data)| {
                 Request::PutRecord(PutRecord {
@@ -214,6 +215,7 @@ pub fn response() -> impl Strategy<Value = Response> {
     ];
     let record = record();
     let child = child_shard();
+    let placement = (any::<u32>(), any::<u16>()).prop_map(|(shard, core)| ShardPlacement { shard, core });
     prop_oneof![
         Just(Response::CreateStream),
         Just(Response::DeleteStream),
@@ -253,6 +255,9 @@ pub fn response() -> impl Strategy<Value = Response> {
         }),
         (vec(shard(), 0..4), of(blob()))
             .prop_map(|(shards, next_token)| Response::ListShards(ListShardsOutput { shards, next_token })),
+        (any::<u16>(), any::<u16>(), vec(placement, 0..5)).prop_map(|(cores, connection_core, shards)| {
+            Response::DescribePlacement(DescribePlacementOutput { cores, connection_core, shards })
+        }),
         (any::<u32>(), any::<u128>(), durability()).prop_map(|(shard, sequence_number, durability)| {
             Response::PutRecord(PutRecordOutput { shard, sequence_number, durability })
         }),

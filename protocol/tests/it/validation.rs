@@ -414,6 +414,23 @@ fn resharding_checks_names_and_target_counts_only() {
 }
 
 #[test]
+fn describe_placement_checks_the_name_as_describe_stream_summary_does() {
+    ok(Request::DescribePlacement(DescribePlacement::new("s")).validate());
+    ok(DescribePlacement::new("x".repeat(STREAM_NAME_LENGTH_CHARS_MAX)).validate());
+    for bad in [String::new(), "a b".into(), "x".repeat(STREAM_NAME_LENGTH_CHARS_MAX + 1)] {
+        assert_eq!(
+            failure(DescribePlacement::new(&bad).validate()),
+            failure(DescribeStreamSummary::new(&bad).validate()),
+            "{bad:?}"
+        );
+    }
+    assert_eq!(
+        failure(Request::DescribePlacement(DescribePlacement::new("a b")).validate()),
+        constraint(Some("a b"), "streamName", "Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+")
+    );
+}
+
+#[test]
 fn validation_errors_become_error_frames() {
     let e = validate::stream_name("streamName", "").unwrap_err();
     let frame = e.error_frame(31, 0x0001);

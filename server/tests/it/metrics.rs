@@ -296,6 +296,46 @@ fn throttle_counts_match_the_refusals_clients_saw() {
     assert_eq!(m.sum("shoal_requests_total", &[("op", "PutRecords"), ("outcome", "ok")]), 8.0);
 }
 
+/// DescribePlacement against where requests run: the core that counts the request is its
+/// `connection_core`, and a put from that connection is forwarded exactly when the placement
+/// puts the shard on another core.
+#[test]
+fn placement_agrees_with_request_counts_and_forwards() {
+    let server = metrics_server();
+    let metrics = server.metrics_addr();
+    let mut c = server.client();
+    c.ok(create_with("placed", SHARDS, unlimited()));
+    let Response::DescribePlacement(p) = c.ok(Request::DescribePlacement(DescribePlacement::new("placed"))) else {
+        panic!("a placement")
+    };
+    let here = p.connection_core.to_string();
+    let m = scrape(metrics);
+    let ok = [("op", "DescribePlacement"), ("outcome", "ok")];
+    assert_eq!(m.sum("shoal_requests_total", &ok), 1.0);
+    assert_eq!(m.sum("shoal_requests_total", &[("core", &here), ok[0], ok[1]]), 1.0, "counted on {here}");
+
+    // One put per shard, each checked on its own: the counts per core would not tell a
+    // placement from its mirror image.
+    let Response::ListShards(list) = c.ok(Request::ListShards(ListShards::for_stream("placed"))) else { panic!() };
+    let mut forwards = 0.0;
+    for (shard, placed) in list.shards.iter().zip(&p.shards) {
+        assert_eq!(shard.index, placed.shard);
+        let put = PutRecord {
+            explicit_hash_key: Some(shard.hash_key_range.start),
+            ..PutRecord::new("placed", "k", &b"x"[..])
+        };
+        let Response::PutRecord(out) = c.ok(Request::PutRecord(put)) else { panic!("put") };
+        assert_eq!(out.shard, shard.index);
+        if placed.core != p.connection_core {
+            forwards += 1.0;
+        }
+        let m = scrape(metrics);
+        assert_eq!(m.sum("shoal_forwards_total", &[("core", &here)]), forwards, "after the put to {placed:?}");
+        assert_eq!(m.sum("shoal_forwards_total", &[]), forwards, "no other core forwarded");
+    }
+    assert!(forwards > 0.0 && forwards < SHARDS as f64, "shards on both cores: {p:?}");
+}
+
 #[test]
 fn bad_http_gets_an_error_status_and_the_endpoint_keeps_serving() {
     let server = metrics_server();

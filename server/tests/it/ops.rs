@@ -327,3 +327,56 @@ fn split_merge_and_update_shard_count_over_the_wire() {
     let (status, _) = c.call(Request::UpdateShardCount(UpdateShardCount::new("rs", 9))).expect_err("over double");
     assert_eq!(status, Status::InvalidArgument);
 }
+
+#[test]
+fn describe_placement_matches_the_engine_and_follows_a_split() {
+    let server = TestServer::start();
+    let mut c = server.client();
+    c.ok(create("placed", 4));
+    let placement = |c: &mut RawClient| {
+        let Response::DescribePlacement(p) = c.ok(Request::DescribePlacement(DescribePlacement::new("placed"))) else {
+            panic!("a placement")
+        };
+        p
+    };
+    let listed = |c: &mut RawClient| {
+        let Response::ListShards(l) = c.ok(Request::ListShards(ListShards::for_stream("placed"))) else { panic!() };
+        l.shards.iter().map(|s| s.index).collect::<Vec<_>>()
+    };
+    let engine = server.server.as_ref().expect("running").engine();
+    let owner = |shard: u32| {
+        let tag = engine.catalog().stream("placed").expect("stream").tag();
+        shoal_engine::catalog::owning_core(tag, shard, engine.cores()) as u16
+    };
+
+    let p = placement(&mut c);
+    assert_eq!(p.cores, 2);
+    assert!(p.connection_core < 2, "{p:?}");
+    assert_eq!(p.shards.iter().map(|s| s.shard).collect::<Vec<_>>(), vec![0, 1, 2, 3]);
+    for s in &p.shards {
+        assert_eq!(s.core, owner(s.shard), "shard {}", s.shard);
+    }
+    let cores: std::collections::BTreeSet<u16> = p.shards.iter().map(|s| s.core).collect();
+    assert_eq!(cores, [0, 1].into(), "the shards spread over both cores");
+
+    // Shard 0 covers [0, 2^126): its children are shards 4 and 5; the closed parent stays listed.
+    assert_eq!(c.ok(Request::SplitShard(SplitShard::new("placed", 0, 1 << 125))), Response::SplitShard);
+    let p = placement(&mut c);
+    let shards: Vec<u32> = p.shards.iter().map(|s| s.shard).collect();
+    assert_eq!(shards, vec![0, 1, 2, 3, 4, 5]);
+    assert_eq!(shards, listed(&mut c), "the shards ListShards lists by default");
+    for s in &p.shards {
+        assert_eq!(s.core, owner(s.shard), "shard {}", s.shard);
+    }
+
+    // Errors as DescribeStreamSummary answers them.
+    for name in ["missing", "a b"] {
+        let placement = c.call(Request::DescribePlacement(DescribePlacement::new(name))).expect_err(name);
+        let summary = c.call(Request::DescribeStreamSummary(DescribeStreamSummary::new(name))).expect_err(name);
+        assert_eq!(placement, summary, "{name}");
+    }
+    let (status, msg) = c.call(Request::DescribePlacement(DescribePlacement::new("missing"))).expect_err("missing");
+    assert_eq!((status, msg.as_str()), (Status::ResourceNotFound, "Stream missing not found."));
+    let (status, _) = c.call(Request::DescribePlacement(DescribePlacement::new("a b"))).expect_err("bad name");
+    assert_eq!(status, Status::Validation);
+}
