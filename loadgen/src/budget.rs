@@ -343,7 +343,12 @@ pub fn answer<T>(
 
 /// The run's client settings: [`CONNECT_TIMEOUT`], [`REQUEST_TIMEOUT`] and `retry`.
 pub fn client_config(retry: RetryPolicy) -> ClientConfig {
-    ClientConfig { connect_timeout: CONNECT_TIMEOUT, request_timeout: REQUEST_TIMEOUT, retry }
+    ClientConfig {
+        connect_timeout: CONNECT_TIMEOUT,
+        request_timeout: REQUEST_TIMEOUT,
+        retry,
+        ..ClientConfig::default()
+    }
 }
 
 /// Connects within what is left until `deadline` (and [`CONNECT_TIMEOUT`] at most); `who`

@@ -1,14 +1,22 @@
 //! One accept loop per core. All cores listen on the same address
 //! (glommio sets SO_REUSEPORT, so the kernel spreads connections); core 0
 //! binds first so that port 0 resolves to one port for everyone.
+//!
+//! A connection is served by core `client port mod cores` (PROTOCOL.md
+//! §3.4): the core that accepts it hands it, before reading a byte, to that
+//! core. A shard-aware client picks its local port so that its connection
+//! lands on the core owning the shards it talks to, and skips a cross-core
+//! forward per request; for other clients ports are as good as random, so
+//! connections still spread evenly.
 
 use std::cell::RefCell;
 use std::net::SocketAddr;
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, IntoRawFd, OwnedFd};
 use std::rc::Rc;
 
 use futures::channel::oneshot;
 use futures::future::{select, Either};
-use glommio::net::TcpListener;
+use glommio::net::{TcpListener, TcpStream};
 use glommio::sync::Gate;
 use shoal_engine::CoreApi;
 
@@ -31,6 +39,16 @@ pub struct CoreSetup {
     pub stop: flume::Receiver<()>,
     /// Told once every connection of this core has finished.
     pub drained: flume::Sender<usize>,
+    /// Connections for each core, by core id (this core's own included):
+    /// the socket's descriptor, closed if it is never served.
+    pub handoff: Vec<flume::Sender<OwnedFd>>,
+    /// Connections other cores accepted for this one.
+    pub handed: flume::Receiver<OwnedFd>,
+}
+
+/// The core that serves a connection from `peer` (PROTOCOL.md §3.4).
+pub fn serving_core(peer: SocketAddr, cores: usize) -> usize {
+    usize::from(peer.port()) % cores.max(1)
 }
 
 pub async fn run(api: CoreApi, setup: CoreSetup) {
@@ -60,39 +78,89 @@ pub async fn run(api: CoreApi, setup: CoreSetup) {
     tracing::debug!(core, %bound, "listening");
 
     let ctx = Rc::new(Context { api, key: setup.key, subscription_lifetime_ms: setup.subscription_lifetime_ms });
-    let gate = Gate::new();
-    let stops: Rc<RefCell<Vec<oneshot::Sender<()>>>> = Rc::default();
+    let connections = Connections { ctx, gate: Gate::new(), stops: Rc::default() };
+    let cores = setup.handoff.len();
     let mut stop = std::pin::pin!(setup.stop.recv_async());
+    // Both futures live across iterations: an accept (or receive) dropped
+    // half-way could lose a connection.
+    let mut accept = Box::pin(listener.accept());
+    let mut handed = Box::pin(setup.handed.recv_async());
     loop {
-        let accepted = match select(std::pin::pin!(listener.accept()), stop.as_mut()).await {
-            Either::Left((accepted, _)) => accepted,
-            Either::Right(_) => break,
-        };
-        let stream = match accepted {
-            Ok(s) => s,
-            Err(e) => {
-                tracing::warn!(core, error = %e, "accept failed");
-                continue;
+        match select(select(accept.as_mut(), handed.as_mut()), stop.as_mut()).await {
+            Either::Left((Either::Left((accepted, _)), _)) => {
+                accept = Box::pin(listener.accept());
+                match accepted {
+                    Ok(stream) => {
+                        let target = stream.peer_addr().map_or(core, |peer| serving_core(peer, cores));
+                        if target == core {
+                            connections.serve(stream);
+                        } else if let Some(stream) = hand_over(stream, &setup.handoff[target]) {
+                            connections.serve(stream);
+                        }
+                    }
+                    Err(e) => tracing::warn!(core, error = %e, "accept failed"),
+                }
             }
-        };
+            Either::Left((Either::Right((handed_over, _)), _)) => {
+                handed = Box::pin(setup.handed.recv_async());
+                if let Ok(fd) = handed_over {
+                    // SAFETY: `fd` is a connected TCP socket that another core
+                    // accepted and gave up (it closed its own descriptor).
+                    connections.serve(unsafe { TcpStream::from_raw_fd(fd.into_raw_fd()) });
+                }
+            }
+            Either::Right(_) => break,
+        }
+    }
+    // Stop accepting (connections handed over but not served yet are
+    // closed), then let every connection finish what it started.
+    drop(accept);
+    drop(listener);
+    drop(handed);
+    setup.handed.drain().for_each(drop);
+    for s in connections.stops.borrow_mut().drain(..) {
+        let _ = s.send(());
+    }
+    let _ = connections.gate.close().await;
+    let _ = setup.drained.send(core);
+}
+
+/// Sends a just-accepted connection to the core that serves it, as a
+/// duplicate of its descriptor (this core's copy closes with `stream`).
+/// Returns the stream when it cannot be handed over, for this core to serve.
+fn hand_over(stream: TcpStream, to: &flume::Sender<OwnedFd>) -> Option<TcpStream> {
+    // SAFETY: the descriptor stays open while `stream` lives, across this borrow.
+    let fd = match unsafe { BorrowedFd::borrow_raw(stream.as_raw_fd()) }.try_clone_to_owned() {
+        Ok(fd) => fd,
+        Err(e) => {
+            tracing::debug!(error = %e, "cannot duplicate a connection's descriptor; serving it here");
+            return Some(stream);
+        }
+    };
+    // Only a stopped core refuses: then the connection closes with the server.
+    drop(stream);
+    let _ = to.send(fd);
+    None
+}
+
+/// The connections a core serves, and how to stop them.
+struct Connections {
+    ctx: Rc<Context>,
+    gate: Gate,
+    stops: Rc<RefCell<Vec<oneshot::Sender<()>>>>,
+}
+
+impl Connections {
+    fn serve(&self, stream: TcpStream) {
         let (tx, rx) = oneshot::channel();
         {
-            let mut stops = stops.borrow_mut();
+            let mut stops = self.stops.borrow_mut();
             stops.retain(|s| !s.is_canceled()); // forget finished connections
             stops.push(tx);
         }
-        match gate.spawn(connection::serve(stream, ctx.clone(), rx)) {
-            Ok(task) => {
-                task.detach();
-            }
-            Err(_) => break,
+        // Fails only once the gate is closed, after the accept loop ended.
+        if let Ok(task) = self.gate.spawn(connection::serve(stream, self.ctx.clone(), rx)) {
+            task.detach();
         }
     }
-    // Stop accepting, then let every connection finish what it started.
-    drop(listener);
-    for s in stops.borrow_mut().drain(..) {
-        let _ = s.send(());
-    }
-    let _ = gate.close().await;
-    let _ = setup.drained.send(core);
 }

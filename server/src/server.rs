@@ -106,11 +106,13 @@ impl Server {
         let (drained_tx, drained_rx) = flume::unbounded();
         let (stops, stop_rxs): (Vec<_>, Vec<_>) = (0..cores).map(|_| flume::bounded(1)).unzip();
         let stop_rxs = Arc::new(Mutex::new(stop_rxs.into_iter().map(Some).collect::<Vec<_>>()));
+        let (handoff, handed): (Vec<_>, Vec<_>) = (0..cores).map(|_| flume::unbounded()).unzip();
+        let handed = Arc::new(Mutex::new(handed.into_iter().map(Some).collect::<Vec<_>>()));
         let listen = config.listen;
         let subscription_lifetime_ms = config.engine.subscription.lifetime_ms;
         let hook: CoreHook = Arc::new(move |api: CoreApi| {
-            let stop = stop_rxs.lock().ok().and_then(|mut v| v.get_mut(api.core_id()).and_then(Option::take));
-            let setup = stop.map(|stop| CoreSetup {
+            let (stop, handed) = (take_for(&stop_rxs, api.core_id()), take_for(&handed, api.core_id()));
+            let setup = stop.zip(handed).map(|(stop, handed)| CoreSetup {
                 listen,
                 key,
                 subscription_lifetime_ms,
@@ -119,6 +121,8 @@ impl Server {
                 ready: ready_tx.clone(),
                 stop,
                 drained: drained_tx.clone(),
+                handoff: handoff.clone(),
+                handed,
             });
             Box::pin(async move {
                 if let Some(setup) = setup {
@@ -197,6 +201,11 @@ impl Server {
         self.engine.shutdown()?;
         Ok(())
     }
+}
+
+/// Core `core`'s item of a per-core list, taken once.
+fn take_for<T>(items: &Mutex<Vec<Option<T>>>, core: usize) -> Option<T> {
+    items.lock().ok().and_then(|mut v| v.get_mut(core)?.take())
 }
 
 /// Logs what recovery found, once for all shards. Each shard that had a torn tail cut or

@@ -9,7 +9,11 @@
 //! benchmark here must.
 //!
 //! Run: cargo run --release -p shoal-benches --bin server_bench -- [seconds per phase] [phases]
-//! where phases is a comma-separated subset of `put,get,lat` (default: all three).
+//! where phases is a comma-separated subset of `put,get,lat` (default: all three), and
+//! `put-aware`, `lat-aware`: the put and latency phases again through the shard-aware client
+//! (one connection per server core; every record sent to its shard's core), for comparison in
+//! the same run. Each put and latency phase prints how many requests the server forwarded
+//! between its cores.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -20,10 +24,10 @@ use futures::executor::block_on;
 use futures::future::join_all;
 use hdrhistogram::Histogram;
 use shoal_benches::{bench_dir, executor, raw_odirect_write};
-use shoal_protocol::client::{Client, ClientConfig};
+use shoal_protocol::client::{Client, ClientConfig, ClientError, ShardAwareClient};
 use shoal_protocol::ops::{
-    CreateStream, GetRecords, GetShardIterator, PutRecord, PutRecords, PutRecordsEntry, PutRecordsResult,
-    ShardIteratorType,
+    CreateStream, GetRecords, GetShardIterator, PutRecord, PutRecordOutput, PutRecords, PutRecordsEntry,
+    PutRecordsOutput, PutRecordsResult, ShardIteratorType,
 };
 use shoal_server::{Server, ServerConfig};
 
@@ -35,6 +39,44 @@ const RECORD_BYTES: usize = 1024;
 const BATCH: usize = 500;
 const CONNECTIONS: usize = 4;
 const IN_FLIGHT_PER_CONNECTION: usize = 4;
+
+/// The client a phase puts through: plain (the server forwards records of
+/// the other core's shards), or shard-aware.
+#[derive(Clone)]
+enum Putter {
+    Plain(Client),
+    ShardAware(ShardAwareClient),
+}
+
+impl Putter {
+    fn connect(addr: std::net::SocketAddr, shard_aware: bool) -> Putter {
+        if shard_aware {
+            Putter::ShardAware(ShardAwareClient::new(addr, ClientConfig::default()).expect("client"))
+        } else {
+            Putter::Plain(Client::connect(addr, ClientConfig::default()).expect("connect"))
+        }
+    }
+
+    async fn put_record(&self, r: PutRecord) -> Result<PutRecordOutput, ClientError> {
+        match self {
+            Putter::Plain(c) => c.put_record(r).await,
+            Putter::ShardAware(c) => c.put_record(r).await,
+        }
+    }
+
+    async fn put_records(&self, r: PutRecords) -> Result<PutRecordsOutput, ClientError> {
+        match self {
+            Putter::Plain(c) => c.put_records(r).await,
+            Putter::ShardAware(c) => c.put_records(r).await,
+        }
+    }
+}
+
+/// Requests forwarded between the server's cores so far.
+fn forwards(server: &Server) -> u64 {
+    let m = block_on(server.engine().metrics()).expect("metrics");
+    m.cores.iter().map(|c| c.forwards).sum()
+}
 
 /// On its own thread: `executor()` pins the thread it runs on, and the
 /// client threads must stay free to run on any CPU.
@@ -62,14 +104,14 @@ fn thread_cpu() -> Vec<(String, f64)> {
     out
 }
 
-fn put_throughput(addr: std::net::SocketAddr, secs: u64) -> (f64, u64) {
+fn put_throughput(addr: std::net::SocketAddr, secs: u64, shard_aware: bool) -> (f64, u64) {
     let deadline = Instant::now() + Duration::from_secs(secs);
     let bytes = Arc::new(AtomicU64::new(0));
     let threads: Vec<_> = (0..CONNECTIONS)
         .map(|t| {
             let bytes = bytes.clone();
             std::thread::spawn(move || {
-                let client = Client::connect(addr, ClientConfig::default()).expect("connect");
+                let client = Putter::connect(addr, shard_aware);
                 let data = Bytes::from(vec![b'x'; RECORD_BYTES]);
                 block_on(join_all((0..IN_FLIGHT_PER_CONNECTION).map(|w| {
                     let (client, bytes, data) = (client.clone(), bytes.clone(), data.clone());
@@ -133,8 +175,8 @@ fn read_shard_passes(addr: std::net::SocketAddr, shard: u32, passes: usize) -> u
 }
 
 /// Closed loop with many PutRecords in flight: the maximum rate.
-fn put_record_max_rate(addr: std::net::SocketAddr, secs: u64) -> f64 {
-    let client = Client::connect(addr, ClientConfig::default()).expect("connect");
+fn put_record_max_rate(addr: std::net::SocketAddr, secs: u64, shard_aware: bool) -> f64 {
+    let client = Putter::connect(addr, shard_aware);
     let deadline = Instant::now() + Duration::from_secs(secs);
     let count = AtomicU64::new(0);
     let start = Instant::now();
@@ -156,8 +198,8 @@ fn put_record_max_rate(addr: std::net::SocketAddr, secs: u64) -> f64 {
 /// Open loop at `rate` per second: request i is due at start + i/rate and
 /// is sent then by a pacing thread; latency is measured from the due time,
 /// so a stall anywhere counts in full (no coordinated omission).
-fn put_record_latency(addr: std::net::SocketAddr, rate: f64, secs: u64) -> Histogram<u64> {
-    let client = Client::connect(addr, ClientConfig::default()).expect("connect");
+fn put_record_latency(addr: std::net::SocketAddr, rate: f64, secs: u64, shard_aware: bool) -> Histogram<u64> {
+    let client = Putter::connect(addr, shard_aware);
     let pool = futures::executor::ThreadPool::builder().pool_size(2).create().expect("pool");
     let hist = Arc::new(std::sync::Mutex::new(Histogram::<u64>::new(3).expect("histogram")));
     let total = (rate * secs as f64) as u64;
@@ -204,12 +246,19 @@ fn main() {
         block_on(client.create_stream(CreateStream::new(name, shards))).expect("create");
     }
 
-    if phase("put") {
-        let (put_mbs, put_bytes) = put_throughput(addr, secs);
+    for (name, shard_aware) in [("put", false), ("put-aware", true)] {
+        if !phase(name) {
+            continue;
+        }
+        let raw_before = if raw_before > 0.0 && name == "put" { raw_before } else { raw_mbs(1 << 30) };
+        let forwarded = forwards(&server);
+        let (put_mbs, put_bytes) = put_throughput(addr, secs, shard_aware);
+        let forwarded = forwards(&server) - forwarded;
         let raw_after = raw_mbs(1 << 30);
+        let client = if shard_aware { "shard-aware client" } else { "plain client" };
         println!(
-            "PutRecords 1 KiB x {BATCH}, {CONNECTIONS} connections x {IN_FLIGHT_PER_CONNECTION} in flight, durable: \
-             {put_mbs:.0} MB/s ({} MiB in {secs} s)",
+            "PutRecords 1 KiB x {BATCH}, {CONNECTIONS} connections x {IN_FLIGHT_PER_CONNECTION} in flight, durable, \
+             {client}: {put_mbs:.0} MB/s ({} MiB in {secs} s; {forwarded} requests forwarded between cores)",
             put_bytes >> 20
         );
         println!("raw O_DIRECT 1 GiB before {raw_before:.0} MB/s, after {raw_after:.0} MB/s");
@@ -224,10 +273,6 @@ fn main() {
                 (0..BATCH).map(|i| PutRecordsEntry::new(format!("g{n}-{i}"), vec![b'g'; RECORD_BYTES])).collect();
             block_on(client.put_records(PutRecords::new("get", records))).expect("put");
         }
-        let forwards = |s: &Server| {
-            let m = block_on(s.engine().metrics()).expect("metrics");
-            m.cores.iter().map(|c| c.forwards).sum::<u64>()
-        };
         let before = forwards(&server);
         let get_mbs = get_throughput(addr, 5);
         println!(
@@ -236,24 +281,27 @@ fn main() {
             forwards(&server) - before
         );
     }
-    if !phase("lat") {
-        server.shutdown().expect("shutdown");
-        return;
+    for (name, shard_aware) in [("lat", false), ("lat-aware", true)] {
+        if !phase(name) {
+            continue;
+        }
+        let max_rate = put_record_max_rate(addr, secs.min(5), shard_aware);
+        let rate = max_rate / 2.0;
+        let forwarded = forwards(&server);
+        let h = put_record_latency(addr, rate, secs, shard_aware);
+        let forwarded = forwards(&server) - forwarded;
+        let ms = |q: f64| h.value_at_quantile(q) as f64 / 1000.0;
+        let client = if shard_aware { "shard-aware client" } else { "plain client" };
+        println!(
+            "PutRecord 1 KiB durable, {client}: max {max_rate:.0}/s (64 in flight); at {rate:.0}/s open loop, {} \
+             requests ({forwarded} forwarded between cores): p50 {:.2} ms, p99 {:.2} ms, p99.9 {:.2} ms, max {:.2} ms",
+            h.len(),
+            ms(0.5),
+            ms(0.99),
+            ms(0.999),
+            h.max() as f64 / 1000.0
+        );
     }
-
-    let max_rate = put_record_max_rate(addr, secs.min(5));
-    let rate = max_rate / 2.0;
-    let h = put_record_latency(addr, rate, secs);
-    let ms = |q: f64| h.value_at_quantile(q) as f64 / 1000.0;
-    println!(
-        "PutRecord 1 KiB durable: max {max_rate:.0}/s (64 in flight); at {rate:.0}/s open loop, {} requests: \
-         p50 {:.2} ms, p99 {:.2} ms, p99.9 {:.2} ms, max {:.2} ms",
-        h.len(),
-        ms(0.5),
-        ms(0.99),
-        ms(0.999),
-        h.max() as f64 / 1000.0
-    );
     for (name, cpu) in thread_cpu().into_iter().filter(|(_, c)| *c > 0.5) {
         println!("  cpu {name}: {cpu:.1} s");
     }

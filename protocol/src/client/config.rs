@@ -1,4 +1,4 @@
-//! Client settings: timeouts and the retry policy.
+//! Client settings: timeouts, the retry policy, and which server core to be served by.
 
 use std::time::Duration;
 
@@ -17,6 +17,18 @@ pub struct ClientConfig {
     pub request_timeout: Duration,
     /// Which failures are sent again, how often and how far apart.
     pub retry: RetryPolicy,
+    /// The server core that should serve the connection (PROTOCOL.md §3.4), or `None` for
+    /// whichever the server picks. [`ShardAwareClient`](crate::client::ShardAwareClient) sets
+    /// it for each of its connections.
+    pub serving_core: Option<ServingCore>,
+}
+
+/// Core `core` of a server that runs `cores`: a server serves a connection on core
+/// `client port mod cores`, so the client connects from a local port with that remainder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServingCore {
+    pub core: u16,
+    pub cores: u16,
 }
 
 impl Default for ClientConfig {
@@ -27,6 +39,7 @@ impl Default for ClientConfig {
             connect_timeout: Duration::from_secs(5),
             request_timeout: Duration::from_secs(30),
             retry: RetryPolicy::default(),
+            serving_core: None,
         }
     }
 }

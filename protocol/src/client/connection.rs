@@ -33,7 +33,9 @@ use bytes::BytesMut;
 use futures::channel::{mpsc, oneshot};
 use futures::SinkExt;
 
+use crate::client::config::{ClientConfig, ServingCore};
 use crate::client::error::{ClientError, LostReason, ProtocolError};
+use crate::client::local_port;
 use crate::frame::{decode_raw, Decoded, ErrorFrame, Frame, FrameBody};
 use crate::header::{FrameKind, HEADER_SIZE_BYTES};
 use crate::ops::{Opcode, Push, Request, Response, SubscribeToShardEvent};
@@ -103,11 +105,11 @@ impl Connection {
     /// Connects to the first address that accepts, and starts the reader thread.
     pub(crate) fn open(
         addrs: &[SocketAddr],
-        connect_timeout: Duration,
-        write_timeout: Duration,
+        config: &ClientConfig,
         generation: u64,
     ) -> Result<Connection, ClientError> {
-        let stream = connect_any(addrs, connect_timeout).map_err(ClientError::Connect)?;
+        let (connect_timeout, write_timeout) = (config.connect_timeout, config.request_timeout);
+        let stream = connect_any(addrs, connect_timeout, config.serving_core).map_err(ClientError::Connect)?;
         let setup = |stream: &TcpStream| {
             stream.set_nodelay(true)?;
             stream.set_write_timeout(Some(write_timeout).filter(|t| !t.is_zero()))?;
@@ -341,11 +343,14 @@ impl Shared {
     }
 }
 
-fn connect_any(addrs: &[SocketAddr], timeout: Duration) -> std::io::Result<TcpStream> {
+fn connect_any(addrs: &[SocketAddr], timeout: Duration, core: Option<ServingCore>) -> std::io::Result<TcpStream> {
     let mut last_error = None;
     for addr in addrs {
-        let attempt =
-            if timeout.is_zero() { TcpStream::connect(addr) } else { TcpStream::connect_timeout(addr, timeout) };
+        let attempt = match core {
+            Some(core) => local_port::connect_served_by(*addr, core, timeout),
+            None if timeout.is_zero() => TcpStream::connect(addr),
+            None => TcpStream::connect_timeout(addr, timeout),
+        };
         match attempt {
             Ok(stream) => return Ok(stream),
             Err(e) => {

@@ -89,26 +89,31 @@
 //!
 //! # Layout
 //!
-//! - [`config`](ClientConfig): timeouts and retry policy.
+//! - [`config`](ClientConfig): timeouts, retry policy, the core to be served by.
 //! - `error`: [`ClientError`] and what it carries.
 //! - `connection`: the socket, the reader thread, the pending and subscription maps.
 //! - `retry`: [`RetryPolicy`] and the retry loop.
 //! - `resubmit`: [`Client::put_records_retrying_failed`].
 //! - `subscription`: [`Subscription`] and [`ResumingSubscription`].
+//! - `shard_aware`: [`ShardAwareClient`], one connection per server core.
+//! - `local_port`: connecting from a local port the server maps to a chosen core.
 //! - `blocking`: [`BlockingClient`] and [`BlockingEvents`].
 
 mod blocking;
 mod config;
 mod connection;
 mod error;
+mod local_port;
 mod resubmit;
 mod retry;
+mod shard_aware;
 mod subscription;
 
 pub use blocking::{BlockingClient, BlockingEvents};
-pub use config::ClientConfig;
+pub use config::{ClientConfig, ServingCore};
 pub use error::{ClientError, LostReason, ProtocolError};
 pub use retry::RetryPolicy;
+pub use shard_aware::{hash_key, ShardAwareClient};
 pub use subscription::{ResumingSubscription, Subscription, SUBSCRIPTION_EVENTS_BUFFERED};
 
 use std::net::{SocketAddr, ToSocketAddrs};
@@ -188,6 +193,11 @@ impl Client {
 
     pub fn config(&self) -> &ClientConfig {
         &self.inner.config
+    }
+
+    /// The server's addresses, as resolved when the client was made.
+    pub(crate) fn addrs(&self) -> &[SocketAddr] {
+        &self.inner.addrs
     }
 
     /// A blocking view of this client, sharing its connection.
@@ -484,12 +494,7 @@ impl Inner {
         }
         *slot = None;
         let generation = self.connections_opened.fetch_add(1, Ordering::Relaxed) + 1;
-        let connection = Arc::new(Connection::open(
-            &self.addrs,
-            self.config.connect_timeout,
-            self.config.request_timeout,
-            generation,
-        )?);
+        let connection = Arc::new(Connection::open(&self.addrs, &self.config, generation)?);
         *slot = Some(Arc::clone(&connection));
         Ok(connection)
     }

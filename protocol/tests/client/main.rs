@@ -41,6 +41,7 @@ pub fn config() -> ClientConfig {
             max_delay: Duration::from_millis(10),
             jitter: true,
         },
+        serving_core: None,
     }
 }
 

@@ -7,3 +7,4 @@ mod harness;
 mod metrics;
 mod ops;
 mod robustness;
+mod shard_aware;
