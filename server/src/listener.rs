@@ -2,12 +2,11 @@
 //! (glommio sets SO_REUSEPORT, so the kernel spreads connections); core 0
 //! binds first so that port 0 resolves to one port for everyone.
 //!
-//! A connection is served by core `client port mod cores` (PROTOCOL.md
-//! §3.4): the core that accepts it hands it, before reading a byte, to that
-//! core. A shard-aware client picks its local port so that its connection
-//! lands on the core owning the shards it talks to, and skips a cross-core
-//! forward per request; for other clients ports are as good as random, so
-//! connections still spread evenly.
+//! A connection is served by the core its client port hashes to
+//! (PROTOCOL.md §3.4): the core that accepts it hands it, before reading a
+//! byte, to that core. A shard-aware client picks its local port so that its
+//! connection lands on the core owning the shards it talks to, and skips a
+//! cross-core forward per request; other clients' ports spread evenly.
 
 use std::cell::RefCell;
 use std::net::SocketAddr;
@@ -47,8 +46,9 @@ pub struct CoreSetup {
 }
 
 /// The core that serves a connection from `peer` (PROTOCOL.md §3.4).
-pub fn serving_core(peer: SocketAddr, cores: usize) -> usize {
-    usize::from(peer.port()) % cores.max(1)
+fn serving_core(peer: SocketAddr, cores: usize) -> usize {
+    let cores = u16::try_from(cores).unwrap_or(u16::MAX).max(1);
+    usize::from(shoal_protocol::ops::serving_core(peer.port(), cores))
 }
 
 pub async fn run(api: CoreApi, setup: CoreSetup) {

@@ -10,7 +10,7 @@
 //!
 //! Run: cargo run --release -p shoal-benches --bin server_bench -- [seconds per phase] [phases]
 //! where phases is a comma-separated subset of `put,get,lat` (default: all three), and
-//! `put-aware`, `lat-aware`: the put and latency phases again through the shard-aware client
+//! `put-aware`, `get-aware`, `lat-aware`: those phases again through the shard-aware client
 //! (one connection per server core; every record sent to its shard's core), for comparison in
 //! the same run. Each put and latency phase prints how many requests the server forwarded
 //! between its cores.
@@ -141,16 +141,23 @@ fn put_throughput(addr: std::net::SocketAddr, secs: u64, shard_aware: bool) -> (
 
 /// One reader thread and connection per shard, each reading its shard
 /// from TRIM_HORIZON to the end `passes` times.
-fn get_throughput(addr: std::net::SocketAddr, passes: usize) -> f64 {
+fn get_throughput(addr: std::net::SocketAddr, passes: usize, shard_aware: bool) -> f64 {
     let start = Instant::now();
-    let readers: Vec<_> =
-        (0..2u32).map(|shard| std::thread::spawn(move || read_shard_passes(addr, shard, passes))).collect();
+    let readers: Vec<_> = (0..2u32)
+        .map(|shard| std::thread::spawn(move || read_shard_passes(addr, shard, passes, shard_aware)))
+        .collect();
     let bytes: u64 = readers.into_iter().map(|r| r.join().expect("reader")).sum();
     bytes as f64 / start.elapsed().as_secs_f64() / 1e6
 }
 
-fn read_shard_passes(addr: std::net::SocketAddr, shard: u32, passes: usize) -> u64 {
-    let client = Client::connect(addr, ClientConfig::default()).expect("connect");
+/// `shard_aware`: connect to the core that owns the shard (else wherever the server puts it).
+fn read_shard_passes(addr: std::net::SocketAddr, shard: u32, passes: usize, shard_aware: bool) -> u64 {
+    let client = if shard_aware {
+        let aware = ShardAwareClient::new(addr, ClientConfig::default()).expect("client");
+        block_on(aware.client_for_shard("get", shard)).expect("the shard's core")
+    } else {
+        Client::connect(addr, ClientConfig::default()).expect("connect")
+    };
     let mut bytes = 0u64;
     for _ in 0..passes {
         {
@@ -266,18 +273,24 @@ fn main() {
         println!("ratio to raw (mean of before/after): {:.2}", put_mbs / raw_mean);
     }
 
-    if phase("get") {
+    if phase("get") || phase("get-aware") {
         // 48 MiB over two shards stays within each core's 64 MiB tail cache.
         for n in 0..96 {
             let records =
                 (0..BATCH).map(|i| PutRecordsEntry::new(format!("g{n}-{i}"), vec![b'g'; RECORD_BYTES])).collect();
             block_on(client.put_records(PutRecords::new("get", records))).expect("put");
         }
+    }
+    for (name, shard_aware) in [("get", false), ("get-aware", true)] {
+        if !phase(name) {
+            continue;
+        }
         let before = forwards(&server);
-        let get_mbs = get_throughput(addr, 5);
+        let get_mbs = get_throughput(addr, 5, shard_aware);
+        let client = if shard_aware { "shard-aware client" } else { "plain client" };
         println!(
-            "GetRecords from the tail cache, 10,000 records per call, one reader per shard: {get_mbs:.0} MB/s \
-             ({} requests forwarded to the shard's core)",
+            "GetRecords from the tail cache, 10,000 records per call, one reader per shard, {client}: \
+             {get_mbs:.0} MB/s ({} requests forwarded between cores)",
             forwards(&server) - before
         );
     }

@@ -23,8 +23,9 @@ pub struct ClientConfig {
     pub serving_core: Option<ServingCore>,
 }
 
-/// Core `core` of a server that runs `cores`: a server serves a connection on core
-/// `client port mod cores`, so the client connects from a local port with that remainder.
+/// Core `core` of a server that runs `cores`: a server serves a connection on the core its
+/// client port maps to ([`serving_core`](crate::ops::serving_core)), so the client connects
+/// from a local port that maps to `core`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ServingCore {
     pub core: u16,

@@ -1,6 +1,7 @@
 //! Connecting from a local port the server maps to a chosen core (PROTOCOL.md §3.4): the
-//! server serves a connection on core `client port mod cores`, so the client binds a port with
-//! that remainder before it connects.
+//! server serves a connection on the core its client port hashes to
+//! ([`serving_core`](crate::ops::serving_core)), so the client binds such a port before it
+//! connects.
 
 use std::io::{Error, ErrorKind, Result};
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, TcpStream};
@@ -9,14 +10,15 @@ use std::time::Duration;
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 
 use crate::client::config::ServingCore;
+use crate::ops::serving_core;
 
 /// Linux's default ephemeral range (`net.ipv4.ip_local_port_range`): ports the OS would hand
 /// out anyway, above the registered services.
 const LOCAL_PORTS: std::ops::RangeInclusive<u16> = 32768..=60999;
-/// Ports tried (taken ones are skipped) before giving up.
+/// Ports of the core tried (taken ones are skipped) before giving up.
 const ATTEMPTS_MAX: usize = 64;
 
-/// Connects to `addr` from a free local port `p` with `p mod cores == core`.
+/// Connects to `addr` from a free local port that the server maps to `core`.
 pub(crate) fn connect_served_by(addr: SocketAddr, core: ServingCore, timeout: Duration) -> Result<TcpStream> {
     if core.cores == 0 || core.core >= core.cores {
         return Err(Error::new(ErrorKind::InvalidInput, format!("no core {} among {} cores", core.core, core.cores)));
@@ -48,15 +50,14 @@ fn connect_from(addr: SocketAddr, port: u16, timeout: Duration) -> Result<TcpStr
     Ok(socket.into())
 }
 
-/// Ports of the local range with the core's remainder, from a different starting point on
-/// every call so that clients do not all race for the same ones.
+/// Ports of the local range that map to the core, from a different starting point on every
+/// call so that clients do not all race for the same ones.
 fn candidate_ports(core: ServingCore) -> impl Iterator<Item = u16> {
-    let cores = u32::from(core.cores);
-    let (low, high) = (u32::from(*LOCAL_PORTS.start()), u32::from(*LOCAL_PORTS.end()));
-    let first = low + (cores + u32::from(core.core) - low % cores) % cores;
-    let count = (high - first) / cores + 1;
+    let (low, count) = (u32::from(*LOCAL_PORTS.start()), LOCAL_PORTS.len() as u32);
     let start = random_u32() % count;
-    (0..count).map(move |i| (first + ((start + i) % count) * cores) as u16)
+    (0..count)
+        .map(move |i| (low + (start + i) % count) as u16)
+        .filter(move |&port| serving_core(port, core.cores) == core.core)
 }
 
 /// A random number from the standard library's per-process hash keys and the clock: enough to
@@ -74,22 +75,25 @@ mod tests {
     use super::*;
 
     #[test]
-    fn candidates_have_the_cores_remainder_and_stay_in_range() {
+    fn candidates_map_to_the_core_and_stay_in_range() {
         for cores in 1..=7u16 {
             for core in 0..cores {
                 let ports: Vec<u16> = candidate_ports(ServingCore { core, cores }).collect();
                 assert!(!ports.is_empty());
-                assert!(ports.iter().all(|p| p % cores == core && LOCAL_PORTS.contains(p)), "{core}/{cores}");
+                assert!(
+                    ports.iter().all(|&p| serving_core(p, cores) == core && LOCAL_PORTS.contains(&p)),
+                    "{core}/{cores}"
+                );
                 let distinct: std::collections::HashSet<_> = ports.iter().collect();
                 assert_eq!(distinct.len(), ports.len(), "each port once");
-                let all = LOCAL_PORTS.filter(|p| p % cores == core).count();
-                assert_eq!(ports.len(), all, "every port of the range with that remainder");
+                let all = LOCAL_PORTS.filter(|&p| serving_core(p, cores) == core).count();
+                assert_eq!(ports.len(), all, "every port of the range that maps to the core");
             }
         }
     }
 
     #[test]
-    fn a_connection_comes_from_a_port_with_the_remainder() {
+    fn a_connection_comes_from_a_port_of_the_core() {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("listen");
         let addr = listener.local_addr().expect("addr");
         for core in 0..3u16 {
@@ -97,7 +101,7 @@ mod tests {
                 connect_served_by(addr, ServingCore { core, cores: 3 }, Duration::from_secs(5)).expect("connect");
             let (accepted, peer) = listener.accept().expect("accept");
             assert_eq!(peer, stream.local_addr().expect("local"));
-            assert_eq!(peer.port() % 3, core);
+            assert_eq!(serving_core(peer.port(), 3), core);
             drop(accepted);
         }
     }

@@ -1,7 +1,7 @@
 //! [`ShardAwareClient`]: each shard's requests go to the server core that owns the shard.
 //!
-//! A Shoal server runs one executor per core and serves a connection on core
-//! `client port mod cores` (PROTOCOL.md §3.4); a request for a shard of another core is
+//! A Shoal server runs one executor per core and serves a connection on the core its client
+//! port maps to (PROTOCOL.md §3.4); a request for a shard of another core is
 //! forwarded there and back, which costs a cross-core hop each way. This client keeps one
 //! connection per server core, each from a local port the server maps to that core, learns
 //! which core owns which shard (DescribePlacement) and which shard a key routes to (ListShards'

@@ -82,7 +82,7 @@ pub use get_shard_iterator::{GetShardIterator, GetShardIteratorOutput, ShardIter
 pub use list_shards::{ListShards, ListShardsOutput, ShardFilter, ShardFilterType};
 pub use list_streams::{ListStreams, ListStreamsOutput};
 pub use opcode::Opcode;
-pub use placement::{DescribePlacement, DescribePlacementOutput, ShardPlacement};
+pub use placement::{serving_core, DescribePlacement, DescribePlacementOutput, ShardPlacement};
 pub use put_record::{PutRecord, PutRecordOutput};
 pub use put_records::{PutRecords, PutRecordsEntry, PutRecordsOutput, PutRecordsResult};
 pub use reshard::{MergeShards, ScalingType, SplitShard, UpdateShardCount, UpdateShardCountOutput};

@@ -8,6 +8,19 @@ use crate::codec::{Reader, WireDecode, WireEncode, Writer};
 use crate::error::{EncodeError, ValidationError, WireError};
 use crate::validate;
 
+/// The core that serves a connection from client port `client_port` on a server running
+/// `cores` cores (PROTOCOL.md §3.4): a multiplicative hash of the port, so that ports an
+/// operating system hands out in a pattern (Linux gives `connect()` odd ports, often one
+/// after another) still spread over all cores.
+pub fn serving_core(client_port: u16, cores: u16) -> u16 {
+    assert!(cores > 0, "a server runs at least one core");
+    let mixed = u32::from(client_port).wrapping_mul(SERVING_CORE_MULTIPLIER) >> 16;
+    (mixed % u32::from(cores)) as u16
+}
+
+/// Knuth's multiplicative-hash constant: 2^32 divided by the golden ratio.
+const SERVING_CORE_MULTIPLIER: u32 = 0x9E37_79B1;
+
 /// Asks where a stream's shards live.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DescribePlacement {
@@ -18,7 +31,7 @@ pub struct DescribePlacement {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DescribePlacementOutput {
     /// How many cores the server runs: a connection from local port `p` is served by core
-    /// `p mod cores`.
+    /// [`serving_core`]`(p, cores)`.
     pub cores: u16,
     /// The core serving the connection the request came on.
     pub connection_core: u16,
@@ -82,5 +95,29 @@ impl WireDecode for DescribePlacementOutput {
                 Ok(ShardPlacement { shard: r.u32("shards[].shard")?, core: r.u16("shards[].core")? })
             })?,
         })
+    }
+}
+
+#[cfg(test)]
+mod serving_core_tests {
+    use super::serving_core;
+
+    /// The values PROTOCOL.md §3.4 gives as examples.
+    #[test]
+    fn documented_examples() {
+        assert_eq!(serving_core(40001, 2), 1);
+        assert_eq!(serving_core(40003, 2), 0);
+        assert_eq!(serving_core(40001, 3), 2);
+        assert_eq!(serving_core(51234, 4), 0);
+    }
+
+    #[test]
+    fn odd_ports_one_after_another_spread_over_the_cores() {
+        for cores in [2u16, 3, 4, 8] {
+            let mut counts = vec![0u32; usize::from(cores)];
+            (32769..=60999u16).step_by(2).for_each(|p| counts[usize::from(serving_core(p, cores))] += 1);
+            let (min, max) = (counts.iter().min().copied(), counts.iter().max().copied());
+            assert!(max.zip(min).is_some_and(|(max, min)| max - min <= 10), "{cores} cores: {counts:?}");
+        }
     }
 }

@@ -41,6 +41,22 @@ fn a_connection_is_served_by_the_core_its_port_names() {
     }
 }
 
+/// Ordinary clients let the OS pick their port (Linux gives connect() odd ports, often one
+/// after another): their connections must still reach every core.
+#[test]
+fn plain_connections_spread_over_the_cores() {
+    let server = TestServer::start();
+    let setup = Client::connect(server.addr(), ClientConfig::default()).expect("connect");
+    block_on(setup.create_stream(CreateStream::new("spread", 2))).expect("create");
+    let mut served = [0u32; 2];
+    for _ in 0..16 {
+        let client = Client::connect(server.addr(), ClientConfig::default()).expect("connect");
+        let placement = block_on(client.describe_placement(DescribePlacement::new("spread"))).expect("placement");
+        served[usize::from(placement.connection_core)] += 1;
+    }
+    assert!(served.iter().all(|&n| n > 0), "16 connections all on one core: {served:?}");
+}
+
 #[test]
 fn shard_aware_puts_are_never_forwarded_and_land_where_the_server_routes_them() {
     let server = TestServer::start();
