@@ -78,7 +78,7 @@ pub async fn run(api: CoreApi, setup: CoreSetup) {
     tracing::debug!(core, %bound, "listening");
 
     let ctx = Rc::new(Context { api, key: setup.key, subscription_lifetime_ms: setup.subscription_lifetime_ms });
-    let connections = Connections { ctx, gate: Gate::new(), stops: Rc::default() };
+    let connections = Connections { ctx, gate: Gate::new(), stops: RefCell::default() };
     let cores = setup.handoff.len();
     let mut stop = std::pin::pin!(setup.stop.recv_async());
     // Both futures live across iterations: an accept (or receive) dropped
@@ -147,7 +147,7 @@ fn hand_over(stream: TcpStream, to: &flume::Sender<OwnedFd>) -> Option<TcpStream
 struct Connections {
     ctx: Rc<Context>,
     gate: Gate,
-    stops: Rc<RefCell<Vec<oneshot::Sender<()>>>>,
+    stops: RefCell<Vec<oneshot::Sender<()>>>,
 }
 
 impl Connections {

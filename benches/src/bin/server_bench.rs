@@ -12,8 +12,8 @@
 //! where phases is a comma-separated subset of `put,get,lat` (default: all three), and
 //! `put-aware`, `get-aware`, `lat-aware`: those phases again through the shard-aware client
 //! (one connection per server core; every record sent to its shard's core), for comparison in
-//! the same run. Each put and latency phase prints how many requests the server forwarded
-//! between its cores.
+//! the same run. Phases run in the order given. Each prints how many requests the server
+//! forwarded between its cores.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -241,8 +241,8 @@ fn put_record_latency(addr: std::net::SocketAddr, rate: f64, secs: u64, shard_aw
 fn main() {
     let secs: u64 = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(10);
     let phases = std::env::args().nth(2).unwrap_or_else(|| "put,get,lat".into());
-    let phase = |name: &str| phases.split(',').any(|p| p == name);
-    let raw_before = if phase("put") { raw_mbs(1 << 30) } else { 0.0 };
+    // Measured before the server starts, for the first put phase.
+    let mut raw_before = phases.split(',').any(|p| p.starts_with("put")).then(|| raw_mbs(1 << 30));
     let dir = tempfile::tempdir_in(bench_dir()).expect("dir");
     let mut config = ServerConfig::new(dir.path(), "127.0.0.1:0".parse().expect("addr"));
     config.engine.default_shard_limits = shoal_engine::ShardLimits::UNLIMITED;
@@ -252,68 +252,68 @@ fn main() {
     for (name, shards) in [("put", 2), ("get", 2), ("lat", 2)] {
         block_on(client.create_stream(CreateStream::new(name, shards))).expect("create");
     }
+    let mut get_stream_filled = false;
 
-    for (name, shard_aware) in [("put", false), ("put-aware", true)] {
-        if !phase(name) {
-            continue;
+    // In the order given, so that either client can go first.
+    for name in phases.split(',') {
+        let shard_aware = name.ends_with("-aware");
+        let client_kind = if shard_aware { "shard-aware client" } else { "plain client" };
+        match name.trim_end_matches("-aware") {
+            "put" => {
+                let raw_before = raw_before.take().unwrap_or_else(|| raw_mbs(1 << 30));
+                let forwarded = forwards(&server);
+                let (put_mbs, put_bytes) = put_throughput(addr, secs, shard_aware);
+                let forwarded = forwards(&server) - forwarded;
+                let raw_after = raw_mbs(1 << 30);
+                println!(
+                    "PutRecords 1 KiB x {BATCH}, {CONNECTIONS} connections x {IN_FLIGHT_PER_CONNECTION} in flight, \
+                     durable, {client_kind}: {put_mbs:.0} MB/s ({} MiB in {secs} s; {forwarded} requests forwarded \
+                     between cores)",
+                    put_bytes >> 20
+                );
+                println!("raw O_DIRECT 1 GiB before {raw_before:.0} MB/s, after {raw_after:.0} MB/s");
+                let raw_mean = (raw_before + raw_after) / 2.0;
+                println!("ratio to raw (mean of before/after): {:.2}", put_mbs / raw_mean);
+            }
+            "get" => {
+                if !get_stream_filled {
+                    // 48 MiB over two shards stays within each core's 64 MiB tail cache.
+                    for n in 0..96 {
+                        let records = (0..BATCH)
+                            .map(|i| PutRecordsEntry::new(format!("g{n}-{i}"), vec![b'g'; RECORD_BYTES]))
+                            .collect();
+                        block_on(client.put_records(PutRecords::new("get", records))).expect("put");
+                    }
+                    get_stream_filled = true;
+                }
+                let before = forwards(&server);
+                let get_mbs = get_throughput(addr, 5, shard_aware);
+                println!(
+                    "GetRecords from the tail cache, 10,000 records per call, one reader per shard, {client_kind}: \
+                     {get_mbs:.0} MB/s ({} requests forwarded between cores)",
+                    forwards(&server) - before
+                );
+            }
+            "lat" => {
+                let max_rate = put_record_max_rate(addr, secs.min(5), shard_aware);
+                let rate = max_rate / 2.0;
+                let forwarded = forwards(&server);
+                let h = put_record_latency(addr, rate, secs, shard_aware);
+                let forwarded = forwards(&server) - forwarded;
+                let ms = |q: f64| h.value_at_quantile(q) as f64 / 1000.0;
+                println!(
+                    "PutRecord 1 KiB durable, {client_kind}: max {max_rate:.0}/s (64 in flight); at {rate:.0}/s open \
+                     loop, {} requests ({forwarded} forwarded between cores): p50 {:.2} ms, p99 {:.2} ms, p99.9 \
+                     {:.2} ms, max {:.2} ms",
+                    h.len(),
+                    ms(0.5),
+                    ms(0.99),
+                    ms(0.999),
+                    h.max() as f64 / 1000.0
+                );
+            }
+            other => panic!("unknown phase {other:?}: use put, get, lat, put-aware, get-aware, lat-aware"),
         }
-        let raw_before = if raw_before > 0.0 && name == "put" { raw_before } else { raw_mbs(1 << 30) };
-        let forwarded = forwards(&server);
-        let (put_mbs, put_bytes) = put_throughput(addr, secs, shard_aware);
-        let forwarded = forwards(&server) - forwarded;
-        let raw_after = raw_mbs(1 << 30);
-        let client = if shard_aware { "shard-aware client" } else { "plain client" };
-        println!(
-            "PutRecords 1 KiB x {BATCH}, {CONNECTIONS} connections x {IN_FLIGHT_PER_CONNECTION} in flight, durable, \
-             {client}: {put_mbs:.0} MB/s ({} MiB in {secs} s; {forwarded} requests forwarded between cores)",
-            put_bytes >> 20
-        );
-        println!("raw O_DIRECT 1 GiB before {raw_before:.0} MB/s, after {raw_after:.0} MB/s");
-        let raw_mean = (raw_before + raw_after) / 2.0;
-        println!("ratio to raw (mean of before/after): {:.2}", put_mbs / raw_mean);
-    }
-
-    if phase("get") || phase("get-aware") {
-        // 48 MiB over two shards stays within each core's 64 MiB tail cache.
-        for n in 0..96 {
-            let records =
-                (0..BATCH).map(|i| PutRecordsEntry::new(format!("g{n}-{i}"), vec![b'g'; RECORD_BYTES])).collect();
-            block_on(client.put_records(PutRecords::new("get", records))).expect("put");
-        }
-    }
-    for (name, shard_aware) in [("get", false), ("get-aware", true)] {
-        if !phase(name) {
-            continue;
-        }
-        let before = forwards(&server);
-        let get_mbs = get_throughput(addr, 5, shard_aware);
-        let client = if shard_aware { "shard-aware client" } else { "plain client" };
-        println!(
-            "GetRecords from the tail cache, 10,000 records per call, one reader per shard, {client}: \
-             {get_mbs:.0} MB/s ({} requests forwarded between cores)",
-            forwards(&server) - before
-        );
-    }
-    for (name, shard_aware) in [("lat", false), ("lat-aware", true)] {
-        if !phase(name) {
-            continue;
-        }
-        let max_rate = put_record_max_rate(addr, secs.min(5), shard_aware);
-        let rate = max_rate / 2.0;
-        let forwarded = forwards(&server);
-        let h = put_record_latency(addr, rate, secs, shard_aware);
-        let forwarded = forwards(&server) - forwarded;
-        let ms = |q: f64| h.value_at_quantile(q) as f64 / 1000.0;
-        let client = if shard_aware { "shard-aware client" } else { "plain client" };
-        println!(
-            "PutRecord 1 KiB durable, {client}: max {max_rate:.0}/s (64 in flight); at {rate:.0}/s open loop, {} \
-             requests ({forwarded} forwarded between cores): p50 {:.2} ms, p99 {:.2} ms, p99.9 {:.2} ms, max {:.2} ms",
-            h.len(),
-            ms(0.5),
-            ms(0.99),
-            ms(0.999),
-            h.max() as f64 / 1000.0
-        );
     }
     for (name, cpu) in thread_cpu().into_iter().filter(|(_, c)| *c > 0.5) {
         println!("  cpu {name}: {cpu:.1} s");
