@@ -475,7 +475,8 @@ impl<S: Storage, C: Clock> ShardLog<S, C> {
         }
         let mut st = self.st.borrow_mut();
         let (end, arrival) = last;
-        if end > st.durable_next {
+        // A failed shard acknowledges nothing more, whatever reached the disk.
+        if st.failed.is_none() && end > st.durable_next {
             st.durable_next = end;
             st.tip_arrival_ms = Some(arrival);
         }

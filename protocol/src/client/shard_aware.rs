@@ -9,6 +9,25 @@
 //! to its shard's core. A PutRecords whose records belong to several cores is sent as one
 //! PutRecords per core, concurrently, and the answers are put back in request order.
 //!
+//! ```no_run
+//! use shoal_protocol::client::{ClientConfig, ShardAwareClient};
+//! use shoal_protocol::ops::{GetRecords, GetShardIterator, PutRecord, ShardIteratorType};
+//!
+//! # fn main() -> Result<(), shoal_protocol::client::ClientError> {
+//! let client = ShardAwareClient::new("127.0.0.1:7070", ClientConfig::default())?;
+//! futures::executor::block_on(async {
+//!     // Sent on the connection of the core that owns the key's shard.
+//!     let put = client.put_record(PutRecord::new("orders", "user-1", &b"hi"[..])).await?;
+//!     // Reads of a shard go to its owner too.
+//!     let owner = client.client_for_shard("orders", put.shard).await?;
+//!     let it = owner.get_shard_iterator(GetShardIterator::new("orders", put.shard, ShardIteratorType::TrimHorizon));
+//!     let records = owner.get_records(GetRecords::new(it.await?.iterator)).await?;
+//!     println!("{} records", records.records.len());
+//!     Ok(())
+//! })
+//! # }
+//! ```
+//!
 //! Placement changes only with resharding (children are new shards) and with a restart on a
 //! different core count. A stale route is never wrong, only slower: the server forwards. The
 //! client drops a stream's route when a put lands on a shard it did not expect (a reshard),
