@@ -27,7 +27,23 @@ pub fn executor() -> LocalExecutor {
 /// flight, then one fdatasync: the device ceiling for a log that is only
 /// written. Must run inside a glommio executor.
 pub async fn raw_odirect_write(dir: &Path, total: u64) -> Duration {
+    odirect_write(dir, total, None).await.total
+}
+
+/// How long an [`odirect_write`] took: in all, waiting for writes, and
+/// waiting for its `syncs` fdatasyncs.
+pub struct WriteTimes {
+    pub total: Duration,
+    pub writing: Duration,
+    pub syncing: Duration,
+    pub syncs: u32,
+}
+
+/// [`raw_odirect_write`]'s loop, with an fdatasync after every
+/// `sync_every` bytes too (rounded up to whole batches of 4 writes).
+pub async fn odirect_write(dir: &Path, total: u64, sync_every: Option<u64>) -> WriteTimes {
     const CHUNK: usize = 1 << 20;
+    const IN_FLIGHT: u64 = 4;
     // Prime glommio's iopoll probe with a non-empty file (see glommio-notes).
     let primer = dir.join(".primer");
     std::fs::write(&primer, vec![0u8; 4096]).expect("primer");
@@ -43,10 +59,12 @@ pub async fn raw_odirect_write(dir: &Path, total: u64) -> Duration {
         .expect("open raw file");
     let file = std::rc::Rc::new(file);
     let chunks = total.div_ceil(CHUNK as u64);
+    let mut times = WriteTimes { total: Duration::ZERO, writing: Duration::ZERO, syncing: Duration::ZERO, syncs: 0 };
     let start = Instant::now();
-    let mut next = 0u64;
+    let (mut next, mut since_sync) = (0u64, 0u64);
     while next < chunks {
-        let inflight: Vec<_> = (next..(next + 4).min(chunks))
+        let t = Instant::now();
+        let inflight: Vec<_> = (next..(next + IN_FLIGHT).min(chunks))
             .map(|i| {
                 let file = file.clone();
                 async move {
@@ -57,13 +75,21 @@ pub async fn raw_odirect_write(dir: &Path, total: u64) -> Duration {
             })
             .collect();
         next += inflight.len() as u64;
+        since_sync += (inflight.len() * CHUNK) as u64;
         futures::future::join_all(inflight).await;
+        times.writing += t.elapsed();
+        if next == chunks || sync_every.is_some_and(|every| since_sync >= every) {
+            let t = Instant::now();
+            file.fdatasync().await.expect("fdatasync");
+            times.syncing += t.elapsed();
+            times.syncs += 1;
+            since_sync = 0;
+        }
     }
-    file.fdatasync().await.expect("fdatasync");
-    let elapsed = start.elapsed();
+    times.total = start.elapsed();
     drop(file);
     let _ = std::fs::remove_file(&path);
-    elapsed
+    times
 }
 
 /// Engine settings for benchmarks: limits off (they measure the engine,

@@ -13,10 +13,12 @@
 //! A flush holds the write position until its fdatasync completes, rather
 //! than letting the next group write under it, and the next flusher yields
 //! once before taking the pending frames, so appenders the last group just
-//! acknowledged join it. On the virtio disks we run on, a sync's cost lands
-//! on the writes issued while it runs, so fewer, larger groups win: with 32
-//! producers of 512 KiB puts, groups grew from 5.5 to 15.7 MiB and the
-//! syncs per GiB fell from 187 to 66 (BENCHMARKS.md, issue 2).
+//! acknowledged join it. Overlapping the next group's write with the sync
+//! made each sync wait behind that write and split the load into more,
+//! smaller groups: with 32 producers of 512 KiB puts, 187 groups of 5.5 MiB
+//! per GiB with syncs of 2–3 ms, against 66 groups of 15.7 MiB with syncs
+//! of 0.3 ms now, and more throughput through the server (BENCHMARKS.md,
+//! issue 2).
 //!
 //! Rewriting the tail page is safe for acknowledged bytes: the new page
 //! starts with exactly the bytes already on disk, and sectors are written
