@@ -31,7 +31,8 @@
 //! Placement changes only with resharding (children are new shards) and with a restart on a
 //! different core count. A stale route is never wrong, only slower: the server forwards. The
 //! client drops a stream's route when a put lands on a shard it did not expect (a reshard),
-//! and fetches it again on the next call; [`ShardAwareClient::forget_routes`] does it by hand.
+//! and fetches it again on the next call; [`ShardAwareClient::forget_routes`] does it by hand
+//! (after the server restarts with another core count, which no answer reveals).
 
 use std::collections::HashMap;
 use std::net::{SocketAddr, ToSocketAddrs};
