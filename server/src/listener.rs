@@ -9,9 +9,12 @@
 //! cross-core forward per request; other clients' ports spread evenly.
 
 use std::cell::RefCell;
+use std::future::Future;
 use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, IntoRawFd, OwnedFd};
+use std::pin::Pin;
 use std::rc::Rc;
+use std::time::Duration;
 
 use futures::channel::oneshot;
 use futures::future::{select, Either};
@@ -22,6 +25,9 @@ use shoal_engine::CoreApi;
 use crate::connection;
 use crate::dispatch::Context;
 use crate::secret::Key;
+
+/// How long a core waits after a failed accept before it accepts again.
+const ACCEPT_RETRY_DELAY: Duration = Duration::from_millis(50);
 
 /// What a core's listener needs from the server that started it.
 pub struct CoreSetup {
@@ -83,12 +89,20 @@ pub async fn run(api: CoreApi, setup: CoreSetup) {
     let mut stop = std::pin::pin!(setup.stop.recv_async());
     // Both futures live across iterations: an accept (or receive) dropped
     // half-way could lose a connection.
-    let mut accept = Box::pin(listener.accept());
+    let mut accept: Pin<Box<dyn Future<Output = glommio::Result<TcpStream, ()>> + '_>> = Box::pin(listener.accept());
     let mut handed = Box::pin(setup.handed.recv_async());
     loop {
         match select(select(accept.as_mut(), handed.as_mut()), stop.as_mut()).await {
             Either::Left((Either::Left((accepted, _)), _)) => {
-                accept = Box::pin(listener.accept());
+                accept = match &accepted {
+                    Ok(_) => Box::pin(listener.accept()),
+                    // Out of descriptors, say: pause, rather than spin on an
+                    // error that the next call would return again at once.
+                    Err(_) => Box::pin(async {
+                        glommio::timer::sleep(ACCEPT_RETRY_DELAY).await;
+                        listener.accept().await
+                    }),
+                };
                 match accepted {
                     Ok(stream) => {
                         let target = stream.peer_addr().map_or(core, |peer| serving_core(peer, cores));
