@@ -66,15 +66,15 @@ struct Inner {
 
 /// Where a stream's records go.
 struct Route {
-    /// Open shards: hash-key range, shard index, owning core.
-    open: Vec<(HashKeyRange, u32, u16)>,
+    /// Open shards' hash-key ranges and owning cores.
+    open: Vec<(HashKeyRange, u16)>,
     /// Every listed shard's owning core.
     core_of: HashMap<u32, u16>,
 }
 
 impl Route {
     fn core_for(&self, hash_key: u128) -> Option<u16> {
-        self.open.iter().find(|(range, _, _)| (range.start..=range.end).contains(&hash_key)).map(|&(_, _, core)| core)
+        self.open.iter().find(|(range, _)| (range.start..=range.end).contains(&hash_key)).map(|&(_, core)| core)
     }
 }
 
@@ -209,7 +209,7 @@ impl ShardAwareClient {
             let listed = self.inner.any_core.list_shards(page).await?;
             for shard in listed.shards.iter().filter(|s| s.ending_sequence_number.is_none()) {
                 if let Some(&core) = core_of.get(&shard.index) {
-                    open.push((shard.hash_key_range, shard.index, core));
+                    open.push((shard.hash_key_range, core));
                 }
             }
             match listed.next_token {
