@@ -122,3 +122,44 @@ fn the_shard_aware_client_follows_a_split() {
     }
     assert_eq!(forwards(&server), before, "the children's route was learned");
 }
+
+/// A PutRecords split over the cores comes back as one answer in request order, refused
+/// records included: each result is its own record's, a success on the record's shard or a
+/// throttled failure.
+#[test]
+fn split_put_records_keep_request_order_with_refusals() {
+    use shoal_protocol::ops::ShardLimits;
+    use shoal_protocol::Status;
+
+    let server = TestServer::start();
+    let aware = ShardAwareClient::new(server.addr(), ClientConfig::default()).expect("client");
+    let mut create = CreateStream::new("throttled", 4);
+    // 20 records per shard and second: most of a 500-record call is refused.
+    create.shard_limits = Some(ShardLimits {
+        write_bytes_per_second: 1 << 20,
+        write_records_per_second: 20,
+        read_bytes_per_second: 2 << 20,
+        read_calls_per_second: 5,
+    });
+    block_on(aware.client().create_stream(create)).expect("create");
+    let shards = open_shards(aware.client(), "throttled");
+    let entries: Vec<PutRecordsEntry> =
+        (0..500).map(|i| PutRecordsEntry::new(format!("t-{i}"), vec![1u8; 8])).collect();
+    let out = block_on(aware.put_records(PutRecords::new("throttled", entries))).expect("put_records");
+    assert_eq!(out.records.len(), 500);
+    let (mut stored, mut refused) = (0, 0);
+    for (i, result) in out.records.iter().enumerate() {
+        match result {
+            PutRecordsResult::Success { shard, .. } => {
+                assert_eq!(*shard, shard_for(&shards, &format!("t-{i}")), "result {i} is record {i}'s");
+                stored += 1;
+            }
+            PutRecordsResult::Failure { status, .. } => {
+                assert_eq!(*status, Status::ProvisionedThroughputExceeded, "record {i}");
+                refused += 1;
+            }
+        }
+    }
+    assert!(stored > 0 && stored <= 4 * 20, "at most each shard's 20 records a second: {stored}");
+    assert_eq!(stored + refused, 500);
+}
