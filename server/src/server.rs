@@ -1,7 +1,7 @@
 //! Starting and stopping a server: the engine, one listener per core, and
 //! a graceful shutdown (stop accepting, finish in-flight requests, sync).
 
-use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -14,6 +14,9 @@ use crate::secret;
 
 /// How long `start` waits for every core to listen.
 const START_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long the check for another server on the listen address waits for
+/// an answer (a local listener answers at once).
+const LISTEN_PROBE_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// Where `shoal serve` keeps its data unless told otherwise.
 pub const DATA_DIR_DEFAULT: &str = "./shoal-data";
@@ -84,11 +87,10 @@ impl Server {
     /// core. Returns once every core accepts connections.
     pub fn start(config: ServerConfig) -> Result<Server, ServerError> {
         // glommio listeners set SO_REUSEPORT, so a stale server on the same
-        // port would silently share connections with this one. A plain bind
-        // (no SO_REUSEPORT) fails if anyone listens there.
+        // port would silently share connections with this one: refuse to
+        // start if anything accepts a connection there.
         if config.listen.port() != 0 {
-            std::net::TcpListener::bind(config.listen)
-                .map_err(|source| ServerError::AddressInUse { addr: config.listen, source })?;
+            refuse_if_listened(config.listen)?;
         }
         // Bound before recovery, so that a taken port fails at once.
         let metrics_listener = match config.metrics {
@@ -200,6 +202,26 @@ impl Server {
         }
         self.engine.shutdown()?;
         Ok(())
+    }
+}
+
+/// Fails if something accepts connections on `addr` already. Probing with a
+/// connection rather than a plain bind: a bind also fails for the
+/// connections a killed server left in TIME_WAIT on its port, which kept a
+/// restart after `kill -9` from listening for a minute.
+fn refuse_if_listened(addr: SocketAddr) -> Result<(), ServerError> {
+    let probe = match addr.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => SocketAddr::new(Ipv4Addr::LOCALHOST.into(), addr.port()),
+        IpAddr::V6(ip) if ip.is_unspecified() => SocketAddr::new(Ipv6Addr::LOCALHOST.into(), addr.port()),
+        _ => addr,
+    };
+    match std::net::TcpStream::connect_timeout(&probe, LISTEN_PROBE_TIMEOUT) {
+        Ok(_) => Err(ServerError::AddressInUse {
+            addr,
+            source: std::io::Error::new(std::io::ErrorKind::AddrInUse, "a server accepts connections there"),
+        }),
+        // Refused (nobody listens), or unreachable: binding will tell.
+        Err(_) => Ok(()),
     }
 }
 

@@ -4,6 +4,7 @@
 mod check;
 mod config;
 mod harness;
+mod kill;
 mod put_get;
 mod reshard;
 mod stats;

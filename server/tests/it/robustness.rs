@@ -222,3 +222,21 @@ fn expired_iterators_are_refused_with_expired_iterator() {
     // A fresh one sealed the same way is accepted: the expiry was the reason.
     assert!(matches!(c.ok(get_records(token(now - 1_000).into(), None)), Response::GetRecords(_)));
 }
+
+/// A second server on a port where one is listening would share its connections (SO_REUSEPORT);
+/// it refuses to start instead, and the first goes on serving.
+#[test]
+fn a_second_server_on_a_listened_port_refuses_to_start() {
+    let first = TestServer::start();
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("dir");
+    let mut c = config(dir.path());
+    c.listen = first.addr();
+    match shoal_server::Server::start(c) {
+        Err(shoal_server::ServerError::AddressInUse { addr, .. }) => assert_eq!(addr, first.addr()),
+        Err(e) => panic!("expected AddressInUse, got {e}"),
+        Ok(_) => panic!("a second server started on {}", first.addr()),
+    }
+    let mut client = first.client();
+    let answer = client.call(Request::ListStreams(ListStreams::default()));
+    assert!(matches!(answer, Ok(Response::ListStreams(_))), "{answer:?}");
+}
