@@ -24,10 +24,13 @@ use shoal_engine::CoreApi;
 
 use crate::connection;
 use crate::dispatch::Context;
+use crate::log_limit::LogLimit;
 use crate::secret::Key;
 
 /// How long a core waits after a failed accept before it accepts again.
 const ACCEPT_RETRY_DELAY: Duration = Duration::from_millis(50);
+/// At most one "accept failed" warning per core this often (with the count held back).
+const ACCEPT_WARN_INTERVAL: Duration = Duration::from_secs(10);
 
 /// What a core's listener needs from the server that started it.
 pub struct CoreSetup {
@@ -89,6 +92,8 @@ pub async fn run(api: CoreApi, setup: CoreSetup) {
     let mut stop = std::pin::pin!(setup.stop.recv_async());
     // Both futures live across iterations: an accept (or receive) dropped
     // half-way could lose a connection.
+    // A failing accept (out of descriptors) fails again at every retry: one line per interval.
+    let (mut accept_errors, started) = (LogLimit::new(ACCEPT_WARN_INTERVAL), std::time::Instant::now());
     let mut accept: Pin<Box<dyn Future<Output = glommio::Result<TcpStream, ()>> + '_>> = Box::pin(listener.accept());
     let mut handed = Box::pin(setup.handed.recv_async());
     loop {
@@ -112,7 +117,11 @@ pub async fn run(api: CoreApi, setup: CoreSetup) {
                             connections.serve(stream);
                         }
                     }
-                    Err(e) => tracing::warn!(core, error = %e, "accept failed"),
+                    Err(e) => {
+                        if let Some(held_back) = accept_errors.admit(started.elapsed().as_millis() as u64) {
+                            tracing::warn!(core, error = %e, held_back, "accept failed");
+                        }
+                    }
                 }
             }
             Either::Left((Either::Right((handed_over, _)), _)) => {
