@@ -474,8 +474,7 @@ fn drive(
             let _ = consumer_shared.events.send(Event::ConsumerStopped { consumer: end.id, why: why.clone() });
         }
     }
-    // The last window, so the timeline covers the drain.
-    tick.flush(&mut timeline, progress);
+    tick.finish(&mut timeline, progress);
     // Puts and readers left behind may still hold senders: the verdict does not wait for them.
     let _ = consumer_shared.events.send(Event::End);
     drop(consumer_shared);
@@ -829,12 +828,18 @@ impl Ticker<'_> {
         }
     }
 
-    /// Ends the current window now (a phase change, or the end), unless it is too short to
-    /// say anything: then it carries on into the next window.
+    /// Ends the current window now (a phase change), unless it is too short to say anything:
+    /// then it carries on into the next window.
     fn flush(&mut self, timeline: &mut Vec<SecondReport>, progress: &mut dyn Write) {
         if self.last.elapsed() >= WINDOW_MIN {
             self.print(timeline, progress);
         }
+    }
+
+    /// Ends the last window, however short, so that the timeline covers the drain and its
+    /// counts add up to the run's totals.
+    fn finish(&mut self, timeline: &mut Vec<SecondReport>, progress: &mut dyn Write) {
+        self.print(timeline, progress);
     }
 
     fn print(&mut self, timeline: &mut Vec<SecondReport>, progress: &mut dyn Write) {
@@ -897,4 +902,34 @@ fn random_u64() -> u64 {
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
     h.write_u128(SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_nanos());
     h.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::verify::ConsumerId;
+
+    /// Records read just before the run ends (less than WINDOW_MIN after the last tick) are in
+    /// the timeline too: a flush would carry them into a window that never comes.
+    #[test]
+    fn the_last_short_window_is_in_the_timeline() {
+        let epoch = Instant::now();
+        let recorder = Recorder::new(epoch);
+        let mut tick = Ticker {
+            epoch,
+            next: 1,
+            last: Instant::now(),
+            recorder: &recorder,
+            current: Current::default(),
+            quiet: true,
+            polled: true,
+            pushed: false,
+        };
+        let mut timeline = Vec::new();
+        recorder.reads(ConsumerId::polled(0, 0), &[0, 0, 0], 30, Instant::now());
+        tick.flush(&mut timeline, &mut std::io::sink());
+        assert!(timeline.is_empty(), "too short a window carries on");
+        tick.finish(&mut timeline, &mut std::io::sink());
+        assert_eq!(timeline.iter().map(|s| s.read_records).sum::<u64>(), 3);
+    }
 }
