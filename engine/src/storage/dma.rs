@@ -74,7 +74,14 @@ impl DmaStorage {
         if !ok {
             std::fs::create_dir_all(self.root.as_path())
                 .map_err(|e| EngineError::io("mkdir", self.root.as_path(), e))?;
-            std::fs::write(&primer, vec![0u8; DMA_ALIGNMENT]).map_err(|e| EngineError::io("write", &primer, e))?;
+            // Written aside and renamed into place: another core priming at the same moment
+            // must never open the primer empty (its probe would then mark the device pollable
+            // and every read on that core would fail with EOPNOTSUPP).
+            static NEXT_TMP: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+            let n = NEXT_TMP.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let tmp = self.root.join(format!("{PRIMER_FILE}.{}.{n}.tmp", std::process::id()));
+            std::fs::write(&tmp, vec![0u8; DMA_ALIGNMENT]).map_err(|e| EngineError::io("write", &tmp, e))?;
+            std::fs::rename(&tmp, &primer).map_err(|e| EngineError::io("rename", &tmp, e))?;
         }
         let f = DmaFile::open(&primer).await.map_err(|e| EngineError::io("open", &primer, e.into()))?;
         f.close().await.map_err(|e| EngineError::io("close", &primer, e.into()))?;

@@ -275,3 +275,45 @@ fn fan_out_on_both_cores_delivers_every_record_across_resubscriptions() {
     assert_eq!(err.kind(), shoal_engine::ErrorKind::ResourceNotFound);
     engine.shutdown().expect("shutdown");
 }
+
+/// Two executors starting on a fresh data directory at the same moment both prime glommio's
+/// iopoll probe with the primer file. If one could see the primer empty (the other writing it
+/// in place), its probe would mark the device pollable and every later read on that thread
+/// would fail with EOPNOTSUPP (os error 95). Many rounds, each with new threads (the probe's
+/// answer is cached per thread), each thread writing and reading back a page.
+#[test]
+fn executors_priming_together_can_always_read() {
+    use shoal_engine::storage::dma::DmaStorage;
+    use shoal_engine::storage::{SegmentFile, Storage};
+
+    const ROUNDS: usize = 1000;
+    for round in 0..ROUNDS {
+        let dir = test_dir();
+        let start = std::sync::Arc::new(std::sync::Barrier::new(2));
+        let threads: Vec<_> = (0..2)
+            .map(|t| {
+                let (root, start) = (dir.path().to_path_buf(), start.clone());
+                std::thread::spawn(move || {
+                    let ex = glommio::LocalExecutorBuilder::new(glommio::Placement::Unbound)
+                        .io_memory(1 << 20)
+                        .make()
+                        .expect("executor");
+                    ex.run(async move {
+                        let storage = DmaStorage::new(root.clone());
+                        start.wait();
+                        let file = storage.open_segment(&root.join(format!("t{t}.log")), true).await?;
+                        let mut page = file.alloc_buf(4096);
+                        page.as_mut().fill(b'a' + t as u8);
+                        file.write_at(page, 0).await?;
+                        let back = file.read_at(0, 4096).await?;
+                        assert!(back.iter().all(|&b| b == b'a' + t as u8), "round {round}, thread {t}: page read back");
+                        Ok::<(), shoal_engine::EngineError>(())
+                    })
+                })
+            })
+            .collect();
+        for (t, handle) in threads.into_iter().enumerate() {
+            handle.join().expect("thread").unwrap_or_else(|e| panic!("round {round}, thread {t}: {e}"));
+        }
+    }
+}
