@@ -103,7 +103,16 @@ impl<S: Storage, C: Clock> ShardLog<S, C> {
                 Some(front) if c.pos >= front => self.read_cache(&mut c),
                 _ => {
                     let stop_at = cache_front.unwrap_or(u64::MAX).min(c.durable_next);
-                    self.read_disk(&mut c, stop_at).await?;
+                    match self.read_disk(&mut c, stop_at).await {
+                        // The records collected before a damaged frame are
+                        // intact: they are returned, and the next read, which
+                        // starts at the damaged frame, gets the error.
+                        Err(EngineError::Corrupt { .. }) if !c.records.is_empty() => {
+                            from_disk = true;
+                            break;
+                        }
+                        r => r?,
+                    }
                     from_disk |= c.records.len() > before.1;
                 }
             }
