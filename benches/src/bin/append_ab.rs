@@ -64,10 +64,11 @@ fn main() {
         let raw = ex.run(raw_odirect_write(dir.path(), total));
         let mbs = |d: Duration| total as f64 / d.as_secs_f64() / 1e6;
         println!(
-            "round {round}: shoal {:>7.0} MB/s {:>9.0} rec/s (cpu {:>3.0}%)  raw {:>7.0} MB/s  ratio {:.2}",
+            "round {round}: shoal {:>7.0} MB/s {:>9.0} rec/s (cpu {:>3.0}%, {:.0} ms)  raw {:>7.0} MB/s  ratio {:.2}",
             mbs(shoal),
             (puts * batch as u64) as f64 / shoal.as_secs_f64(),
             cpu.as_secs_f64() / shoal.as_secs_f64() * 100.0,
+            cpu.as_secs_f64() * 1000.0,
             mbs(raw),
             raw.as_secs_f64() / shoal.as_secs_f64()
         );
