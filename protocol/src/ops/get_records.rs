@@ -92,7 +92,11 @@ impl WireDecode for GetRecordsOutput {
     fn decode(r: &mut Reader<'_>) -> Result<Self, WireError> {
         Ok(GetRecordsOutput {
             records: r.array_of("records", RECORD_SIZE_BYTES_MIN, Record::decode)?,
-            next_iterator: r.opt_blob("next_iterator")?,
+            // Copied out of the frame: a reader keeps the iterator for its
+            // next call, and a slice would keep the whole response (up to
+            // 10 MiB) alive with it, so the reader's buffer could never be
+            // reused for the next response.
+            next_iterator: r.opt_blob("next_iterator")?.map(|it| Bytes::copy_from_slice(&it)),
             millis_behind_latest: r.u64("millis_behind_latest")?,
             child_shards: r.array_of("child_shards", CHILD_SHARD_SIZE_BYTES_MIN, ChildShard::decode)?,
         })

@@ -95,3 +95,40 @@ fn record_data_is_a_zero_copy_slice_of_the_read_buffer() {
     assert!(range.contains(&put.data.as_ptr()), "data points into the read buffer");
     assert_eq!(put.data.len(), 4096);
 }
+
+/// A reader keeps GetRecords' next iterator for its next call: the iterator
+/// must not keep the whole response's buffer alive with it, or the client
+/// could never reuse that memory for the next response.
+#[test]
+fn the_next_iterator_does_not_keep_the_response_buffer_alive() {
+    use bytes::Bytes;
+    use shoal_protocol::ops::{GetRecordsOutput, Record};
+    use shoal_protocol::{decode_from, FrameBody, Response};
+
+    let records = (0..64)
+        .map(|i| Record {
+            sequence_number: i,
+            arrival_timestamp_ms: 1,
+            partition_key: "k".into(),
+            data: Bytes::from(vec![7; 1024]),
+        })
+        .collect();
+    let frame = Frame {
+        correlation_id: 3,
+        body: FrameBody::Response(Response::GetRecords(GetRecordsOutput {
+            records,
+            next_iterator: Some(Bytes::from_static(b"opaque-iterator")),
+            millis_behind_latest: 0,
+            child_shards: Vec::new(),
+        })),
+    };
+    let mut buf = encode(&frame);
+    let len = buf.len();
+    let Decoded::Complete(Ok(decoded), _) = decode_from(&mut buf) else { panic!("decodes") };
+    let FrameBody::Response(Response::GetRecords(out)) = decoded.body else { panic!("GetRecords") };
+    assert_eq!(out.records.len(), 64);
+    let next = out.next_iterator.clone().expect("an iterator");
+    drop(out);
+    assert!(buf.try_reclaim(len), "the read buffer is free again while the iterator lives");
+    assert_eq!(&next[..], b"opaque-iterator");
+}
