@@ -29,6 +29,7 @@ use shoal_protocol::{Request, Response, Status};
 use crate::dispatch::{wire_event, Context, Failure};
 use crate::log_limit::{LogLimit, PROTOCOL_WARN_INTERVAL};
 use crate::metrics;
+use crate::response_buffers;
 
 /// Requests served concurrently per connection.
 pub const IN_FLIGHT_MAX: u64 = 256;
@@ -270,7 +271,7 @@ pub async fn send_and_wait(out: &mpsc::UnboundedSender<Outgoing>, frame: &Frame)
 }
 
 fn encode(frame: &Frame) -> Option<Bytes> {
-    let mut buf = BytesMut::with_capacity(encoded_size_hint(frame));
+    let mut buf = response_buffers::take(encoded_size_hint(frame));
     if let Err(e) = frame.encode(&mut buf) {
         // A response that cannot be encoded (e.g. over the frame limit)
         // becomes an error frame, so the client is never left waiting.
@@ -317,8 +318,11 @@ async fn write_loop(
         let large = first.bytes.len() >= WRITE_BUFFER_BYTES;
         acks.extend(first.written);
         let written = if large {
-            // Large responses go out as they are, without a copy.
-            writer.write_all(&first.bytes).await
+            // Large responses go out as they are, without a copy, and
+            // their buffers are reused.
+            let written = writer.write_all(&first.bytes).await;
+            response_buffers::give_back(first.bytes);
+            written
         } else {
             batch.extend_from_slice(&first.bytes);
             // Coalesce whatever else is ready into one write.

@@ -10,6 +10,7 @@
 //! * [`config`]: `shoal serve`'s TOML file and flags, merged over the defaults.
 //! * `listener`: one accept loop per core, draining on shutdown.
 //! * `connection`: framing, pipelining, batched writes; no business logic.
+//! * `response_buffers`: large response buffers reused on each core.
 //! * `log_limit`: one protocol-error warning per connection per interval, not one per frame.
 //! * `dispatch`: request → engine → response, and error mapping.
 //! * `secret`: the server-held key that authenticates iterators and tokens.
@@ -23,6 +24,7 @@ mod listener;
 mod log_limit;
 pub mod metrics;
 mod next_token;
+mod response_buffers;
 mod secret;
 pub mod server;
 
