@@ -100,9 +100,11 @@ pub struct ConsumerMeta {
 
 impl ConsumerMeta {
     /// The consumer's ARN-like name: unique for this registration (a
-    /// consumer registered again under the same name gets a new one).
+    /// consumer registered again under the same name gets a new one, as
+    /// registrations get distinct creation times; see
+    /// [`Catalog::register_consumer`]).
     pub fn arn(&self, stream: &str) -> String {
-        format!("arn:shoal:stream/{stream}/consumer/{}:{}", self.name, self.created_ms / 1000)
+        format!("arn:shoal:stream/{stream}/consumer/{}:{}", self.name, self.created_ms)
     }
 }
 
@@ -235,6 +237,10 @@ pub struct Catalog<S: Storage> {
     storage: S,
     data_dir: PathBuf,
     data: Arc<CatalogData>,
+    /// The latest consumer creation time handed out: registrations get
+    /// strictly later ones, so even a consumer deregistered and registered
+    /// again within a millisecond gets a new ARN.
+    last_consumer_created_ms: u64,
 }
 
 impl<S: Storage> Catalog<S> {
@@ -256,7 +262,9 @@ impl<S: Storage> Catalog<S> {
                 detail: format!("catalog unreadable: {detail}"),
             })?,
         };
-        Ok(Self { storage, data_dir, data: Arc::new(data) })
+        let last_consumer_created_ms =
+            data.streams.iter().flat_map(|s| &s.consumers).map(|c| c.created_ms).max().unwrap_or(0);
+        Ok(Self { storage, data_dir, data: Arc::new(data), last_consumer_created_ms })
     }
 
     pub fn snapshot(&self) -> Arc<CatalogData> {
@@ -360,7 +368,9 @@ impl<S: Storage> Catalog<S> {
     /// stream, names unique within a stream.
     pub async fn register_consumer(&mut self, stream: &str, name: &str, now_ms: u64) -> Result<ConsumerMeta> {
         validate_consumer_name(name)?;
-        let consumer = ConsumerMeta { name: name.to_owned(), created_ms: now_ms };
+        let created_ms = now_ms.max(self.last_consumer_created_ms + 1);
+        self.last_consumer_created_ms = created_ms;
+        let consumer = ConsumerMeta { name: name.to_owned(), created_ms };
         let created = consumer.clone();
         self.update_stream(stream, move |s| {
             if s.consumers.iter().any(|c| c.name == consumer.name) {

@@ -108,13 +108,14 @@ impl Context {
             Request::DescribeStream(r) => self.describe_stream(r),
             Request::DescribeStreamSummary(r) => {
                 let d = self.api.describe_stream(&r.stream_name)?;
+                let consumer_count = self.api.list_consumers(&r.stream_name)?.len() as u32;
                 Ok(Response::DescribeStreamSummary(StreamDescriptionSummary {
                     stream_name: d.name,
                     status: StreamStatus::Active,
                     retention_hours: d.retention_hours,
                     creation_timestamp_ms: d.created_ms,
                     open_shard_count: d.shards.iter().filter(|s| s.is_open()).count() as u32,
-                    consumer_count: 0,
+                    consumer_count,
                 }))
             }
             Request::ListStreams(r) => Ok(self.list_streams(r)),
@@ -237,7 +238,7 @@ impl Context {
             .api
             .list_consumers(&arn.stream_name)?
             .into_iter()
-            .any(|c| c.name == arn.consumer_name && c.created_ms / 1000 == arn.creation_epoch_seconds);
+            .any(|c| c.name == arn.consumer_name && c.created_ms == arn.creation_timestamp_ms);
         if !registered {
             return Err(Failure::new(Status::ResourceNotFound, format!("Consumer {} not found.", r.consumer_arn)));
         }

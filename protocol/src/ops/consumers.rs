@@ -36,7 +36,7 @@ wire_enum! {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Consumer {
     pub consumer_name: String,
-    /// `arn:shoal:stream/{stream}/consumer/{name}:{creation epoch seconds}` (see [`ConsumerArn`]).
+    /// `arn:shoal:stream/{stream}/consumer/{name}:{creation_timestamp_ms}` (see [`ConsumerArn`]).
     pub consumer_arn: String,
     pub status: ConsumerStatus,
     pub creation_timestamp_ms: u64,
@@ -98,21 +98,23 @@ pub struct ListStreamConsumersOutput {
     pub next_token: Option<Bytes>,
 }
 
-/// The parts of a consumer ARN, `arn:shoal:stream/{stream}/consumer/{name}:{creation epoch
-/// seconds}` (Kinesis' consumer ARN without region and account). The server renders it; a
-/// client passes it to SubscribeToShard unchanged. Compare ARNs by their parts, not as strings.
+/// The parts of a consumer ARN, `arn:shoal:stream/{stream}/consumer/{name}:{creation time in
+/// ms}` (Kinesis' consumer ARN without region and account, with the creation time in
+/// milliseconds so that every registration has its own). The server renders it; a client passes
+/// it to SubscribeToShard unchanged. Compare ARNs by their parts, not as strings.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ConsumerArn {
     pub stream_name: String,
     pub consumer_name: String,
-    /// The consumer's creation time in whole seconds since the Unix epoch.
-    pub creation_epoch_seconds: u64,
+    /// The consumer's creation time in milliseconds since the Unix epoch (its
+    /// `creation_timestamp_ms`), distinct for every registration.
+    pub creation_timestamp_ms: u64,
 }
 
 const ARN_PREFIX: &str = "arn:shoal:stream/";
 const ARN_CONSUMER_INFIX: &str = "/consumer/";
 /// Digits of the creation time: 19 always fit a u64.
-const ARN_EPOCH_DIGITS_MAX: usize = 19;
+const ARN_TIME_DIGITS_MAX: usize = 19;
 
 impl ConsumerArn {
     /// The ARN syntax, as ValidationException messages quote it.
@@ -122,9 +124,9 @@ impl ConsumerArn {
     pub fn new(
         stream_name: impl Into<String>,
         consumer_name: impl Into<String>,
-        creation_epoch_seconds: u64,
+        creation_timestamp_ms: u64,
     ) -> ConsumerArn {
-        ConsumerArn { stream_name: stream_name.into(), consumer_name: consumer_name.into(), creation_epoch_seconds }
+        ConsumerArn { stream_name: stream_name.into(), consumer_name: consumer_name.into(), creation_timestamp_ms }
     }
 
     /// The parts of `arn`, or None unless it matches [`ConsumerArn::PATTERN`].
@@ -140,7 +142,7 @@ impl ConsumerArn {
         {
             return None;
         }
-        if digits.is_empty() || digits.len() > ARN_EPOCH_DIGITS_MAX || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        if digits.is_empty() || digits.len() > ARN_TIME_DIGITS_MAX || !digits.bytes().all(|b| b.is_ascii_digit()) {
             return None;
         }
         Some(ConsumerArn::new(stream_name, consumer_name, digits.parse().ok()?))
@@ -152,7 +154,7 @@ impl fmt::Display for ConsumerArn {
         write!(
             f,
             "{ARN_PREFIX}{}{ARN_CONSUMER_INFIX}{}:{}",
-            self.stream_name, self.consumer_name, self.creation_epoch_seconds
+            self.stream_name, self.consumer_name, self.creation_timestamp_ms
         )
     }
 }

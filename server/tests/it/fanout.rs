@@ -62,6 +62,12 @@ fn consumers_register_list_describe_and_deregister() {
     }
     assert_eq!(names.len(), 20);
     assert!(names.windows(2).all(|w| w[0] < w[1]), "name order");
+    let Response::DescribeStreamSummary(summary) =
+        c.ok(Request::DescribeStreamSummary(DescribeStreamSummary { stream_name: "s".into() }))
+    else {
+        panic!()
+    };
+    assert_eq!(summary.consumer_count, 20);
     let Response::DescribeStreamConsumer(d) = c.ok(Request::DescribeStreamConsumer(DescribeStreamConsumer {
         stream_name: "s".into(),
         consumer_name: "alpha".into(),
@@ -166,6 +172,34 @@ fn push_events_over_the_wire_and_resuming_across_lifetimes() {
         }
         assert_eq!(n, more_on_1, "no duplicates across resubscriptions");
     });
+}
+
+#[test]
+fn a_consumer_registered_again_at_once_gets_a_new_arn_and_the_old_one_names_nothing() {
+    let server = TestServer::start();
+    let mut c = server.client();
+    c.ok(create("r", 1));
+    let first = register(&mut c, "r", "again");
+    c.ok(Request::DeregisterStreamConsumer(DeregisterStreamConsumer {
+        stream_name: "r".into(),
+        consumer_name: "again".into(),
+    }));
+    let second = register(&mut c, "r", "again");
+    assert_ne!(first.consumer_arn, second.consumer_arn);
+    assert!(second.creation_timestamp_ms > first.creation_timestamp_ms);
+    assert!(second.consumer_arn.ends_with(&format!(":{}", second.creation_timestamp_ms)), "{}", second.consumer_arn);
+    let subscribe = |arn: &str| {
+        Request::SubscribeToShard(SubscribeToShard {
+            consumer_arn: arn.into(),
+            shard: 0,
+            starting_position: StartingPosition::latest(),
+        })
+    };
+    let (status, message) = c.call(subscribe(&first.consumer_arn)).expect_err("the old registration is gone");
+    assert_eq!(status, Status::ResourceNotFound, "{message}");
+    let mut sub = server.client();
+    sub.send(subscribe(&second.consumer_arn));
+    assert!(matches!(sub.recv().expect("response").body, FrameBody::Response(_)));
 }
 
 #[test]
