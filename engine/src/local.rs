@@ -14,8 +14,8 @@ use crate::catalog::{Catalog, CatalogData, ConsumerMeta, StreamMeta};
 use crate::clock::Clock;
 use crate::config::{Durability, EngineConfig};
 use crate::core::{
-    append_group, find_consumer, ordering_min_counter, route_one, route_put, validate_put, CoreShards, PutCollector,
-    PutRecordsOutcome, PutResult, ReadOutcome, StartingPosition, REROUTE_ROUNDS,
+    append_group, child_shards, find_consumer, ordering_min_counter, route_one, route_put, validate_put, CoreShards,
+    PutCollector, PutRecordsOutcome, PutResult, ReadOutcome, StartingPosition, REROUTE_ROUNDS,
 };
 use crate::error::{EngineError, Result};
 use crate::model::{RecordInput, StreamDescription};
@@ -307,7 +307,15 @@ impl<S: Storage, C: Clock> LocalEngine<S, C> {
                     .stream(&stream_name)
                     .is_ok_and(|s| s.incarnation == meta.incarnation && s.consumers.contains(&registration))
             };
-            subscription::deliver(&self.core, &meta, shard, from, settings, registered, sleep, &tx).await;
+            let children = || {
+                self.snapshot
+                    .borrow()
+                    .stream(&stream_name)
+                    .ok()
+                    .filter(|s| s.incarnation == meta.incarnation)
+                    .map_or_else(Vec::new, |s| child_shards(s, shard))
+            };
+            subscription::deliver(&self.core, &meta, shard, from, settings, registered, children, sleep, &tx).await;
         };
         Ok((rx, delivery))
     }

@@ -22,7 +22,7 @@ use futures::future::select;
 
 use crate::catalog::StreamMeta;
 use crate::clock::Clock;
-use crate::core::{child_shards, CoreShards};
+use crate::core::CoreShards;
 use crate::error::{EngineError, Result};
 use crate::model::{Record, ShardDescription};
 use crate::sequence::SequenceNumber;
@@ -77,7 +77,8 @@ impl Default for SubscriptionSettings {
 /// Delivers events from counter `from` until the lifetime ends, the shard
 /// is fully delivered, the subscriber goes away, or `registered` turns
 /// false (the consumer was deregistered: the last message is an error).
-/// `sleep` is the runtime's timer.
+/// `children` lists the shard's children from the current catalog, for the
+/// event that ends a closed shard. `sleep` is the runtime's timer.
 #[allow(clippy::too_many_arguments)]
 pub async fn deliver<S, C, Sl, F>(
     core: &CoreShards<S, C>,
@@ -86,6 +87,7 @@ pub async fn deliver<S, C, Sl, F>(
     from: u64,
     settings: SubscriptionSettings,
     registered: impl Fn() -> bool,
+    children: impl Fn() -> Vec<ShardDescription>,
     sleep: Sl,
     events: &flume::Sender<Result<SubscriptionEvent>>,
 ) where
@@ -147,7 +149,9 @@ pub async fn deliver<S, C, Sl, F>(
                 records: batch.records,
                 continuation,
                 millis_behind: batch.millis_behind,
-                child_shards: if batch.at_shard_end { child_shards(stream, shard_index) } else { Vec::new() },
+                // From the catalog as it is now: the shard may have been
+                // closed after the subscription started.
+                child_shards: if batch.at_shard_end { children() } else { Vec::new() },
                 end,
             };
             // Capacity one: this waits while the subscriber is behind.

@@ -15,7 +15,7 @@ use super::{CoreApi, CoreHook, RecoveryReports, Shards};
 use crate::catalog::{owning_core, Catalog, CatalogData};
 use crate::clock::{Clock, SystemClock};
 use crate::config::EngineConfig;
-use crate::core::{append_group, find_consumer, CoreShards};
+use crate::core::{append_group, child_shards, find_consumer, CoreShards};
 use crate::error::{EngineError, Result};
 use crate::model::StreamDescription;
 use crate::reshard;
@@ -243,8 +243,17 @@ async fn serve(
                     .stream(&meta.name)
                     .is_ok_and(|s| s.incarnation == meta.incarnation && s.consumers.contains(&registration))
             };
+            let children = || {
+                router
+                    .catalog()
+                    .stream(&meta.name)
+                    .ok()
+                    .filter(|s| s.incarnation == meta.incarnation)
+                    .map_or_else(Vec::new, |s| child_shards(s, shard))
+            };
             let settings = ctx.config.subscription;
-            subscription::deliver(&shards, &meta, shard, from, settings, registered, glommio::timer::sleep, &tx).await;
+            let sleep = glommio::timer::sleep;
+            subscription::deliver(&shards, &meta, shard, from, settings, registered, children, sleep, &tx).await;
             drop(slot);
         }
         Command::Metrics { reply } => {

@@ -191,3 +191,46 @@ fn a_closed_shard_ends_the_subscription_with_its_children() {
         events.iter().flat_map(|e| e.as_ref().expect("ok").records.iter().map(record_index)).collect();
     assert_eq!(delivered, (0..5).collect::<Vec<_>>());
 }
+
+/// The split happens while the subscription is open: its last event still
+/// names the children (they did not exist when it started).
+#[test]
+fn a_shard_split_during_a_subscription_ends_it_with_the_children() {
+    let (_storage, clock, engine) = setup();
+    let mut pool = LocalPool::new();
+    let events = Rc::new(RefCell::new(Vec::new()));
+    let sleep = simulated_sleep(&clock);
+    let (rx, delivery) =
+        block_on(engine.subscribe("f", "c", 0, StartingPosition::TrimHorizon, settings(600_000), sleep))
+            .expect("subscribe");
+    let sink = events.clone();
+    pool.spawner()
+        .spawn_local(async move {
+            while let Ok(ev) = rx.recv_async().await {
+                let last = !matches!(&ev, Ok(e) if e.end.is_none());
+                sink.borrow_mut().push(ev);
+                if last {
+                    break;
+                }
+            }
+        })
+        .expect("spawn");
+    let producer = async {
+        for i in 0..3 {
+            engine.put_records("f", vec![record("k", i, 100)]).await.expect("put");
+            YieldNow(false).await;
+        }
+        engine.split_shard("f", 0, 1u128 << 127).await.expect("split");
+    };
+    pool.run_until(futures::future::join(delivery, producer));
+    pool.run();
+    let events = Rc::try_unwrap(events).expect("one owner").into_inner();
+    let last = events.last().expect("events").as_ref().expect("ok");
+    assert_eq!(last.end, Some(SubscriptionEnd::ShardEnd));
+    let mut children: Vec<u32> = last.child_shards.iter().map(|c| c.shard_index).collect();
+    children.sort();
+    assert_eq!(children, vec![1, 2]);
+    let delivered: Vec<u64> =
+        events.iter().flat_map(|e| e.as_ref().expect("ok").records.iter().map(record_index)).collect();
+    assert_eq!(delivered, (0..3).collect::<Vec<_>>());
+}
