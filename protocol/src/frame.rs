@@ -154,18 +154,26 @@ impl Frame {
     /// frame a client must not send (a response, an error or a push), per PROTOCOL.md §3.2.
     pub fn into_request(self) -> Result<(u64, Request), Box<Frame>> {
         let correlation_id = self.correlation_id;
-        let opcode = self.opcode();
-        let kind = self.kind();
+        let (opcode, kind) = (self.opcode(), self.kind());
         match self.body {
             FrameBody::Request(request) => Ok((correlation_id, request)),
-            FrameBody::Response(_) | FrameBody::Error(_) | FrameBody::Push(_) => Err(Box::new(Frame {
-                correlation_id,
-                body: FrameBody::Error(ErrorFrame {
-                    opcode,
-                    status: Status::MalformedFrame,
-                    message: format!("a client may send only request frames, not {kind:?} frames"),
-                }),
-            })),
+            FrameBody::Response(_) | FrameBody::Error(_) | FrameBody::Push(_) => {
+                Err(Box::new(Frame::not_a_request(correlation_id, opcode, kind)))
+            }
+        }
+    }
+
+    /// A server's answer to a frame of `kind` (anything but a request) from a client:
+    /// MalformedFrame, with the frame's correlation id and opcode. Framing is intact, so the
+    /// connection goes on; the body is never looked at.
+    pub fn not_a_request(correlation_id: u64, opcode: u16, kind: FrameKind) -> Frame {
+        Frame {
+            correlation_id,
+            body: FrameBody::Error(ErrorFrame {
+                opcode,
+                status: Status::MalformedFrame,
+                message: format!("a client may send only request frames, not {kind:?} frames"),
+            }),
         }
     }
 

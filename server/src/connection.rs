@@ -16,14 +16,15 @@ use std::collections::HashSet;
 use std::rc::Rc;
 use std::time::Instant;
 
-use bytes::{Bytes, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 use futures::channel::{mpsc, oneshot};
 use futures::future::{select, Either};
 use futures::{AsyncReadExt, AsyncWriteExt, StreamExt};
 use glommio::net::TcpStream;
 use glommio::sync::Semaphore;
-use shoal_protocol::frame::{decode_from, Decoded, ErrorFrame, Frame, FrameBody};
+use shoal_protocol::frame::{decode_from, decode_raw, Decoded, ErrorFrame, Frame, FrameBody};
 use shoal_protocol::ops::{Opcode, Push, SubscribeToShard, SubscribeToShardOutput};
+use shoal_protocol::FrameKind;
 use shoal_protocol::{Request, Response, Status};
 
 use crate::dispatch::{wire_event, Context, Failure};
@@ -58,6 +59,17 @@ pub async fn serve(stream: TcpStream, ctx: Rc<Context>, stop: oneshot::Receiver<
     let mut protocol_errors = ProtocolErrors::new(&peer);
     'conn: loop {
         let want = loop {
+            // A client may send only requests: any other kind is refused
+            // by its header alone, whatever its opcode or body.
+            if let Decoded::Complete(raw, consumed) = decode_raw(&buf) {
+                let h = raw.header;
+                if h.kind != FrameKind::Request {
+                    buf.advance(consumed);
+                    protocol_errors.warn("a client may send only request frames", &"not a request frame");
+                    send(&out_tx, &Frame::not_a_request(h.correlation_id, h.opcode, h.kind));
+                    continue;
+                }
+            }
             match decode_from(&mut buf) {
                 Decoded::Complete(Ok(frame), _) => match frame.into_request() {
                     Ok((correlation_id, Request::SubscribeToShard(request))) => {

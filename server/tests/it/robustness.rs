@@ -28,6 +28,34 @@ fn unknown_opcode_gets_an_error_and_the_connection_goes_on() {
     assert!(matches!(c.ok(create("still", 1)), Response::CreateStream));
 }
 
+/// Whatever the opcode or body, a frame that is not a request gets
+/// MalformedFrame (PROTOCOL.md §3.2), and the connection goes on.
+#[test]
+fn frames_that_are_not_requests_get_malformed_frame_and_the_connection_goes_on() {
+    use shoal_protocol::{FrameHeader, FrameKind};
+    let server = TestServer::start();
+    let mut c = server.client();
+    let cases = [
+        (FrameKind::Response, 0x0004u16, vec![0xde, 0xad]), // a body that decodes as nothing
+        (FrameKind::Response, 0x0999, Vec::new()),          // an unknown opcode
+        (FrameKind::Error, 0x0001, vec![0x01]),             // a truncated error body
+        (FrameKind::Push, 0x0004, Vec::new()),              // an opcode that is never pushed
+        (FrameKind::Push, 0x0035, vec![0; 3]),
+    ];
+    for (i, (kind, opcode, body)) in cases.into_iter().enumerate() {
+        let correlation_id = 100 + i as u64;
+        let header = FrameHeader { body_size_bytes: body.len() as u32, kind, opcode, correlation_id };
+        c.send_bytes(&[header.to_bytes().as_slice(), &body].concat());
+        let f = c.recv().expect("answer");
+        assert_eq!(f.correlation_id, correlation_id);
+        let FrameBody::Error(e) = f.body else { panic!("error frame for {kind:?}") };
+        assert_eq!(e.status, Status::MalformedFrame, "{kind:?} {opcode:#06x}: {}", e.message);
+        assert_eq!(e.opcode, opcode);
+        assert!(e.message.contains("only request frames"), "{}", e.message);
+    }
+    assert!(matches!(c.ok(create("after-bad-kinds", 1)), Response::CreateStream));
+}
+
 #[test]
 fn invalid_requests_get_clear_errors() {
     let server = TestServer::start();
