@@ -20,6 +20,14 @@ use shoal_protocol::{
 
 const FULL_RANGE: HashKeyRange = HashKeyRange { start: 0, end: u128::MAX };
 
+/// The stream tag the examples give the stream `orders` (a real tag is derived by the server).
+const ORDERS_TAG: u128 = 0x7d3c_9a15;
+
+/// A sequence number of `orders`: counter (64 bits) | stream tag (32 bits) | shard index (32 bits).
+const fn seq(counter: u64, shard: u32) -> u128 {
+    ((counter as u128) << 64) | (ORDERS_TAG << 32) | shard as u128
+}
+
 fn request(correlation_id: u64, r: Request) -> Frame {
     Frame { correlation_id, body: FrameBody::Request(r) }
 }
@@ -39,12 +47,12 @@ fn examples() -> Vec<(&'static str, Frame)> {
         parent: None,
         adjacent_parent: None,
         hash_key_range: HashKeyRange { start: 0, end: (1 << 127) - 1 },
-        starting_sequence_number: 1,
+        starting_sequence_number: seq(0, 0),
         ending_sequence_number: None,
     };
     let billing = Consumer {
         consumer_name: "billing".into(),
-        consumer_arn: ConsumerArn::new("orders", "billing", 1_700_000_000).to_string(),
+        consumer_arn: ConsumerArn::new("orders", "billing", 1_700_000_000_000).to_string(),
         status: ConsumerStatus::Active,
         creation_timestamp_ms: 1_700_000_000_000,
     };
@@ -227,7 +235,7 @@ fn examples() -> Vec<(&'static str, Frame)> {
                 10,
                 Response::PutRecord(PutRecordOutput {
                     shard: 1,
-                    sequence_number: 4_294_967_296,
+                    sequence_number: seq(1, 1),
                     durability: Durability::Synced,
                 }),
             ),
@@ -259,7 +267,7 @@ fn examples() -> Vec<(&'static str, Frame)> {
                 11,
                 Response::PutRecords(PutRecordsOutput {
                     records: vec![
-                        PutRecordsResult::Success { shard: 0, sequence_number: 7 },
+                        PutRecordsResult::Success { shard: 0, sequence_number: seq(7, 0) },
                         PutRecordsResult::Failure {
                             status: Status::ProvisionedThroughputExceeded,
                             message: "Rate exceeded for shard shardId-000000000001 in stream orders.".into(),
@@ -277,7 +285,7 @@ fn examples() -> Vec<(&'static str, Frame)> {
                     stream_name: "orders".into(),
                     shard: 1,
                     iterator_type: ShardIteratorType::AfterSequenceNumber,
-                    starting_sequence_number: Some(4_294_967_296),
+                    starting_sequence_number: Some(seq(1, 1)),
                     timestamp_ms: None,
                 }),
             ),
@@ -320,7 +328,7 @@ fn examples() -> Vec<(&'static str, Frame)> {
                 14,
                 Response::GetRecords(GetRecordsOutput {
                     records: vec![Record {
-                        sequence_number: 4_294_967_297,
+                        sequence_number: seq(2, 1),
                         arrival_timestamp_ms: 1_700_000_000_123,
                         partition_key: "user-1".into(),
                         data: Bytes::from_static(b"hi"),
@@ -409,9 +417,9 @@ fn examples() -> Vec<(&'static str, Frame)> {
             request(
                 24,
                 Request::SubscribeToShard(SubscribeToShard::new(
-                    "arn:shoal:stream/orders/consumer/billing:1700000000",
+                    "arn:shoal:stream/orders/consumer/billing:1700000000000",
                     1,
-                    StartingPosition::after_sequence_number(4_294_967_296),
+                    StartingPosition::after_sequence_number(seq(1, 1)),
                 )),
             ),
         ),
@@ -425,12 +433,12 @@ fn examples() -> Vec<(&'static str, Frame)> {
                 24,
                 SubscribeToShardEvent {
                     records: vec![Record {
-                        sequence_number: 4_294_967_297,
+                        sequence_number: seq(2, 1),
                         arrival_timestamp_ms: 1_700_000_000_123,
                         partition_key: "user-1".into(),
                         data: Bytes::from_static(b"hi"),
                     }],
-                    continuation_sequence_number: 4_294_967_297,
+                    continuation_sequence_number: seq(2, 1),
                     millis_behind_latest: 0,
                     child_shards: vec![],
                     end: None,
@@ -443,7 +451,7 @@ fn examples() -> Vec<(&'static str, Frame)> {
                 24,
                 SubscribeToShardEvent {
                     records: vec![],
-                    continuation_sequence_number: 4_294_967_297,
+                    continuation_sequence_number: seq(2, 1),
                     millis_behind_latest: 0,
                     child_shards: vec![],
                     end: Some(SubscriptionEnd::Lifetime),
@@ -455,7 +463,7 @@ fn examples() -> Vec<(&'static str, Frame)> {
             request(
                 25,
                 Request::SubscribeToShard(SubscribeToShard::new(
-                    "arn:shoal:stream/orders/consumer/billing:1700000000",
+                    "arn:shoal:stream/orders/consumer/billing:1700000000000",
                     0,
                     StartingPosition::at_timestamp(1_700_000_000_000),
                 )),
@@ -467,7 +475,7 @@ fn examples() -> Vec<(&'static str, Frame)> {
                 25,
                 SubscribeToShardEvent {
                     records: vec![],
-                    continuation_sequence_number: 4_294_967_300,
+                    continuation_sequence_number: seq(7, 0),
                     millis_behind_latest: 0,
                     child_shards: vec![
                         ChildShard {
