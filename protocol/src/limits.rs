@@ -79,7 +79,7 @@ pub const LIST_SHARDS_RETURNED_MAX: u32 = 1_000;
 pub const CONSUMER_NAME_LENGTH_CHARS_MIN: usize = 1;
 pub const CONSUMER_NAME_LENGTH_CHARS_MAX: usize = 128;
 /// Consumer ARNs (`arn:shoal:stream/{stream}/consumer/{name}:{creation ms}`): Kinesis' bound
-/// on the length of a `ConsumerARN`. A well-formed Shoal ARN is at most 304 characters.
+/// on the length of a `ConsumerARN`. A well-formed Shoal ARN is at most 303 characters.
 pub const CONSUMER_ARN_LENGTH_CHARS_MIN: usize = 1;
 pub const CONSUMER_ARN_LENGTH_CHARS_MAX: usize = 2048;
 /// Consumers registered with one stream at once; one more is LimitExceeded.

@@ -37,12 +37,15 @@ struct Collector {
     pos: u64,
     /// Counters at or above this are not durable yet.
     durable_next: u64,
+    /// The next record would have taken the batch past `max_bytes`.
+    next_does_not_fit: bool,
 }
 
 impl Collector {
-    /// At least one record is always allowed, whatever its size.
+    /// At least one record is always allowed, whatever its size; after it,
+    /// a record that would take the batch past `max_bytes` ends it.
     fn full(&self) -> bool {
-        self.records.len() >= self.max_records || (self.bytes >= self.max_bytes && !self.records.is_empty())
+        self.records.len() >= self.max_records || self.next_does_not_fit
     }
 
     /// Takes the records of one frame from `pos` on. Returns `true` if
@@ -65,7 +68,12 @@ impl Collector {
             if counter >= self.durable_next || self.full() {
                 return false;
             }
-            self.bytes += key.len() + data.len();
+            let size = key.len() + data.len();
+            if !self.records.is_empty() && self.bytes + size > self.max_bytes {
+                self.next_does_not_fit = true;
+                return false;
+            }
+            self.bytes += size;
             self.records.push(Record {
                 sequence_number: log.sequence_number(counter),
                 arrival_ms,
@@ -94,6 +102,7 @@ impl<S: Storage, C: Clock> ShardLog<S, C> {
             max_bytes,
             pos,
             durable_next,
+            next_does_not_fit: false,
         };
         let mut from_disk = false;
         while c.pos < c.durable_next && !c.full() {

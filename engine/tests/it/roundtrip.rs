@@ -164,3 +164,27 @@ fn the_shard_quota_is_limit_exceeded_with_kinesis_wording() {
     assert!(!text.contains('\n'));
     assert!(engine.describe_stream("b").is_err(), "nothing was created");
 }
+
+/// A read never returns more than 10 MiB of data plus partition keys (one
+/// record alone may be larger than that): the record that would cross the
+/// cap starts the next read, which loses and repeats nothing.
+#[test]
+fn a_read_stops_before_the_record_that_would_cross_the_byte_cap() {
+    let storage = SimStorage::new(9);
+    let clock = ManualClock::new(T0);
+    let engine = open_with(&storage, &clock, small_segments(), 64 << 20);
+    block_on(engine.create_stream("big", 1, None)).expect("create");
+    for i in 0..12 {
+        let out = block_on(engine.put_records("big", vec![record("kk", i, 1 << 20)])).expect("put");
+        assert_eq!(out.failed_record_count(), 0);
+    }
+    let at = block_on(engine.resolve("big", 0, StartingPosition::TrimHorizon)).expect("resolve");
+    let first = block_on(engine.read("big", 0, at, 10_000)).expect("read");
+    let size: usize = first.records.iter().map(|r| r.partition_key.len() + r.data.len()).sum();
+    // Ten records of 1 MiB + 2 bytes would be 20 bytes over the cap.
+    assert_eq!(first.records.len(), 9, "{size} bytes");
+    assert!(size <= shoal_engine::limits::READ_BYTES_MAX);
+    let second = block_on(engine.read("big", 0, first.next_counter.expect("open"), 10_000)).expect("read");
+    let indexes: Vec<u64> = first.records.iter().chain(&second.records).map(record_index).collect();
+    assert_eq!(indexes, (0..12).collect::<Vec<_>>());
+}
