@@ -28,7 +28,8 @@ use crate::throttle::ShardLimits;
 const CATALOG_FILE: &str = "catalog.bin";
 const CATALOG_MAGIC: [u8; 4] = *b"SHC1";
 /// 2: streams carry their registered consumers.
-const CATALOG_VERSION: u32 = 2;
+/// 3: shards carry the times they opened and closed.
+const CATALOG_VERSION: u32 = 3;
 const CATALOG_HEADER_BYTES: usize = 4 + 4 + 4 + 8;
 
 /// A shard as the catalog keeps it.
@@ -42,12 +43,17 @@ pub struct ShardMeta {
     pub starting_counter: u64,
     /// One past the last record, once closed by a reshard.
     pub ending_counter: Option<u64>,
+    /// When the shard opened: its stream's creation, or the reshard that
+    /// made it.
+    pub created_ms: u64,
+    /// When the reshard that closed it ran.
+    pub closed_ms: Option<u64>,
 }
 
 impl ShardMeta {
     /// The shards of a new stream: `count` open shards splitting the hash
-    /// key space evenly, with no parents.
-    pub fn initial(count: u32) -> Vec<ShardMeta> {
+    /// key space evenly, with no parents, opened at `now_ms`.
+    pub fn initial(count: u32, now_ms: u64) -> Vec<ShardMeta> {
         HashKeyRange::even_split(count)
             .into_iter()
             .enumerate()
@@ -59,6 +65,8 @@ impl ShardMeta {
                 hash_end: r.end,
                 starting_counter: 0,
                 ending_counter: None,
+                created_ms: now_ms,
+                closed_ms: None,
             })
             .collect()
     }
@@ -165,6 +173,8 @@ impl StreamMeta {
                     ending_sequence_number: s
                         .ending_counter
                         .map(|e| SequenceNumber::new(e.saturating_sub(1).max(s.starting_counter), tag, s.index)),
+                    created_ms: s.created_ms,
+                    closed_ms: s.closed_ms,
                 })
                 .collect(),
         }
@@ -305,7 +315,7 @@ impl<S: Storage> Catalog<S> {
         let mut next = (*self.data).clone();
         let incarnation = next.next_incarnation;
         next.next_incarnation += 1;
-        let shards = ShardMeta::initial(shard_count);
+        let shards = ShardMeta::initial(shard_count, now_ms);
         let stream = StreamMeta {
             name: name.to_owned(),
             incarnation,
@@ -484,6 +494,8 @@ mod tests {
                     hash_end: u128::MAX,
                     starting_counter: 9,
                     ending_counter: Some(12),
+                    created_ms: 5,
+                    closed_ms: Some(11),
                 }],
             }],
         };

@@ -190,7 +190,9 @@ impl<S: Storage, C: Clock> LocalEngine<S, C> {
             stream,
             &[shard],
             |meta| reshard::check_split(meta, shard, new_starting_hash_key).map(|_| ()),
-            |meta, ends| reshard::apply_split(meta, shard, new_starting_hash_key, ends[&shard]).map(|_| ()),
+            |meta, ends, now_ms| {
+                reshard::apply_split(meta, shard, new_starting_hash_key, ends[&shard], now_ms).map(|_| ())
+            },
         )
         .await
     }
@@ -202,7 +204,9 @@ impl<S: Storage, C: Clock> LocalEngine<S, C> {
             stream,
             &[shard, adjacent],
             |meta| reshard::check_merge(meta, shard, adjacent).map(|_| ()),
-            |meta, ends| reshard::apply_merge(meta, shard, adjacent, ends[&shard], ends[&adjacent]).map(|_| ()),
+            |meta, ends, now_ms| {
+                reshard::apply_merge(meta, shard, adjacent, ends[&shard], ends[&adjacent], now_ms).map(|_| ())
+            },
         )
         .await
     }
@@ -215,7 +219,7 @@ impl<S: Storage, C: Clock> LocalEngine<S, C> {
             stream,
             &open,
             |meta| reshard::check_target(meta, target),
-            |meta, ends| reshard::apply_uniform_scaling(meta, target, ends).map(|_| ()),
+            |meta, ends, now_ms| reshard::apply_uniform_scaling(meta, target, ends, now_ms).map(|_| ()),
         )
         .await
     }
@@ -230,14 +234,17 @@ impl<S: Storage, C: Clock> LocalEngine<S, C> {
         stream: &str,
         parents: &[u32],
         check: impl FnOnce(&StreamMeta) -> Result<()>,
-        apply: impl FnOnce(&mut StreamMeta, &BTreeMap<u32, u64>) -> Result<()>,
+        apply: impl FnOnce(&mut StreamMeta, &BTreeMap<u32, u64>, u64) -> Result<()>,
     ) -> Result<()> {
         let mut catalog = self.catalog.lock().await;
         let meta = catalog.snapshot().stream(stream)?.clone();
         check(&meta)?;
         catalog.check_shard_quota(parents.len())?;
         let ends: BTreeMap<u32, u64> = self.core.close_shards(&meta, parents).await?.into_iter().collect();
-        let updated = match catalog.update_stream(stream, |m| apply(m, &ends)).await {
+        // Read once the parents are closed, so every record they hold
+        // arrived at or before their closing time.
+        let now_ms = self.core.clock().now_ms();
+        let updated = match catalog.update_stream(stream, |m| apply(m, &ends, now_ms)).await {
             Ok(m) => m,
             Err(e) => {
                 self.core.reopen_shards(&meta, parents);

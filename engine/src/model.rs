@@ -77,6 +77,10 @@ pub struct ShardDescription {
     pub starting_sequence_number: SequenceNumber,
     /// Set once the shard is closed by a reshard.
     pub ending_sequence_number: Option<SequenceNumber>,
+    /// When the shard opened (ms since the Unix epoch).
+    pub created_ms: u64,
+    /// When a reshard closed it.
+    pub closed_ms: Option<u64>,
 }
 
 impl ShardDescription {
@@ -86,6 +90,19 @@ impl ShardDescription {
 
     pub fn is_open(&self) -> bool {
         self.ending_sequence_number.is_none()
+    }
+
+    /// Open at `ts_ms`: opened at or before it and not yet closed. A shard
+    /// closed at exactly `ts_ms` is not open then; its children, opened
+    /// by the same reshard, are, so the open shards at any instant tile
+    /// the hash key space once.
+    pub fn is_open_at(&self, ts_ms: u64) -> bool {
+        self.created_ms <= ts_ms && self.is_open_at_or_after(ts_ms)
+    }
+
+    /// Open at `ts_ms` or at some time after it: not closed by `ts_ms`.
+    pub fn is_open_at_or_after(&self, ts_ms: u64) -> bool {
+        self.closed_ms.is_none_or(|closed| closed > ts_ms)
     }
 }
 

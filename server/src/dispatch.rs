@@ -343,8 +343,16 @@ impl Context {
                 // parent, or a parent whose data has expired (parents are
                 // kept for the whole retention period here).
                 Some(ShardFilterType::AtTrimHorizon) => s.parent.is_none(),
-                Some(ShardFilterType::AtTimestamp) | Some(ShardFilterType::FromTimestamp) => {
-                    filter.as_ref().and_then(|f| f.timestamp_ms).is_some_and(|ts| ts >= desc.created_ms) || s.is_open()
+                // A shard is open from its creation until, not including,
+                // its closing time: at a reshard's instant the children are
+                // open and the parents are not. Validation has required
+                // `timestamp_ms` for both types.
+                Some(ShardFilterType::AtTimestamp) => {
+                    filter.as_ref().and_then(|f| f.timestamp_ms).is_some_and(|ts| s.is_open_at(ts))
+                }
+                // Open at the time or created after it: not closed by then.
+                Some(ShardFilterType::FromTimestamp) => {
+                    filter.as_ref().and_then(|f| f.timestamp_ms).is_some_and(|ts| s.is_open_at_or_after(ts))
                 }
                 _ => true,
             })

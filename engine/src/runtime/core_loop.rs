@@ -322,19 +322,22 @@ async fn reshard(catalog: &mut Catalog<DmaStorage>, ctx: &CoreContext, name: &st
             }
         }
     }
+    // Read once the parents are closed, so every record they hold arrived
+    // at or before their closing time.
+    let now_ms = SystemClock.now_ms();
     let updated = match failure {
         Some(e) => Err(e),
         None => {
             catalog
                 .update_stream(name, |m| match op {
                     ReshardOp::Split { shard, new_starting_hash_key } => {
-                        reshard::apply_split(m, shard, new_starting_hash_key, ends[&shard]).map(|_| ())
+                        reshard::apply_split(m, shard, new_starting_hash_key, ends[&shard], now_ms).map(|_| ())
                     }
                     ReshardOp::Merge { shard, adjacent } => {
-                        reshard::apply_merge(m, shard, adjacent, ends[&shard], ends[&adjacent]).map(|_| ())
+                        reshard::apply_merge(m, shard, adjacent, ends[&shard], ends[&adjacent], now_ms).map(|_| ())
                     }
                     ReshardOp::UniformScaling { target } => {
-                        reshard::apply_uniform_scaling(m, target, &ends).map(|_| ())
+                        reshard::apply_uniform_scaling(m, target, &ends, now_ms).map(|_| ())
                     }
                 })
                 .await

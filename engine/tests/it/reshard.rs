@@ -4,7 +4,7 @@
 use futures::executor::block_on;
 use shoal_engine::routing::partition_key_hash;
 use shoal_engine::storage::sim::SimStorage;
-use shoal_engine::{ErrorKind, ManualClock, Record, StartingPosition};
+use shoal_engine::{Clock as _, ErrorKind, ManualClock, Record, StartingPosition};
 
 use crate::common::*;
 
@@ -205,4 +205,46 @@ fn uniform_scaling_reopens_the_shards_it_leaves_unchanged() {
     assert!(engine.describe_stream("r").expect("describe").shards[2].is_open(), "left as it was");
     put_round(&engine, 2, 40);
     check_order(&engine, 3, 40);
+}
+
+/// Shards record when they opened and closed: a new stream's at its
+/// creation, a reshard's parents and children at the reshard. ListShards'
+/// timestamp filters read them, so they must survive a restart.
+#[test]
+fn shards_record_when_they_opened_and_closed() {
+    let storage = SimStorage::new(55);
+    let clock = ManualClock::new(T0);
+    let engine = open(&storage, &clock);
+    block_on(engine.create_stream("r", 1, None)).expect("create");
+    clock.advance(1_500);
+    let split_ms = clock.now_ms();
+    block_on(engine.split_shard("r", 0, 1u128 << 127)).expect("split");
+    clock.advance(1_500);
+    block_on(engine.update_shard_count("r", 1)).expect("merge back");
+    let merge_ms = clock.now_ms();
+
+    let times = |engine: &SimEngine| -> Vec<(u64, Option<u64>)> {
+        engine.describe_stream("r").expect("describe").shards.iter().map(|s| (s.created_ms, s.closed_ms)).collect()
+    };
+    let want = vec![(T0, Some(split_ms)), (split_ms, Some(merge_ms)), (split_ms, Some(merge_ms)), (merge_ms, None)];
+    assert_eq!(times(&engine), want);
+
+    let open_at = |ts: u64| -> Vec<u32> {
+        let desc = engine.describe_stream("r").expect("describe");
+        desc.shards.iter().filter(|s| s.is_open_at(ts)).map(|s| s.shard_index).collect()
+    };
+    let open_from = |ts: u64| -> Vec<u32> {
+        let desc = engine.describe_stream("r").expect("describe");
+        desc.shards.iter().filter(|s| s.is_open_at_or_after(ts)).map(|s| s.shard_index).collect()
+    };
+    assert_eq!(open_at(split_ms - 1), vec![0]);
+    assert_eq!(open_at(split_ms), vec![1, 2], "at the reshard's instant the children are open, not the parent");
+    assert_eq!(open_at(merge_ms + 1), vec![3]);
+    assert_eq!(open_from(split_ms - 1), vec![0, 1, 2, 3]);
+    assert_eq!(open_from(split_ms), vec![1, 2, 3]);
+    assert_eq!(open_from(merge_ms), vec![3]);
+
+    drop(engine);
+    let engine = open(&storage, &clock);
+    assert_eq!(times(&engine), want, "the catalog keeps the times");
 }

@@ -328,6 +328,40 @@ fn split_merge_and_update_shard_count_over_the_wire() {
     assert_eq!(status, Status::InvalidArgument);
 }
 
+/// The shards ListShards returns for a timestamp filter.
+fn list_shards_at(c: &mut RawClient, stream: &str, filter_type: ShardFilterType, timestamp_ms: u64) -> Vec<u32> {
+    let mut req = ListShards::for_stream(stream);
+    req.shard_filter = Some(ShardFilter { filter_type, shard: None, timestamp_ms: Some(timestamp_ms) });
+    let Response::ListShards(out) = c.ok(Request::ListShards(req)) else { panic!() };
+    out.shards.iter().map(|s| s.index).collect()
+}
+
+fn wall_ms() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("after 1970").as_millis() as u64
+}
+
+/// Regression: AT_TIMESTAMP and FROM_TIMESTAMP ignored the timestamp and
+/// listed every shard. The server's clock is the wall clock, so the test
+/// keeps a few milliseconds between each time it names and the split.
+#[test]
+fn list_shards_timestamp_filters_follow_a_split() {
+    let gap = std::time::Duration::from_millis(20);
+    let server = TestServer::start();
+    let mut c = server.client();
+    c.ok(create("ts", 1));
+    std::thread::sleep(gap);
+    let before_split = wall_ms();
+    std::thread::sleep(gap);
+    assert_eq!(c.ok(Request::SplitShard(SplitShard::new("ts", 0, 1u128 << 127))), Response::SplitShard);
+    std::thread::sleep(gap);
+    let after_split = wall_ms();
+
+    assert_eq!(list_shards_at(&mut c, "ts", ShardFilterType::AtTimestamp, before_split), vec![0]);
+    assert_eq!(list_shards_at(&mut c, "ts", ShardFilterType::AtTimestamp, after_split), vec![1, 2]);
+    assert_eq!(list_shards_at(&mut c, "ts", ShardFilterType::FromTimestamp, before_split), vec![0, 1, 2]);
+    assert_eq!(list_shards_at(&mut c, "ts", ShardFilterType::FromTimestamp, after_split), vec![1, 2]);
+}
+
 #[test]
 fn describe_placement_matches_the_engine_and_follows_a_split() {
     let server = TestServer::start();
