@@ -125,6 +125,11 @@ impl<S: Storage, C: Clock> ShardLog<S, C> {
                     from_disk |= c.records.len() > before.1;
                 }
             }
+            if c.full() {
+                // Stopped by a limit (perhaps before the first record of this
+                // pass): the position stays where the next read goes on.
+                break;
+            }
             if before == (c.pos, c.records.len()) {
                 // Nothing at or after `pos` below the stop point: skip ahead
                 // to the cache (a counter gap left by ordering bumps).

@@ -165,14 +165,16 @@ fn the_shard_quota_is_limit_exceeded_with_kinesis_wording() {
     assert!(engine.describe_stream("b").is_err(), "nothing was created");
 }
 
-/// A read never returns more than 10 MiB of data plus partition keys (one
-/// record alone may be larger than that): the record that would cross the
-/// cap starts the next read, which loses and repeats nothing.
+/// A read never returns more than 10 MiB of data plus partition keys: the
+/// record that would cross the cap starts the next read, which loses and
+/// repeats nothing. The cache holds only the last three records, so the
+/// record that does not fit is the first one read from the cache after
+/// nine from disk.
 #[test]
 fn a_read_stops_before_the_record_that_would_cross_the_byte_cap() {
     let storage = SimStorage::new(9);
     let clock = ManualClock::new(T0);
-    let engine = open_with(&storage, &clock, small_segments(), 64 << 20);
+    let engine = open_with(&storage, &clock, small_segments(), 3 * (1 << 20) + (1 << 19));
     block_on(engine.create_stream("big", 1, None)).expect("create");
     for i in 0..12 {
         let out = block_on(engine.put_records("big", vec![record("kk", i, 1 << 20)])).expect("put");
