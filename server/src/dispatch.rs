@@ -14,8 +14,8 @@ use shoal_protocol::ops::{
     ChildShard, CreateStream, DescribePlacement, DescribePlacementOutput, DescribeStream, Durability, GetRecords,
     GetRecordsOutput, GetShardIterator, GetShardIteratorOutput, HashKeyRange, ListShards, ListShardsOutput,
     ListStreams, ListStreamsOutput, PutRecord, PutRecordOutput, PutRecords, PutRecordsOutput, PutRecordsResult, Record,
-    Shard, ShardFilterType, ShardIteratorType, ShardPlacement, StreamDescription, StreamDescriptionSummary,
-    StreamStatus, UpdateShardCountOutput,
+    Shard, ShardFilter, ShardFilterType, ShardIteratorType, ShardPlacement, StreamDescription,
+    StreamDescriptionSummary, StreamStatus, UpdateShardCountOutput,
 };
 use shoal_protocol::ops::{
     Consumer, ConsumerArn, ConsumerDescription, ConsumerStatus, ListStreamConsumers, ListStreamConsumersOutput,
@@ -213,6 +213,7 @@ impl Context {
                     after_shard: (after + page.len()) as u32,
                     max_results: max as u32,
                     issued_ms: now,
+                    filter: None,
                 }
                 .seal(&self.key),
             )
@@ -320,7 +321,9 @@ impl Context {
                         format!("Stream {} was deleted after the NextToken was issued.", t.stream_name),
                     ));
                 }
-                (t.stream_name, Some(t.after_shard), Some(t.max_results), None)
+                let filter =
+                    t.filter.map(|(filter_type, timestamp_ms)| ShardFilter { filter_type, shard: None, timestamp_ms });
+                (t.stream_name, Some(t.after_shard), Some(t.max_results), filter)
             }
             _ => {
                 return Err(Failure::new(
@@ -366,6 +369,10 @@ impl Context {
                     after_shard: last,
                     max_results: max as u32,
                     issued_ms: now,
+                    filter: filter
+                        .as_ref()
+                        .filter(|f| f.filter_type != ShardFilterType::AfterShardId)
+                        .map(|f| (f.filter_type, f.timestamp_ms)),
                 }
                 .seal(&self.key),
             )

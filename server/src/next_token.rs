@@ -2,14 +2,17 @@
 //! server key, valid for 300 s (Kinesis' NextToken lifetime).
 //!
 //! Layout: `format u8 | issued_ms u64 | incarnation u64 | after_shard u32 |
-//! max_results u32 | stream name (u16 len + UTF-8) | HMAC-SHA256 (32)`.
+//! max_results u32 | filter type u8 (0: none) | filter timestamp_ms u64 |
+//! stream name (u16 len + UTF-8) | HMAC-SHA256 (32)`.
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
+use shoal_protocol::ops::ShardFilterType;
 
 use crate::secret::Key;
 
-const FORMAT: u8 = 1;
+/// 2: the ListShards filter travels in the token.
+const FORMAT: u8 = 2;
 const TAG_BYTES: usize = 32;
 pub const NEXT_TOKEN_LIFETIME_MS: u64 = 300_000;
 
@@ -21,6 +24,10 @@ pub struct NextToken {
     pub after_shard: u32,
     pub max_results: u32,
     pub issued_ms: u64,
+    /// The first page's ListShards filter, which later pages keep (a
+    /// request with a token may not repeat it): its type and timestamp.
+    /// AFTER_SHARD_ID is not kept, `after_shard` already says where to go on.
+    pub filter: Option<(ShardFilterType, Option<u64>)>,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -41,6 +48,10 @@ impl NextToken {
         out.extend_from_slice(&self.incarnation.to_le_bytes());
         out.extend_from_slice(&self.after_shard.to_le_bytes());
         out.extend_from_slice(&self.max_results.to_le_bytes());
+        let (filter_type, timestamp_ms) = self.filter.map_or((0, None), |(t, ts)| (t as u8, ts));
+        out.push(filter_type);
+        out.push(u8::from(timestamp_ms.is_some()));
+        out.extend_from_slice(&timestamp_ms.unwrap_or(0).to_le_bytes());
         out.extend_from_slice(&(self.stream_name.len() as u16).to_le_bytes());
         out.extend_from_slice(self.stream_name.as_bytes());
         let mut m = mac(key);
@@ -73,6 +84,16 @@ impl NextToken {
         let incarnation = u64_at(take(8)?);
         let after_shard = u32_at(take(4)?);
         let max_results = u32_at(take(4)?);
+        let filter_type = take(1)?[0];
+        let has_timestamp = take(1)?[0] == 1;
+        let timestamp_ms = u64_at(take(8)?);
+        let filter = match filter_type {
+            0 => None,
+            code => Some((
+                ShardFilterType::from_u8(code).ok_or(TokenError::Invalid)?,
+                has_timestamp.then_some(timestamp_ms),
+            )),
+        };
         let len = u16::from_le_bytes(take(2)?.try_into().unwrap_or([0; 2])) as usize;
         let stream_name = std::str::from_utf8(take(len)?).map_err(|_| TokenError::Invalid)?.to_owned();
         if !b.is_empty() {
@@ -81,7 +102,7 @@ impl NextToken {
         if now_ms.saturating_sub(issued_ms) > NEXT_TOKEN_LIFETIME_MS {
             return Err(TokenError::Expired);
         }
-        Ok(NextToken { stream_name, incarnation, after_shard, max_results, issued_ms })
+        Ok(NextToken { stream_name, incarnation, after_shard, max_results, issued_ms, filter })
     }
 }
 
@@ -92,8 +113,14 @@ mod tests {
     #[test]
     fn seal_open_tamper_expire() {
         let key = [7u8; 32];
-        let t =
-            NextToken { stream_name: "s".into(), incarnation: 3, after_shard: 9, max_results: 100, issued_ms: 1_000 };
+        let t = NextToken {
+            stream_name: "s".into(),
+            incarnation: 3,
+            after_shard: 9,
+            max_results: 100,
+            issued_ms: 1_000,
+            filter: Some((ShardFilterType::FromTimestamp, Some(123_456))),
+        };
         let sealed = t.seal(&key);
         assert_eq!(NextToken::open(&sealed, &key, 2_000), Ok(t.clone()));
         assert_eq!(NextToken::open(&sealed, &key, 1_000 + NEXT_TOKEN_LIFETIME_MS + 1), Err(TokenError::Expired));

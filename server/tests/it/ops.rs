@@ -362,6 +362,30 @@ fn list_shards_timestamp_filters_follow_a_split() {
     assert_eq!(list_shards_at(&mut c, "ts", ShardFilterType::FromTimestamp, after_split), vec![1, 2]);
 }
 
+/// A ListShards filter holds for every page: later pages (which carry only
+/// the token) used to list every shard.
+#[test]
+fn a_list_shards_filter_holds_across_pages() {
+    let server = TestServer::start();
+    let mut c = server.client();
+    c.ok(create("paged", 3));
+    assert_eq!(c.ok(Request::SplitShard(SplitShard::new("paged", 1, 1u128 << 127))), Response::SplitShard);
+    let mut req = ListShards::for_stream("paged");
+    req.max_results = Some(1);
+    req.shard_filter = Some(ShardFilter { filter_type: ShardFilterType::AtLatest, shard: None, timestamp_ms: None });
+    let mut listed = Vec::new();
+    loop {
+        let Response::ListShards(page) = c.ok(Request::ListShards(req)) else { panic!() };
+        assert!(page.shards.len() <= 1);
+        listed.extend(page.shards.iter().map(|s| s.index));
+        match page.next_token {
+            Some(token) => req = ListShards::next_page(token),
+            None => break,
+        }
+    }
+    assert_eq!(listed, vec![0, 2, 3, 4], "the open shards only: shard 1 was split");
+}
+
 #[test]
 fn describe_placement_matches_the_engine_and_follows_a_split() {
     let server = TestServer::start();
