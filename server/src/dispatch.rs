@@ -323,7 +323,7 @@ impl Context {
                 }
                 let filter =
                     t.filter.map(|(filter_type, timestamp_ms)| ShardFilter { filter_type, shard: None, timestamp_ms });
-                (t.stream_name, Some(t.after_shard), Some(t.max_results), filter)
+                (t.stream_name, Some(t.after_shard), r.max_results.or(Some(t.max_results)), filter)
             }
             _ => {
                 return Err(Failure::new(

@@ -384,6 +384,16 @@ fn a_list_shards_filter_holds_across_pages() {
         }
     }
     assert_eq!(listed, vec![0, 2, 3, 4], "the open shards only: shard 1 was split");
+    // A later call may change the page size; the filter still holds.
+    let mut first = ListShards::for_stream("paged");
+    first.max_results = Some(1);
+    first.shard_filter = Some(ShardFilter { filter_type: ShardFilterType::AtLatest, shard: None, timestamp_ms: None });
+    let Response::ListShards(page) = c.ok(Request::ListShards(first)) else { panic!() };
+    let mut rest = ListShards::next_page(page.next_token.expect("more"));
+    rest.max_results = Some(10);
+    let Response::ListShards(rest) = c.ok(Request::ListShards(rest)) else { panic!() };
+    assert_eq!(rest.shards.iter().map(|s| s.index).collect::<Vec<_>>(), vec![2, 3, 4]);
+    assert!(rest.next_token.is_none());
 }
 
 #[test]
