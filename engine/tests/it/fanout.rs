@@ -54,6 +54,28 @@ fn run_once(
     next_record: &RefCell<u64>,
     puts: u64,
 ) -> Vec<shoal_engine::Result<SubscriptionEvent>> {
+    let producer = async {
+        for _ in 0..puts {
+            let i = {
+                let mut n = next_record.borrow_mut();
+                *n += 1;
+                *n - 1
+            };
+            engine.put_records("f", vec![record("k", i, 200)]).await.expect("put");
+            YieldNow(false).await;
+        }
+    };
+    run_alongside(engine, clock, position, lifetime_ms, producer)
+}
+
+/// Runs one subscription to its end alongside `producer`; returns its events.
+fn run_alongside(
+    engine: &SimEngine,
+    clock: &ManualClock,
+    position: StartingPosition,
+    lifetime_ms: u64,
+    producer: impl std::future::Future<Output = ()>,
+) -> Vec<shoal_engine::Result<SubscriptionEvent>> {
     let mut pool = LocalPool::new();
     let events = Rc::new(RefCell::new(Vec::new()));
     let sleep = simulated_sleep(clock);
@@ -71,17 +93,6 @@ fn run_once(
             }
         })
         .expect("spawn");
-    let producer = async {
-        for _ in 0..puts {
-            let i = {
-                let mut n = next_record.borrow_mut();
-                *n += 1;
-                *n - 1
-            };
-            engine.put_records("f", vec![record("k", i, 200)]).await.expect("put");
-            YieldNow(false).await;
-        }
-    };
     pool.run_until(futures::future::join(delivery, producer));
     pool.run();
     Rc::try_unwrap(events).expect("one owner").into_inner()
@@ -197,24 +208,6 @@ fn a_closed_shard_ends_the_subscription_with_its_children() {
 #[test]
 fn a_shard_split_during_a_subscription_ends_it_with_the_children() {
     let (_storage, clock, engine) = setup();
-    let mut pool = LocalPool::new();
-    let events = Rc::new(RefCell::new(Vec::new()));
-    let sleep = simulated_sleep(&clock);
-    let (rx, delivery) =
-        block_on(engine.subscribe("f", "c", 0, StartingPosition::TrimHorizon, settings(600_000), sleep))
-            .expect("subscribe");
-    let sink = events.clone();
-    pool.spawner()
-        .spawn_local(async move {
-            while let Ok(ev) = rx.recv_async().await {
-                let last = !matches!(&ev, Ok(e) if e.end.is_none());
-                sink.borrow_mut().push(ev);
-                if last {
-                    break;
-                }
-            }
-        })
-        .expect("spawn");
     let producer = async {
         for i in 0..3 {
             engine.put_records("f", vec![record("k", i, 100)]).await.expect("put");
@@ -222,9 +215,7 @@ fn a_shard_split_during_a_subscription_ends_it_with_the_children() {
         }
         engine.split_shard("f", 0, 1u128 << 127).await.expect("split");
     };
-    pool.run_until(futures::future::join(delivery, producer));
-    pool.run();
-    let events = Rc::try_unwrap(events).expect("one owner").into_inner();
+    let events = run_alongside(&engine, &clock, StartingPosition::TrimHorizon, 600_000, producer);
     let last = events.last().expect("events").as_ref().expect("ok");
     assert_eq!(last.end, Some(SubscriptionEnd::ShardEnd));
     let mut children: Vec<u32> = last.child_shards.iter().map(|c| c.shard_index).collect();
