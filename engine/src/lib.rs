@@ -60,5 +60,5 @@ pub use crate::metrics::MetricsSnapshot;
 pub use crate::model::{Record, RecordInput, ShardDescription, StreamDescription, StreamStatus};
 pub use crate::runtime::{CoreApi, CoreHook, Engine};
 pub use crate::sequence::SequenceNumber;
-pub use crate::subscription::{SubscriptionEnd, SubscriptionEvent, SubscriptionSettings};
+pub use crate::subscription::{SubscriptionEnd, SubscriptionEvent, SubscriptionEvents, SubscriptionSettings};
 pub use crate::throttle::ShardLimits;

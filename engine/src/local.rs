@@ -23,7 +23,7 @@ use crate::reshard;
 use crate::sequence::SequenceNumber;
 use crate::shard::RecoveryReport;
 use crate::storage::Storage;
-use crate::subscription::{self, SubscriptionEvent, SubscriptionSettings};
+use crate::subscription::{self, SubscriptionEvents, SubscriptionSettings};
 use crate::throttle::ShardLimits;
 
 /// An engine whose shards all live on the calling thread.
@@ -295,7 +295,7 @@ impl<S: Storage, C: Clock> LocalEngine<S, C> {
         position: StartingPosition,
         settings: SubscriptionSettings,
         sleep: Sl,
-    ) -> Result<(flume::Receiver<Result<SubscriptionEvent>>, impl std::future::Future<Output = ()> + 'a)>
+    ) -> Result<(SubscriptionEvents, impl std::future::Future<Output = ()> + 'a)>
     where
         Sl: Fn(std::time::Duration) -> F + 'a,
         F: std::future::Future<Output = ()> + 'a,
@@ -304,7 +304,7 @@ impl<S: Storage, C: Clock> LocalEngine<S, C> {
         let registration = find_consumer(&meta, consumer)?;
         let slot = self.core.claim_subscription(&meta, consumer, shard)?;
         let from = self.core.resolve(&meta, shard, position).await?;
-        let (tx, rx) = flume::bounded(1);
+        let (mut sink, rx) = subscription::event_channel();
         let stream_name = stream.to_owned();
         let delivery = async move {
             let _slot = slot;
@@ -322,7 +322,8 @@ impl<S: Storage, C: Clock> LocalEngine<S, C> {
                     .filter(|s| s.incarnation == meta.incarnation)
                     .map_or_else(Vec::new, |s| child_shards(s, shard))
             };
-            subscription::deliver(&self.core, &meta, shard, from, settings, registered, children, sleep, &tx).await;
+            subscription::deliver(&self.core, &meta, shard, from, settings, registered, children, sleep, &mut sink)
+                .await;
         };
         Ok((rx, delivery))
     }

@@ -18,7 +18,8 @@
 use std::future::Future;
 use std::time::Duration;
 
-use futures::future::select;
+use futures::channel::oneshot;
+use futures::future::{select, Either};
 
 use crate::catalog::StreamMeta;
 use crate::clock::Clock;
@@ -74,6 +75,52 @@ impl Default for SubscriptionSettings {
     }
 }
 
+/// One subscription's events, as its subscriber receives them, in order.
+/// Dropping it ends the subscription at once: its delivery stops waiting
+/// and frees the (consumer, shard) pair for a new SubscribeToShard.
+#[derive(Debug)]
+pub struct SubscriptionEvents {
+    events: flume::Receiver<Result<SubscriptionEvent>>,
+    /// Never sent on: its drop is what the delivery waits for.
+    _subscribed: oneshot::Sender<()>,
+}
+
+/// The delivery's end of a subscription: where events go, and what tells it
+/// the subscriber is gone.
+pub struct EventSink {
+    events: flume::Sender<Result<SubscriptionEvent>>,
+    gone: oneshot::Receiver<()>,
+}
+
+/// A new subscription's two ends. Capacity one: an unread event holds the
+/// delivery, not memory.
+pub fn event_channel() -> (EventSink, SubscriptionEvents) {
+    let (tx, rx) = flume::bounded(1);
+    let (subscribed, gone) = oneshot::channel();
+    (EventSink { events: tx, gone }, SubscriptionEvents { events: rx, _subscribed: subscribed })
+}
+
+impl SubscriptionEvents {
+    /// The next event; `Err` once the subscription has ended and every
+    /// event was received.
+    pub async fn recv_async(&self) -> std::result::Result<Result<SubscriptionEvent>, flume::RecvError> {
+        self.events.recv_async().await
+    }
+
+    /// Like [`recv_async`](Self::recv_async), blocking the thread.
+    pub fn recv(&self) -> std::result::Result<Result<SubscriptionEvent>, flume::RecvError> {
+        self.events.recv()
+    }
+
+    /// Like [`recv`](Self::recv), giving up after `timeout`.
+    pub fn recv_timeout(
+        &self,
+        timeout: Duration,
+    ) -> std::result::Result<Result<SubscriptionEvent>, flume::RecvTimeoutError> {
+        self.events.recv_timeout(timeout)
+    }
+}
+
 /// Delivers events from counter `from` until the lifetime ends, the shard
 /// is fully delivered, the subscriber goes away, or `registered` turns
 /// false (the consumer was deregistered: the last message is an error).
@@ -89,13 +136,14 @@ pub async fn deliver<S, C, Sl, F>(
     registered: impl Fn() -> bool,
     children: impl Fn() -> Vec<ShardDescription>,
     sleep: Sl,
-    events: &flume::Sender<Result<SubscriptionEvent>>,
+    sink: &mut EventSink,
 ) where
     S: Storage,
     C: Clock,
     Sl: Fn(Duration) -> F,
     F: Future<Output = ()>,
 {
+    let EventSink { events, gone: subscriber_gone } = sink;
     let clock = core.clock().clone();
     let start = clock.now_ms();
     let deadline = start.saturating_add(settings.lifetime_ms);
@@ -169,9 +217,12 @@ pub async fn deliver<S, C, Sl, F>(
         let wait_ms = settings.heartbeat_ms.min(deadline.saturating_sub(now)).max(1);
         match shard.watch_from(pos) {
             Some(changed) => {
-                let timer = sleep(Duration::from_millis(wait_ms));
-                // Either a change or the timer: look again.
-                let _ = select(changed, std::pin::pin!(timer)).await;
+                let timer = std::pin::pin!(sleep(Duration::from_millis(wait_ms)));
+                // A change or the timer: look again. The subscriber gone: stop.
+                let woken = select(changed, timer);
+                if let Either::Right(_) = select(woken, &mut *subscriber_gone).await {
+                    return;
+                }
             }
             // Records arrived meanwhile, the shard closed, or it failed
             // (then reads return nothing new: do not spin).

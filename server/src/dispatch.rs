@@ -33,9 +33,6 @@ const LIST_STREAMS_MAX: usize = 100;
 /// Consumers per ListStreamConsumers response (Kinesis: at most 100).
 const CONSUMERS_PER_PAGE: usize = 100;
 
-/// What a subscription's engine channel carries.
-pub type EngineEventResult = shoal_engine::Result<SubscriptionEvent>;
-
 /// Shards per ListShards response (Kinesis: at most 1,000).
 const LIST_SHARDS_MAX: usize = 1000;
 
@@ -226,7 +223,7 @@ impl Context {
 
     /// Starts a fan-out subscription: checks the request and the consumer,
     /// and returns the engine's event channel.
-    pub async fn subscribe(&self, r: SubscribeToShard) -> Result<flume::Receiver<EngineEventResult>, Failure> {
+    pub async fn subscribe(&self, r: SubscribeToShard) -> Result<shoal_engine::SubscriptionEvents, Failure> {
         if let Err(e) = r.validate() {
             return Err(Failure::new(e.status, e.message));
         }

@@ -9,7 +9,7 @@ use crate::core::{GroupResults, ReadOutcome, ShardGroup, StartingPosition};
 use crate::error::Result;
 use crate::metrics::CoreSnapshot;
 use crate::model::{RecordInput, StreamDescription};
-use crate::subscription::SubscriptionEvent;
+use crate::subscription::SubscriptionEvents;
 use crate::throttle::ShardLimits;
 
 pub(crate) type Reply<T> = oneshot::Sender<Result<T>>;
@@ -102,7 +102,7 @@ pub(crate) enum Command {
         consumer: String,
         shard: u32,
         position: StartingPosition,
-        reply: Reply<flume::Receiver<Result<SubscriptionEvent>>>,
+        reply: Reply<SubscriptionEvents>,
     },
     /// Control core: answers once no control operation is running.
     Barrier {

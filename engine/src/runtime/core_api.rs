@@ -21,7 +21,7 @@ use crate::error::{EngineError, Result};
 use crate::metrics::CoreMetrics;
 use crate::model::{RecordInput, StreamDescription};
 use crate::sequence::SequenceNumber;
-use crate::subscription::SubscriptionEvent;
+use crate::subscription::SubscriptionEvents;
 use crate::throttle::ShardLimits;
 
 /// A core's view of the engine. `!Send`: it lives on its core.
@@ -195,7 +195,7 @@ impl CoreApi {
         consumer: &str,
         shard: u32,
         position: StartingPosition,
-    ) -> Result<flume::Receiver<Result<SubscriptionEvent>>> {
+    ) -> Result<SubscriptionEvents> {
         if self.owner(stream, shard)? != self.id {
             self.metrics().note_forward();
         }

@@ -232,8 +232,8 @@ async fn serve(
                     return;
                 }
             };
-            let (tx, rx) = flume::bounded(1);
-            if reply.send(Ok(rx)).is_err() {
+            let (mut sink, events) = subscription::event_channel();
+            if reply.send(Ok(events)).is_err() {
                 return;
             }
             let router = ctx.router.clone();
@@ -253,7 +253,7 @@ async fn serve(
             };
             let settings = ctx.config.subscription;
             let sleep = glommio::timer::sleep;
-            subscription::deliver(&shards, &meta, shard, from, settings, registered, children, sleep, &tx).await;
+            subscription::deliver(&shards, &meta, shard, from, settings, registered, children, sleep, &mut sink).await;
             drop(slot);
         }
         Command::Metrics { reply } => {

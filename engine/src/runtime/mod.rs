@@ -38,7 +38,7 @@ use crate::sequence::SequenceNumber;
 use crate::shard::RecoveryReport;
 use crate::storage::dma::DmaStorage;
 use crate::storage::Storage;
-use crate::subscription::SubscriptionEvent;
+use crate::subscription::SubscriptionEvents;
 use crate::throttle::ShardLimits;
 
 mod command;
@@ -305,7 +305,7 @@ impl Engine {
         consumer: &str,
         shard: u32,
         position: StartingPosition,
-    ) -> Result<flume::Receiver<Result<SubscriptionEvent>>> {
+    ) -> Result<SubscriptionEvents> {
         self.router().subscribe(stream, consumer, shard, position).await
     }
 

@@ -12,7 +12,7 @@ use crate::core::{GroupResults, RecordFailure, RecordFailureKind, ShardGroup, Sl
 use crate::core::{ReadOutcome, StartingPosition};
 use crate::error::{EngineError, Result};
 use crate::model::StreamDescription;
-use crate::subscription::SubscriptionEvent;
+use crate::subscription::SubscriptionEvents;
 use crate::throttle::ShardLimits;
 
 /// Cheap to clone and `Send`: what every handle and core shares.
@@ -145,7 +145,7 @@ impl Router {
         consumer: &str,
         shard: u32,
         position: StartingPosition,
-    ) -> Result<flume::Receiver<Result<SubscriptionEvent>>> {
+    ) -> Result<SubscriptionEvents> {
         let (snapshot, i) = self.locate(stream)?;
         let core = self.core_of(&snapshot.streams[i], shard);
         let consumer = consumer.to_owned();

@@ -202,6 +202,46 @@ fn a_consumer_registered_again_at_once_gets_a_new_arn_and_the_old_one_names_noth
     assert!(matches!(sub.recv().expect("response").body, FrameBody::Response(_)));
 }
 
+/// Closing a subscriber's connection frees its consumer and shard at once,
+/// not at the subscription's next event (the heartbeat is 30 s here).
+#[test]
+fn closing_the_connection_frees_the_subscription_at_once() {
+    let server = TestServer::start_with(|c| {
+        c.engine.subscription.heartbeat_ms = 30_000;
+        c.engine.subscription.lifetime_ms = 60_000;
+    });
+    let mut c = server.client();
+    c.ok(create("close", 2));
+    let consumer = register(&mut c, "close", "leaver");
+    let subscribe = |shard: u32| {
+        Request::SubscribeToShard(SubscribeToShard {
+            consumer_arn: consumer.consumer_arn.clone(),
+            shard,
+            starting_position: StartingPosition::latest(),
+        })
+    };
+    for shard in 0..2 {
+        let mut first = server.client();
+        first.send(subscribe(shard));
+        assert!(matches!(first.recv().expect("response").body, FrameBody::Response(_)));
+        drop(first);
+        // The server sees the close asynchronously: allow it a moment, far
+        // less than the heartbeat that used to free the pair.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+        loop {
+            let mut again = server.client();
+            again.send(subscribe(shard));
+            match again.recv().expect("answer").body {
+                FrameBody::Response(_) => break,
+                FrameBody::Error(e) if e.status == Status::ResourceInUse && std::time::Instant::now() < deadline => {
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                other => panic!("shard {shard}: {other:?}"),
+            }
+        }
+    }
+}
+
 #[test]
 fn deregistering_ends_a_subscription_with_an_error_frame() {
     let server = TestServer::start();
