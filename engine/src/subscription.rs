@@ -34,6 +34,10 @@ use crate::throttle::TokenBucket;
 /// frequent at 2 MiB/s, large enough to amortise framing.
 pub const EVENT_BYTES_MAX: usize = 1024 * 1024;
 
+/// How long a subscription to a shard closed by a reshard waits for the
+/// catalog to name the shard's children before it ends without them.
+const CHILDREN_WAIT_MS: u64 = 1_000;
+
 /// Why a subscription's last event ends it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SubscriptionEnd {
@@ -150,6 +154,7 @@ pub async fn deliver<S, C, Sl, F>(
     let mut bucket = TokenBucket::new(settings.bytes_per_second, start);
     let mut pos = from;
     let mut last_sent = start;
+    let mut children_awaited_since: Option<u64> = None;
     loop {
         if !registered() {
             let gone = EngineError::NotFound(format!(
@@ -182,7 +187,15 @@ pub async fn deliver<S, C, Sl, F>(
         let bytes: usize = batch.records.iter().map(|r| r.partition_key.len() + r.data.len()).sum();
         bucket.take(bytes as u64);
         pos = batch.next_counter;
-        let end = if batch.at_shard_end {
+        // From the catalog as it is now: the shard may have been closed
+        // after the subscription started. The reshard closes the shard
+        // before it publishes the children, so an end with no children
+        // yet waits for them (boundedly; a closed shard always has some).
+        let child_shards = if batch.at_shard_end { children() } else { Vec::new() };
+        let awaiting_children = batch.at_shard_end
+            && child_shards.is_empty()
+            && now < *children_awaited_since.get_or_insert(now) + CHILDREN_WAIT_MS;
+        let end = if batch.at_shard_end && !awaiting_children {
             Some(SubscriptionEnd::ShardEnd)
         } else if now >= deadline {
             Some(SubscriptionEnd::Lifetime)
@@ -197,9 +210,7 @@ pub async fn deliver<S, C, Sl, F>(
                 records: batch.records,
                 continuation,
                 millis_behind: batch.millis_behind,
-                // From the catalog as it is now: the shard may have been
-                // closed after the subscription started.
-                child_shards: if batch.at_shard_end { children() } else { Vec::new() },
+                child_shards: if end == Some(SubscriptionEnd::ShardEnd) { child_shards } else { Vec::new() },
                 end,
             };
             // Capacity one: this waits while the subscriber is behind.
@@ -211,6 +222,10 @@ pub async fn deliver<S, C, Sl, F>(
             if end.is_some() {
                 return;
             }
+            continue;
+        }
+        if awaiting_children {
+            sleep(Duration::from_millis(1)).await;
             continue;
         }
         // Caught up: wait for new records, the heartbeat, or the end.

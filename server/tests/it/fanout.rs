@@ -202,6 +202,41 @@ fn a_consumer_registered_again_at_once_gets_a_new_arn_and_the_old_one_names_noth
     assert!(matches!(sub.recv().expect("response").body, FrameBody::Response(_)));
 }
 
+/// A shard split while a subscription to it is open: the last event is
+/// SHARD_END and names the children (the reshard publishes them just after
+/// it closes the shard).
+#[test]
+fn a_split_during_a_subscription_ends_it_with_the_children_over_the_wire() {
+    let server = TestServer::start_with(|c| c.engine.subscription.lifetime_ms = 60_000);
+    let mut c = server.client();
+    for round in 0..3 {
+        let stream = format!("split-{round}");
+        c.ok(create(&stream, 1));
+        let consumer = register(&mut c, &stream, "watcher");
+        let mut sub = server.client();
+        let id = sub.send(Request::SubscribeToShard(SubscribeToShard {
+            consumer_arn: consumer.consumer_arn,
+            shard: 0,
+            starting_position: StartingPosition::latest(),
+        }));
+        assert!(matches!(sub.recv().expect("response").body, FrameBody::Response(_)));
+        assert_eq!(c.ok(Request::SplitShard(SplitShard::new(stream.as_str(), 0, 1u128 << 127))), Response::SplitShard);
+        let end = loop {
+            let frame = sub.recv().expect("events until the end");
+            assert_eq!(frame.correlation_id, id);
+            match frame.body {
+                FrameBody::Push(Push::SubscribeToShardEvent(ev)) if ev.end.is_some() => break ev,
+                FrameBody::Push(_) => {}
+                other => panic!("unexpected {other:?}"),
+            }
+        };
+        assert_eq!(end.end, Some(SubscriptionEnd::ShardEnd));
+        let mut children: Vec<u32> = end.child_shards.iter().map(|s| s.index).collect();
+        children.sort();
+        assert_eq!(children, vec![1, 2], "round {round}");
+    }
+}
+
 /// Closing a subscriber's connection frees its consumer and shard at once,
 /// not at the subscription's next event (the heartbeat is 30 s here).
 #[test]
