@@ -193,14 +193,7 @@ fn a_closed_shard_ends_the_subscription_with_its_children() {
     }
     block_on(engine.split_shard("f", 0, 1u128 << 127)).expect("split");
     let events = run_once(&engine, &clock, StartingPosition::TrimHorizon, 600_000, &next, 0);
-    let last = events.last().expect("events").as_ref().expect("ok");
-    assert_eq!(last.end, Some(SubscriptionEnd::ShardEnd));
-    let mut children: Vec<u32> = last.child_shards.iter().map(|c| c.shard_index).collect();
-    children.sort();
-    assert_eq!(children, vec![1, 2]);
-    let delivered: Vec<u64> =
-        events.iter().flat_map(|e| e.as_ref().expect("ok").records.iter().map(record_index)).collect();
-    assert_eq!(delivered, (0..5).collect::<Vec<_>>());
+    assert_shard_end_with_children_after(&events, 5);
 }
 
 /// The split happens while the subscription is open: its last event still
@@ -216,6 +209,12 @@ fn a_shard_split_during_a_subscription_ends_it_with_the_children() {
         engine.split_shard("f", 0, 1u128 << 127).await.expect("split");
     };
     let events = run_alongside(&engine, &clock, StartingPosition::TrimHorizon, 600_000, producer);
+    assert_shard_end_with_children_after(&events, 3);
+}
+
+/// The events delivered records 0..`records` in order, and the last one ended
+/// the split shard 0 naming its children, shards 1 and 2.
+fn assert_shard_end_with_children_after(events: &[shoal_engine::Result<SubscriptionEvent>], records: u64) {
     let last = events.last().expect("events").as_ref().expect("ok");
     assert_eq!(last.end, Some(SubscriptionEnd::ShardEnd));
     let mut children: Vec<u32> = last.child_shards.iter().map(|c| c.shard_index).collect();
@@ -223,5 +222,5 @@ fn a_shard_split_during_a_subscription_ends_it_with_the_children() {
     assert_eq!(children, vec![1, 2]);
     let delivered: Vec<u64> =
         events.iter().flat_map(|e| e.as_ref().expect("ok").records.iter().map(record_index)).collect();
-    assert_eq!(delivered, (0..3).collect::<Vec<_>>());
+    assert_eq!(delivered, (0..records).collect::<Vec<_>>());
 }

@@ -9,6 +9,18 @@ use shoal_protocol::{Request, Response, Status};
 
 use crate::harness::*;
 
+/// Subscribes `sub` to `shard` at LATEST and checks the response; returns
+/// the subscription's correlation id.
+fn subscribe_latest(sub: &mut RawClient, consumer_arn: &str, shard: u32) -> u64 {
+    let id = sub.send(Request::SubscribeToShard(SubscribeToShard {
+        consumer_arn: consumer_arn.into(),
+        shard,
+        starting_position: StartingPosition::latest(),
+    }));
+    assert!(matches!(sub.recv().expect("response").body, FrameBody::Response(_)));
+    id
+}
+
 fn register(c: &mut RawClient, stream: &str, name: &str) -> Consumer {
     let Response::RegisterStreamConsumer(out) = c.ok(Request::RegisterStreamConsumer(RegisterStreamConsumer {
         stream_name: stream.into(),
@@ -214,12 +226,7 @@ fn a_split_during_a_subscription_ends_it_with_the_children_over_the_wire() {
         c.ok(create(&stream, 1));
         let consumer = register(&mut c, &stream, "watcher");
         let mut sub = server.client();
-        let id = sub.send(Request::SubscribeToShard(SubscribeToShard {
-            consumer_arn: consumer.consumer_arn,
-            shard: 0,
-            starting_position: StartingPosition::latest(),
-        }));
-        assert!(matches!(sub.recv().expect("response").body, FrameBody::Response(_)));
+        let id = subscribe_latest(&mut sub, &consumer.consumer_arn, 0);
         assert_eq!(c.ok(Request::SplitShard(SplitShard::new(stream.as_str(), 0, 1u128 << 127))), Response::SplitShard);
         let end = loop {
             let frame = sub.recv().expect("events until the end");
@@ -257,8 +264,7 @@ fn closing_the_connection_frees_the_subscription_at_once() {
     };
     for shard in 0..2 {
         let mut first = server.client();
-        first.send(subscribe(shard));
-        assert!(matches!(first.recv().expect("response").body, FrameBody::Response(_)));
+        subscribe_latest(&mut first, &consumer.consumer_arn, shard);
         drop(first);
         // The server sees the close asynchronously: allow it a moment, far
         // less than the heartbeat that used to free the pair.
@@ -284,12 +290,7 @@ fn deregistering_ends_a_subscription_with_an_error_frame() {
     c.ok(create("d", 1));
     let consumer = register(&mut c, "d", "gone");
     let mut sub = server.client();
-    let id = sub.send(Request::SubscribeToShard(SubscribeToShard {
-        consumer_arn: consumer.consumer_arn,
-        shard: 0,
-        starting_position: StartingPosition::latest(),
-    }));
-    assert!(matches!(sub.recv().expect("response").body, FrameBody::Response(_)));
+    let id = subscribe_latest(&mut sub, &consumer.consumer_arn, 0);
     c.ok(Request::DeregisterStreamConsumer(DeregisterStreamConsumer {
         stream_name: "d".into(),
         consumer_name: "gone".into(),
