@@ -16,7 +16,7 @@ use crate::metrics::{CoreMetrics, CoreSnapshot, ShardSnapshot};
 use crate::model::{shard_id, Record, RecordInput, ShardDescription};
 use crate::routing::partition_key_hash;
 use crate::sequence::SequenceNumber;
-use crate::shard::{AppendAck, RecoveryReport, ShardIdent, ShardLog};
+use crate::shard::{AppendAck, RecoveryReport, RunwaySignal, ShardIdent, ShardLog};
 use crate::storage::Storage;
 use crate::tail_cache::CacheBudget;
 use crate::throttle::ShardThrottle;
@@ -197,6 +197,8 @@ pub struct CoreShards<S: Storage, C: Clock> {
     data_dir: PathBuf,
     log_config: LogConfig,
     budget: Rc<CacheBudget>,
+    /// Raised by shards whose zeroed runway runs short.
+    runway: Rc<RunwaySignal>,
     shards: RefCell<HashMap<ShardKey, Rc<ShardLog<S, C>>>>,
     throttles: RefCell<HashMap<ShardKey, ShardThrottle>>,
     /// Active fan-out subscriptions: (stream incarnation, consumer, shard).
@@ -225,6 +227,7 @@ impl<S: Storage, C: Clock> CoreShards<S, C> {
             data_dir,
             log_config,
             budget: CacheBudget::new(tail_cache_bytes),
+            runway: Rc::default(),
             shards: RefCell::new(HashMap::new()),
             throttles: RefCell::new(HashMap::new()),
             subscriptions: Rc::default(),
@@ -268,6 +271,7 @@ impl<S: Storage, C: Clock> CoreShards<S, C> {
                 self.clock.clone(),
                 self.log_config.clone(),
                 self.budget.clone(),
+                self.runway.clone(),
                 meta.starting_counter,
                 meta.ending_counter,
             )
@@ -472,6 +476,22 @@ impl<S: Storage, C: Clock> CoreShards<S, C> {
             }
         }
         Ok(removed)
+    }
+
+    /// Keeps the zeroed runway ahead of shards that append in small groups,
+    /// as they ask (see `shard::runway`); runs until the future is dropped.
+    /// Without it, [`maintenance`](Self::maintenance) does the same, once
+    /// per pass.
+    pub async fn serve_runways(&self) {
+        loop {
+            self.runway.wait().await;
+            let shards: Vec<Rc<ShardLog<S, C>>> = self.shards.borrow().values().cloned().collect();
+            for shard in shards {
+                // A failure is the shard's own: it is marked failed and
+                // logged there, and refuses appends until reopened.
+                let _ = shard.prepare_runway().await;
+            }
+        }
     }
 
     /// Waits for in-flight appends and syncs every shard.

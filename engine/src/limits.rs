@@ -102,8 +102,10 @@ pub const PREALLOCATE_BYTES_MIN: u64 = 4 * 1024 * 1024;
 /// journal (the extents turn from unwritten to written); after writing over
 /// pages that were already written it only flushes the device: 4 KiB
 /// groups synced 6,102/s into zeroed pages and 1,903/s into fallocated ones
-/// (`benches/src/bin/gc_probe.rs`). The journal commit is then paid once
-/// per this many bytes, by the group that zeroes them.
+/// (`benches/src/bin/gc_probe.rs`). The runway task keeps up to this many
+/// zeroed bytes ahead of the appends, refilling when less than half is
+/// left, beside the appends (see `shard::runway`); its own sync pays the
+/// journal commit.
 pub const ZERO_AHEAD_BYTES: u64 = 2 * 1024 * 1024;
 
 /// Groups up to this size keep the zeroed runway ahead of them; larger ones

@@ -38,7 +38,8 @@ pub struct LocalEngine<S: Storage, C: Clock> {
 impl<S: Storage, C: Clock> LocalEngine<S, C> {
     /// Loads the catalog and opens (recovering) every shard.
     /// `config.cores`, `io_memory_bytes` and `maintenance_interval_ms` do
-    /// not apply (one thread; the caller runs [`LocalEngine::maintenance`]).
+    /// not apply (one thread; the caller runs [`LocalEngine::maintenance`],
+    /// and [`LocalEngine::serve_runways`] beside the engine).
     pub async fn open(
         storage: S,
         clock: C,
@@ -338,6 +339,14 @@ impl<S: Storage, C: Clock> LocalEngine<S, C> {
     pub async fn read(&self, stream: &str, shard_index: u32, from: u64, limit: usize) -> Result<ReadOutcome> {
         let meta = self.stream(stream)?;
         self.core.read(&meta, shard_index, from, limit).await
+    }
+
+    /// Keeps the zeroed runway ahead of shards that append in small groups,
+    /// as they ask; runs until dropped. Spawn it beside the engine (small
+    /// appends then sync without waiting for journal commits); without it,
+    /// [`maintenance`](Self::maintenance) zeroes once per call.
+    pub async fn serve_runways(&self) {
+        self.core.serve_runways().await
     }
 
     /// Runs retention on every shard now.

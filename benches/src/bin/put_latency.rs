@@ -28,8 +28,9 @@ fn main() {
         let total = (rate * secs) as u64;
         let start = Instant::now();
         let hist = std::cell::RefCell::new(Histogram::<u64>::new(3).expect("histogram"));
-        // Eight pacers, each sending every eighth put when it is due.
-        join_all((0..8u64).map(|p| {
+        // Eight pacers, each sending every eighth put when it is due; beside
+        // them, the runway task the server runs on every core.
+        let pacers = join_all((0..8u64).map(|p| {
             let (engine, hist) = (&engine, &hist);
             async move {
                 let mut i = p;
@@ -43,8 +44,12 @@ fn main() {
                     i += 8;
                 }
             }
-        }))
-        .await;
+        }));
+        {
+            let runways = engine.serve_runways();
+            futures::pin_mut!(pacers, runways);
+            futures::future::select(pacers, runways).await;
+        }
         let core = engine.core().metrics_snapshot(0);
         (hist.into_inner(), core.fsync_ns, core.group_records)
     });

@@ -61,6 +61,8 @@ pub(crate) async fn core_main(
     let ctx = Rc::new(ctx);
     let running = Rc::new(Cell::new(true));
     glommio::spawn_local(maintenance_loop(shards.clone(), ctx.clone(), running.clone())).detach();
+    let runways = shards.clone();
+    glommio::spawn_local(async move { runways.serve_runways().await }).detach();
     if let Some(hook) = hook {
         let api = CoreApi { id: ctx.id, router: ctx.router.clone(), shards: shards.clone() };
         glommio::spawn_local(hook(api)).detach();

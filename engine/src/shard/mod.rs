@@ -28,9 +28,11 @@
 //! holding a borrow across an await. Reads live in [`read`].
 
 mod read;
+mod runway;
 mod stats;
 
 pub use read::ReadBatch;
+pub use runway::RunwaySignal;
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
@@ -45,7 +47,7 @@ use crate::error::{EngineError, Result};
 use crate::frame::encode_frame;
 use crate::limits::align_down;
 use crate::model::RecordInput;
-use crate::segment::write::{write_chunks, write_zeroes, Chunker};
+use crate::segment::write::{write_chunks, Chunker};
 use crate::segment::{
     index_file_name, log_path, parse_log_file_name, scan_segment, scan_segment_from, FrameReader, NextFrame,
     ScanOutcome, ScanStop, Segment, SegmentSummary,
@@ -138,10 +140,15 @@ struct ShardState<F> {
     zeroed_len: u64,
     /// No zeroing ahead before this time (the rate cap on zeroing).
     zero_ahead_not_before_ms: u64,
-    /// Bytes of the last group written.
-    last_group_len: u64,
-    /// Appends were written since maintenance last looked at the runway.
-    appended_since_runway: bool,
+    /// A group found the runway short; the next runway pass zeroes ahead.
+    runway_wanted: bool,
+    /// A zeroer is running (at most one per shard).
+    zeroer_running: bool,
+    /// Aligned end of everything groups have written or are writing in the
+    /// active segment: zeroes go only past it (see [`runway`]).
+    written_end: u64,
+    /// The zero chunk in flight, if any.
+    zeroing: Option<runway::ZeroChunk>,
     failed: Option<String>,
     waiters: Vec<oneshot::Sender<()>>,
 }
@@ -154,6 +161,7 @@ pub struct ShardLog<S: Storage, C: Clock> {
     clock: C,
     config: LogConfig,
     budget: Rc<CacheBudget>,
+    runway: Rc<RunwaySignal>,
     cache: Rc<ShardCache>,
     st: RefCell<ShardState<S::File>>,
     /// Counters for metrics (see [`stats`]).
@@ -173,6 +181,7 @@ impl<S: Storage, C: Clock> ShardLog<S, C> {
         clock: C,
         config: LogConfig,
         budget: Rc<CacheBudget>,
+        runway: Rc<RunwaySignal>,
         start_counter: u64,
         ending_counter: Option<u64>,
     ) -> Result<(Self, RecoveryReport)> {
@@ -238,6 +247,7 @@ impl<S: Storage, C: Clock> ShardLog<S, C> {
             clock,
             config,
             budget,
+            runway,
             cache: Rc::default(),
             metrics: Default::default(),
             st: RefCell::new(ShardState {
@@ -256,8 +266,10 @@ impl<S: Storage, C: Clock> ShardLog<S, C> {
                 allocated_len,
                 zeroed_len: crate::limits::align_up(allocated_len),
                 zero_ahead_not_before_ms: 0,
-                last_group_len: 0,
-                appended_since_runway: false,
+                runway_wanted: false,
+                zeroer_running: false,
+                written_end: crate::limits::align_up(allocated_len),
+                zeroing: None,
                 failed: None,
                 waiters: Vec::new(),
             }),
@@ -523,23 +535,14 @@ impl<S: Storage, C: Clock> ShardLog<S, C> {
             let page_start = align_down(data_len);
             assert_eq!(tail.len() as u64, data_len - page_start, "tail page out of step");
             let end = crate::limits::align_up(data_len + len);
-            let zero = self.zero_ahead_range(end, len, crate::limits::ZERO_AHEAD_BYTES / 2);
-            self.allocate_ahead(&file, zero.map_or(end, |(_, to)| to)).await?;
+            self.claim_for_data(page_start, end).await;
+            self.allocate_ahead(&file, end).await?;
             let mut chunker = Chunker::new(page_start, &tail, frames[i..j].iter().map(|f| f.bytes.as_slice()));
             let new_tail = chunker.new_tail();
-            match zero {
-                Some((from, to)) => {
-                    let (data, zeros) =
-                        futures::join!(write_chunks(&*file, &mut chunker), write_zeroes(&*file, from, to));
-                    data?;
-                    zeros?;
-                }
-                None => write_chunks(&*file, &mut chunker).await?,
-            }
+            write_chunks(&*file, &mut chunker).await?;
+            self.note_group_for_runway(end, len);
             let mut st = self.st.borrow_mut();
-            st.zeroed_len = st.zeroed_len.max(end).max(zero.map_or(0, |(_, to)| to));
-            st.last_group_len = len;
-            st.appended_since_runway = true;
+            st.zeroed_len = st.zeroed_len.max(end);
             if let SyncPolicy::Interval { .. } = self.config.sync_policy {
                 st.unsynced = true;
             }
@@ -557,81 +560,6 @@ impl<S: Storage, C: Clock> ShardLog<S, C> {
         Ok(last_file.expect("at least one frame was written"))
     }
 
-    /// The range to zero beside a group that ends at `end` (aligned) and
-    /// holds `group_len` bytes, if it should keep the zeroed runway ahead of
-    /// the appends (see [`ZERO_AHEAD_BYTES`](crate::limits::ZERO_AHEAD_BYTES)).
-    /// The range starts at or after `end`, so it never overlaps the group's
-    /// own writes and holds no data: a crash during it loses nothing.
-    /// `refill_below`: zero only when less than this much runway is left.
-    fn zero_ahead_range(&self, end: u64, group_len: u64, refill_below: u64) -> Option<(u64, u64)> {
-        use crate::limits::{ZERO_AHEAD_BYTES, ZERO_AHEAD_BYTES_PER_SECOND_MAX, ZERO_AHEAD_GROUP_MAX_BYTES};
-        let now_ms = self.clock.now_ms();
-        let mut st = self.st.borrow_mut();
-        if group_len > ZERO_AHEAD_GROUP_MAX_BYTES
-            || st.zeroed_len >= end + refill_below
-            || now_ms < st.zero_ahead_not_before_ms
-        {
-            return None;
-        }
-        let from = st.zeroed_len.max(end);
-        let to = (from + ZERO_AHEAD_BYTES).min(self.config.segment_bytes);
-        st.zero_ahead_not_before_ms = now_ms + ZERO_AHEAD_BYTES * 1000 / ZERO_AHEAD_BYTES_PER_SECOND_MAX;
-        (to > from).then_some((from, to))
-    }
-
-    /// Zeroes the runway ahead of a shard that appends in small groups, from
-    /// maintenance (between appends), so that groups rarely have to: a group
-    /// that zeroes beside its own write waits for those writes and for the
-    /// journal commit their sync needs, which made it one of the slowest
-    /// puts. Here the cost falls only on appends that arrive meanwhile. A
-    /// shard with no appends since the last call is left alone, so idle
-    /// shards cost nothing.
-    pub async fn prepare_runway(&self) -> Result<()> {
-        {
-            let mut st = self.st.borrow_mut();
-            let active = std::mem::take(&mut st.appended_since_runway);
-            let small = st.last_group_len <= crate::limits::ZERO_AHEAD_GROUP_MAX_BYTES;
-            if !active || !small || st.failed.is_some() || st.ending_counter.is_some() {
-                return Ok(());
-            }
-        }
-        if !self.try_begin() {
-            return Ok(());
-        }
-        let result = self.zero_runway().await;
-        if let Err(e) = &result {
-            self.fail(e);
-        }
-        self.end_writing();
-        result
-    }
-
-    /// Refills the active segment's zeroed runway when less than a whole
-    /// one is left (groups refill only below half); the caller holds the
-    /// write position.
-    async fn zero_runway(&self) -> Result<()> {
-        let (file, end) = {
-            let st = self.st.borrow();
-            match (&st.tail, st.segments.back()) {
-                (Some(_), Some(Segment { file: Some(file), summary, .. })) => {
-                    (file.clone(), crate::limits::align_up(summary.data_len))
-                }
-                _ => return Ok(()),
-            }
-        };
-        let Some((from, to)) = self.zero_ahead_range(end, 0, crate::limits::ZERO_AHEAD_BYTES) else {
-            return Ok(());
-        };
-        self.allocate_ahead(&file, to).await?;
-        write_zeroes(&*file, from, to).await?;
-        // Synced now, so the journal commit that makes these pages written is
-        // not left to the next group's fdatasync.
-        file.sync_data().await?;
-        let mut st = self.st.borrow_mut();
-        st.zeroed_len = st.zeroed_len.max(to);
-        Ok(())
-    }
-
     /// Grows the active file's allocation in doubling steps so that `need`
     /// bytes fit.
     async fn allocate_ahead(&self, file: &S::File, need: u64) -> Result<()> {
@@ -642,13 +570,17 @@ impl<S: Storage, C: Clock> ShardLog<S, C> {
         let step = allocated.max(crate::limits::PREALLOCATE_BYTES_MIN);
         let target = (allocated + step).min(self.config.segment_bytes).max(need);
         file.allocate(target).await?;
-        self.st.borrow_mut().allocated_len = target;
+        let mut st = self.st.borrow_mut();
+        // The zeroer allocates too, beside groups: keep the larger.
+        st.allocated_len = st.allocated_len.max(target);
         Ok(())
     }
 
     /// Seals the active segment (if any) and starts a new one whose first
     /// counter is `base`. The caller holds the write position.
     async fn roll(&self, base: u64) -> Result<()> {
+        // No zeroes may land in the old file after it is cut below.
+        self.claim_for_data(0, u64::MAX).await;
         let sealing = {
             let st = self.st.borrow();
             match (&st.tail, st.segments.back()) {
@@ -687,6 +619,7 @@ impl<S: Storage, C: Clock> ShardLog<S, C> {
         st.checkpointed_len = 0;
         st.allocated_len = 0;
         st.zeroed_len = 0;
+        st.written_end = 0;
         Ok(())
     }
 
@@ -897,7 +830,7 @@ impl<S: Storage, C: Clock> ShardLog<S, C> {
 
 /// Returns `Pending` once (waking itself), so every task already runnable
 /// runs before the caller goes on.
-async fn yield_once() {
+pub(crate) async fn yield_once() {
     let mut yielded = false;
     futures::future::poll_fn(|cx| {
         if yielded {

@@ -63,6 +63,11 @@ struct SimState {
     crashed: bool,
     fail_next_sync: bool,
     fail_next_write: bool,
+    /// Most times a write of 64 KiB or less yields to the executor before it
+    /// lands (a seeded random count, more for larger writes), so that
+    /// concurrent writes interleave and complete out of order, as on a real
+    /// device.
+    write_yields: u32,
     syncs: u64,
 }
 
@@ -80,6 +85,7 @@ impl SimStorage {
             crashed: false,
             fail_next_sync: false,
             fail_next_write: false,
+            write_yields: 0,
             syncs: 0,
         })))
     }
@@ -92,6 +98,12 @@ impl SimStorage {
 
     pub fn fail_next_sync(&self) {
         self.0.borrow_mut().fail_next_sync = true;
+    }
+
+    /// Makes every later write yield up to `n` times per 64 KiB before it
+    /// lands.
+    pub fn set_write_yields(&self, n: u32) {
+        self.0.borrow_mut().write_yields = n;
     }
 
     pub fn fail_next_write(&self) {
@@ -134,6 +146,7 @@ impl SimStorage {
             crashed: false,
             fail_next_sync: false,
             fail_next_write: false,
+            write_yields: 0,
             syncs: 0,
         })))
     }
@@ -235,6 +248,15 @@ impl SegmentFile for SimSegment {
     async fn write_at(&self, buf: SimBuf, pos: u64) -> Result<()> {
         assert_eq!(pos % crate::limits::DMA_ALIGNMENT as u64, 0, "unaligned write");
         self.store.tick("write", &self.path)?;
+        let yields = {
+            let mut s = self.store.0.borrow_mut();
+            // Larger writes take longer, as on a device.
+            let most = u64::from(s.write_yields) * (buf.0.len() as u64).div_ceil(64 * 1024);
+            s.rng.below(most + 1)
+        };
+        for _ in 0..yields {
+            crate::shard::yield_once().await;
+        }
         {
             let mut s = self.store.0.borrow_mut();
             if std::mem::take(&mut s.fail_next_write) {
