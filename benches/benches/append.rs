@@ -45,7 +45,7 @@ fn append(c: &mut Criterion) {
                 b.iter_custom(|iters| {
                     ex.run(async {
                         let start = Instant::now();
-                        join_all((0..PRODUCERS).map(|p| {
+                        let producers = join_all((0..PRODUCERS).map(|p| {
                             let records = &records;
                             let engine = &engine;
                             async move {
@@ -56,8 +56,11 @@ fn append(c: &mut Criterion) {
                                     i += PRODUCERS;
                                 }
                             }
-                        }))
-                        .await;
+                        }));
+                        // Beside them, the runway task the server runs on every core.
+                        let runways = engine.serve_runways();
+                        futures::pin_mut!(producers, runways);
+                        futures::future::select(producers, runways).await;
                         start.elapsed()
                     })
                 })
