@@ -3,14 +3,15 @@
 //!    O_DIRECT bandwidth measured just before and after;
 //! 2. GetRecords from the tail cache: MB/s;
 //! 3. PutRecord latency at half the maximum PutRecord throughput, open
-//!    loop (latency counted from each request's intended send time).
+//!    loop (latency counted from each request's intended send time);
+//! 4. (`rtt`, not by default) PutRecord latency one request at a time.
 //!
 //! Client and server share this machine's 2 CPUs, as any loopback
 //! benchmark here must.
 //!
 //! Run: cargo run --release -p shoal-benches --bin server_bench -- [seconds per phase] [phases]
-//! where phases is a comma-separated subset of `put,get,lat` (default: all three), and
-//! `put-aware`, `get-aware`, `lat-aware`: those phases again through the shard-aware client
+//! where phases is a comma-separated subset of `put,get,lat,rtt` (default: the first three), and
+//! `put-aware`, `get-aware`, `lat-aware`, `rtt-aware`: those phases again through the shard-aware client
 //! (one connection per server core; every record sent to its shard's core), for comparison in
 //! the same run. Phases run in the order given. Each prints how many requests the server
 //! forwarded between its cores.
@@ -202,6 +203,23 @@ fn put_record_max_rate(addr: std::net::SocketAddr, secs: u64, shard_aware: bool)
     count.load(Ordering::Relaxed) as f64 / start.elapsed().as_secs_f64()
 }
 
+/// One PutRecord at a time for `secs`: the whole path's latency with
+/// nothing queued (no group to join, no other request ahead).
+fn put_record_rtt(addr: std::net::SocketAddr, secs: u64, shard_aware: bool) -> Histogram<u64> {
+    let client = Putter::connect(addr, shard_aware);
+    let mut hist = Histogram::<u64>::new(3).expect("histogram");
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    let mut i = 0u64;
+    while Instant::now() < deadline {
+        let r = PutRecord::new("lat", format!("r{i}"), vec![b'r'; RECORD_BYTES]);
+        let start = Instant::now();
+        block_on(client.put_record(r)).expect("put");
+        let _ = hist.record(start.elapsed().as_micros().max(1) as u64);
+        i += 1;
+    }
+    hist
+}
+
 /// Open loop at `rate` per second: request i is due at start + i/rate and
 /// is sent then by a pacing thread; latency is measured from the due time,
 /// so a stall anywhere counts in full (no coordinated omission).
@@ -312,7 +330,23 @@ fn main() {
                     h.max() as f64 / 1000.0
                 );
             }
-            other => panic!("unknown phase {other:?}: use put, get, lat, put-aware, get-aware, lat-aware"),
+            "rtt" => {
+                let forwarded = forwards(&server);
+                let h = put_record_rtt(addr, secs, shard_aware);
+                let forwarded = forwards(&server) - forwarded;
+                let ms = |q: f64| h.value_at_quantile(q) as f64 / 1000.0;
+                println!(
+                    "PutRecord 1 KiB durable, one at a time, {client_kind}: {} requests ({forwarded} forwarded between \
+                     cores): p50 {:.2} ms, p90 {:.2} ms, p99 {:.2} ms, p99.9 {:.2} ms, max {:.2} ms",
+                    h.len(),
+                    ms(0.5),
+                    ms(0.9),
+                    ms(0.99),
+                    ms(0.999),
+                    h.max() as f64 / 1000.0
+                );
+            }
+            other => panic!("unknown phase {other:?}: use put, get, lat, rtt, or any of them with -aware"),
         }
     }
     for (name, cpu) in thread_cpu().into_iter().filter(|(_, c)| *c > 0.5) {
