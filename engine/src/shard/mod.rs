@@ -162,6 +162,9 @@ pub struct ShardLog<S: Storage, C: Clock> {
     config: LogConfig,
     budget: Rc<CacheBudget>,
     runway: Rc<RunwaySignal>,
+    /// Serializes writes of the active segment's index file: a checkpoint
+    /// (beside the appends) and the seal at a roll.
+    index_lock: futures::lock::Mutex<()>,
     cache: Rc<ShardCache>,
     st: RefCell<ShardState<S::File>>,
     /// Counters for metrics (see [`stats`]).
@@ -248,6 +251,7 @@ impl<S: Storage, C: Clock> ShardLog<S, C> {
             config,
             budget,
             runway,
+            index_lock: futures::lock::Mutex::new(()),
             cache: Rc::default(),
             metrics: Default::default(),
             st: RefCell::new(ShardState {
@@ -602,6 +606,9 @@ impl<S: Storage, C: Clock> ShardLog<S, C> {
                 file.truncate(data_len).await?;
                 self.st.borrow_mut().unsynced = false;
             }
+            // Under the index lock: a checkpoint of this segment may be
+            // writing the same file (see `checkpoint`).
+            let _index = self.index_lock.lock().await;
             self.storage.write_file_atomic(&idx_path, &idx).await?;
             self.st.borrow_mut().tail = None;
         }
@@ -770,19 +777,39 @@ impl<S: Storage, C: Clock> ShardLog<S, C> {
     /// known-good point the next recovery scan starts from. Data before it
     /// never changes (appends only add; the tail-page rewrite keeps existing
     /// bytes), so even an old checkpoint stays a valid starting point.
+    ///
+    /// Only the sync and the snapshot hold the write position; the index
+    /// file itself (a temp file, its fsync, a rename and the directory's
+    /// fsync: journal commits) is written beside the appends, so they
+    /// never wait for it. A roll seals under the same index lock, and a
+    /// checkpoint whose segment was sealed meanwhile is dropped, so a stale
+    /// checkpoint never replaces a sealed segment's index.
     pub async fn checkpoint(&self) -> Result<()> {
         if !self.try_begin() {
             return Ok(());
         }
-        let result = self.write_checkpoint().await;
+        let snapshot = self.checkpoint_snapshot().await;
         self.end_writing();
-        result
+        let Some((base, path, bytes, len)) = snapshot? else { return Ok(()) };
+        let _index = self.index_lock.lock().await;
+        let still_active = {
+            let st = self.st.borrow();
+            st.tail.is_some() && st.segments.back().is_some_and(|s| s.base_counter == base)
+        };
+        if !still_active {
+            return Ok(());
+        }
+        self.storage.write_file_atomic(&path, &bytes).await?;
+        let mut st = self.st.borrow_mut();
+        st.checkpointed_len = st.checkpointed_len.max(len);
+        Ok(())
     }
 
-    /// Writes the tail segment's index; the caller holds the write position.
-    async fn write_checkpoint(&self) -> Result<()> {
+    /// Syncs the tail segment and describes it: (base, index path, index
+    /// bytes, data length). The caller holds the write position.
+    async fn checkpoint_snapshot(&self) -> Result<Option<(u64, PathBuf, Vec<u8>, u64)>> {
         let Some(file) = self.st.borrow().segments.back().and_then(|s| s.file.clone()) else {
-            return Ok(());
+            return Ok(None);
         };
         // Recovery trusts what the index describes without re-reading it,
         // so it may only describe durable data, and the last group's own
@@ -792,20 +819,14 @@ impl<S: Storage, C: Clock> ShardLog<S, C> {
             self.fail(&e);
             return Err(e);
         }
-        let job = {
-            let mut st = self.st.borrow_mut();
-            st.unsynced = false;
-            match (&st.tail, st.segments.back()) {
-                (Some(_), Some(seg)) if seg.summary.data_len > 0 => {
-                    Some((seg.index_path(), seg.summary.encode(seg.base_counter), seg.summary.data_len))
-                }
-                _ => None,
+        let mut st = self.st.borrow_mut();
+        st.unsynced = false;
+        Ok(match (&st.tail, st.segments.back()) {
+            (Some(_), Some(seg)) if seg.summary.data_len > 0 => {
+                Some((seg.base_counter, seg.index_path(), seg.summary.encode(seg.base_counter), seg.summary.data_len))
             }
-        };
-        let Some((path, bytes, len)) = job else { return Ok(()) };
-        self.storage.write_file_atomic(&path, &bytes).await?;
-        self.st.borrow_mut().checkpointed_len = len;
-        Ok(())
+            _ => None,
+        })
     }
 
     /// Whether enough was appended since the last checkpoint to write one.

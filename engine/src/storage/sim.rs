@@ -106,6 +106,19 @@ impl SimStorage {
         self.0.borrow_mut().write_yields = n;
     }
 
+    /// Lets a write of `len` bytes take its time (see `write_yields`).
+    async fn take_time(&self, len: usize) {
+        let yields = {
+            let mut s = self.0.borrow_mut();
+            // Larger writes take longer, as on a device.
+            let most = u64::from(s.write_yields) * (len as u64).div_ceil(64 * 1024);
+            s.rng.below(most + 1)
+        };
+        for _ in 0..yields {
+            crate::shard::yield_once().await;
+        }
+    }
+
     pub fn fail_next_write(&self) {
         self.0.borrow_mut().fail_next_write = true;
     }
@@ -248,15 +261,7 @@ impl SegmentFile for SimSegment {
     async fn write_at(&self, buf: SimBuf, pos: u64) -> Result<()> {
         assert_eq!(pos % crate::limits::DMA_ALIGNMENT as u64, 0, "unaligned write");
         self.store.tick("write", &self.path)?;
-        let yields = {
-            let mut s = self.store.0.borrow_mut();
-            // Larger writes take longer, as on a device.
-            let most = u64::from(s.write_yields) * (buf.0.len() as u64).div_ceil(64 * 1024);
-            s.rng.below(most + 1)
-        };
-        for _ in 0..yields {
-            crate::shard::yield_once().await;
-        }
+        self.store.take_time(buf.0.len()).await;
         {
             let mut s = self.store.0.borrow_mut();
             if std::mem::take(&mut s.fail_next_write) {
@@ -359,6 +364,8 @@ impl Storage for SimStorage {
 
     async fn write_file_atomic(&self, path: &Path, bytes: &[u8]) -> Result<()> {
         self.tick("write", path)?;
+        // Temp file, syncs and rename: several device round trips.
+        self.take_time(4 * 64 * 1024).await;
         let mut s = self.0.borrow_mut();
         s.files.insert(
             path.to_path_buf(),

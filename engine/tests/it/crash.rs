@@ -361,6 +361,48 @@ fn zeroing_beside_appends_with_seed(seed: u64) {
     assert_eq!(got.iter().map(record_index).collect::<Vec<_>>(), want, "seed {seed}: after a crash");
 }
 
+/// Checkpoints are written beside the appends, so one may still be writing
+/// when its segment is sealed by a roll: the sealed segment's index must be
+/// the seal's, never the older checkpoint's (recovery trusts a sealed
+/// index, so a stale one would hide the records after it).
+#[test]
+fn a_checkpoint_racing_a_roll_never_replaces_the_sealed_index() {
+    for seed in 0..6 {
+        let storage = SimStorage::new(seed);
+        storage.set_write_yields(16);
+        let clock = ManualClock::new(T0);
+        let log = LogConfig { segment_bytes: 1 << 20, sync_policy: SyncPolicy::Always };
+        let engine = open_with(&storage, &clock, log, 1 << 20);
+        block_on(engine.create_stream("c", 1, None)).expect("create");
+        let meta = engine.snapshot().stream("c").expect("stream").clone();
+        let shard = engine.core().shard(&meta, 0).expect("shard");
+        let count = 400u64;
+        let done = std::cell::Cell::new(false);
+        block_on(async {
+            let appends = async {
+                for i in 0..count {
+                    engine.put_record("c", record("k", i, 20 << 10), None).await.expect("put");
+                    // Between puts the write position is free for a checkpoint.
+                    yield_now().await;
+                }
+                done.set(true);
+            };
+            let checkpoints = async {
+                while !done.get() {
+                    shard.checkpoint().await.expect("checkpoint");
+                    // Let the appends run even when there was nothing to do.
+                    yield_now().await;
+                }
+            };
+            futures::join!(appends, checkpoints);
+        });
+        drop((shard, engine));
+        let engine = open(&storage.crash(), &clock);
+        let got = read_all(&engine, "c", 0, StartingPosition::TrimHorizon, 100);
+        assert_eq!(got.iter().map(record_index).collect::<Vec<_>>(), (0..count).collect::<Vec<_>>(), "seed {seed}");
+    }
+}
+
 /// Maintenance zeroes (and syncs) the runway ahead of a shard whose small
 /// groups ran it short since its last pass, and does nothing for a shard
 /// that did not; a crash afterwards loses no acknowledged record.
@@ -403,4 +445,18 @@ fn maintenance_prepares_the_runway_of_active_shards_only() {
     let engine = open(&storage.crash(), &clock);
     let got = read_all(&engine, "busy", 0, StartingPosition::TrimHorizon, 100);
     assert_eq!(got.iter().map(record_index).collect::<Vec<_>>(), (0..=26).collect::<Vec<_>>());
+}
+
+/// Returns `Pending` once, so the other futures of a `join!` run.
+async fn yield_now() {
+    let mut yielded = false;
+    futures::future::poll_fn(|cx| {
+        if std::mem::replace(&mut yielded, true) {
+            std::task::Poll::Ready(())
+        } else {
+            cx.waker().wake_by_ref();
+            std::task::Poll::Pending
+        }
+    })
+    .await
 }
