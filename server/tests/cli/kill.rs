@@ -1,5 +1,8 @@
 //! `shoal serve` killed with SIGKILL while writers are being acknowledged: after a restart on
 //! the same directory, every acknowledged record is there, with its data, once.
+//!
+//! Records of 12 KiB into 8 MiB segments, so that before the kill each shard has rolled
+//! segments and its runway task has zeroed ahead of the appends several times.
 
 use std::collections::HashMap;
 use std::net::{SocketAddr, TcpListener};
@@ -12,7 +15,10 @@ use shoal_protocol::client::{Client, ClientConfig, RetryPolicy};
 use shoal_protocol::ops::{CreateStream, GetRecords, GetShardIterator, PutRecord, ShardIteratorType};
 
 /// Writers stop at this many acknowledgements, or at the deadline.
-const ACKS_BEFORE_KILL: usize = 3_000;
+const ACKS_BEFORE_KILL: usize = 6_000;
+/// Data bytes per record (the key, repeated).
+const RECORD_BYTES: usize = 12 * 1024;
+const SEGMENT_BYTES: &str = "8388608";
 const WRITERS: usize = 4;
 const SHARDS: u32 = 4;
 
@@ -22,7 +28,7 @@ fn free_port() -> SocketAddr {
 
 fn serve(dir: &std::path::Path, addr: SocketAddr) -> Child {
     let mut child = Command::new(env!("CARGO_BIN_EXE_shoal"))
-        .args(["serve", "--cores", "2", "--data-dir"])
+        .args(["serve", "--cores", "2", "--shard-limits", "unlimited", "--segment-bytes", SEGMENT_BYTES, "--data-dir"])
         .arg(dir)
         .args(["--listen", &addr.to_string()])
         .stdin(Stdio::null())
@@ -40,6 +46,11 @@ fn serve(dir: &std::path::Path, addr: SocketAddr) -> Child {
         std::thread::sleep(Duration::from_millis(20));
     }
     child
+}
+
+/// A record's data: its key, repeated to `RECORD_BYTES`.
+fn data_of(key: &str) -> Vec<u8> {
+    key.bytes().cycle().take(RECORD_BYTES).collect()
 }
 
 fn client(addr: SocketAddr, retry: RetryPolicy) -> Client {
@@ -83,7 +94,7 @@ fn every_acknowledged_record_survives_sigkill() {
             std::thread::spawn(move || {
                 for i in 0.. {
                     let key = format!("w{w}-{i}");
-                    match block_on(c.put_record(PutRecord::new("audit", key.clone(), key.clone().into_bytes()))) {
+                    match block_on(c.put_record(PutRecord::new("audit", key.clone(), data_of(&key)))) {
                         Ok(out) => acked.lock().expect("acks").push((key, out.shard, out.sequence_number)),
                         Err(_) => return, // the server is gone
                     }
@@ -114,7 +125,7 @@ fn every_acknowledged_record_survives_sigkill() {
         let found = stored[*shard as usize].get(seq);
         assert_eq!(
             found.map(|(k, d)| (k.as_str(), d.as_slice())),
-            Some((key.as_str(), key.as_bytes())),
+            Some((key.as_str(), data_of(key).as_slice())),
             "acknowledged record {key} (shard {shard}, sequence number {seq})"
         );
     }
