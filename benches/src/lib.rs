@@ -18,8 +18,11 @@ pub fn bench_dir() -> PathBuf {
     dir
 }
 
-/// One executor pinned to CPU 0, driven from the calling thread.
+/// One executor pinned to CPU 0, driven from the calling thread. Turns
+/// transparent huge pages off for the process first, as `Engine::start`
+/// does for the server, so engine-only benchmarks run the way it does.
 pub fn executor() -> LocalExecutor {
+    shoal_engine::process::disable_transparent_huge_pages().expect("prctl(PR_SET_THP_DISABLE)");
     LocalExecutorBuilder::new(Placement::Fixed(0)).io_memory(8 << 20).make().expect("glommio executor")
 }
 

@@ -40,6 +40,7 @@ pub mod limits;
 pub mod local;
 pub mod metrics;
 pub mod model;
+pub mod process;
 pub mod reshard;
 pub mod routing;
 pub mod runtime;

@@ -75,7 +75,8 @@ pub struct Engine {
 }
 
 impl Engine {
-    /// Recovers the data directory and starts one executor per core.
+    /// Recovers the data directory and starts one executor per core. Turns
+    /// transparent huge pages off for the process (see [`crate::process`]).
     pub fn start(config: EngineConfig) -> Result<Engine> {
         Self::start_with(config, None)
     }
@@ -85,6 +86,10 @@ impl Engine {
     /// executors).
     pub fn start_with(config: EngineConfig, hook: Option<CoreHook>) -> Result<Engine> {
         config.validate()?;
+        // Before the executors allocate anything (see `process`).
+        if let Err(e) = crate::process::disable_transparent_huge_pages() {
+            tracing::warn!(error = %e, "could not turn transparent huge pages off; expect multi-millisecond stalls");
+        }
         let cores = match config.cores {
             0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
             n => n,
