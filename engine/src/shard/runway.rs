@@ -133,8 +133,9 @@ impl<S: Storage, C: Clock> ShardLog<S, C> {
             else {
                 return Ok(());
             };
+            // `written_end` is u64::MAX while a roll is sealing the file.
             let end = st.written_end.max(align_up(summary.data_len));
-            (file.clone(), *base_counter, (end + ZERO_AHEAD_BYTES).min(self.config.segment_bytes))
+            (file.clone(), *base_counter, end.saturating_add(ZERO_AHEAD_BYTES).min(self.config.segment_bytes))
         };
         let mut pos = {
             let mut st = self.st.borrow_mut();
