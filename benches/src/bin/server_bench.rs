@@ -264,6 +264,9 @@ fn main() {
     let dir = tempfile::tempdir_in(bench_dir()).expect("dir");
     let mut config = ServerConfig::new(dir.path(), "127.0.0.1:0".parse().expect("addr"));
     config.engine.default_shard_limits = shoal_engine::ShardLimits::UNLIMITED;
+    if let Some(mib) = std::env::var("SHOAL_BENCH_SEGMENT_MIB").ok().and_then(|v| v.parse::<u64>().ok()) {
+        config.engine.log.segment_bytes = mib << 20;
+    }
     let server = Server::start(config).expect("server");
     let addr = server.local_addr();
     let client = Client::connect(addr, ClientConfig::default()).expect("connect");

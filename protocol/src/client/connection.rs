@@ -27,7 +27,7 @@ use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 use futures::channel::{mpsc, oneshot};
@@ -35,7 +35,7 @@ use futures::SinkExt;
 
 use crate::client::config::{ClientConfig, ServingCore};
 use crate::client::error::{ClientError, LostReason, ProtocolError};
-use crate::client::local_port;
+use crate::client::{deadlines, local_port};
 use crate::frame::{decode_raw, Decoded, ErrorFrame, Frame, FrameBody};
 use crate::header::{FrameKind, HEADER_SIZE_BYTES};
 use crate::ops::{Opcode, Push, Request, Response, SubscribeToShardEvent};
@@ -69,10 +69,11 @@ struct Writer {
     buf: BytesMut,
 }
 
-/// What the writers and the reader thread share.
-#[derive(Default)]
+/// What the writers, the reader thread and the timeout sweeper share.
 pub(crate) struct Shared {
     state: Mutex<State>,
+    /// How long a request waits for its answer; zero waits forever.
+    request_timeout: Duration,
 }
 
 #[derive(Default)]
@@ -86,6 +87,8 @@ struct State {
 struct Pending {
     opcode: Opcode,
     answer: oneshot::Sender<Answer>,
+    /// When the sweeper fails it with a timeout, unless answered before.
+    deadline: Option<Instant>,
 }
 
 /// A frame that may answer a request: every kind but push.
@@ -117,7 +120,10 @@ impl Connection {
         };
         let read_half = setup(&stream).map_err(ClientError::Connect)?;
         let peer = stream.peer_addr().map_err(ClientError::Connect)?;
-        let shared = Arc::new(Shared::default());
+        let shared = Arc::new(Shared::new(config.request_timeout));
+        if !config.request_timeout.is_zero() && !deadlines::watch(Arc::downgrade(&shared)) {
+            return Err(ClientError::Connect(std::io::Error::other("cannot start the client's timeout thread")));
+        }
         let reader_shared = Arc::clone(&shared);
         std::thread::Builder::new()
             .name(format!("shoal-client-{generation}"))
@@ -224,6 +230,10 @@ impl Drop for SubscriptionGuard {
 }
 
 impl Shared {
+    pub(crate) fn new(request_timeout: Duration) -> Shared {
+        Shared { state: Mutex::default(), request_timeout }
+    }
+
     fn register(
         &self,
         correlation_id: u64,
@@ -235,7 +245,8 @@ impl Shared {
             return Err(ClientError::ConnectionLost(Arc::clone(reason)));
         }
         let (answer, receiver) = oneshot::channel();
-        let previous = state.pending.insert(correlation_id, Pending { opcode, answer });
+        let deadline = Some(self.request_timeout).filter(|t| !t.is_zero()).map(|t| Instant::now() + t);
+        let previous = state.pending.insert(correlation_id, Pending { opcode, answer, deadline });
         assert!(previous.is_none(), "correlation id {correlation_id} reused while in flight");
         if let Some(sink) = sink {
             let previous = state.subscriptions.insert(correlation_id, sink);
@@ -254,6 +265,22 @@ impl Shared {
         }
         state.subscriptions.clear();
         reason
+    }
+
+    /// Fails the requests whose deadline is before `now` with a timeout (the sweeper calls this).
+    pub(crate) fn expire(&self, now: Instant) {
+        let expired: Vec<Pending> = {
+            let mut state = lock(&self.state);
+            if !state.pending.values().any(|p| p.deadline.is_some_and(|d| d <= now)) {
+                return;
+            }
+            let (expired, kept) = state.pending.drain().partition(|(_, p)| p.deadline.is_some_and(|d| d <= now));
+            state.pending = kept;
+            expired.into_values().collect()
+        };
+        for pending in expired {
+            let _ = pending.answer.send(Err(ClientError::Timeout(self.request_timeout)));
+        }
     }
 
     /// Hands a decoded frame to whoever waits for it: a push frame to its subscription, an
@@ -474,7 +501,7 @@ mod tests {
 
     #[test]
     fn push_frames_reach_their_subscription_and_no_other() {
-        let shared = Shared::default();
+        let shared = Shared::new(Duration::ZERO);
         let mut events = subscribed(&shared, 7, 4);
         assert_eq!(shared.deliver(push(7, 1, None), 0), None);
         assert_eq!(shared.deliver(push(8, 2, None), 0), None, "dropped, not returned");
@@ -484,7 +511,7 @@ mod tests {
 
     #[test]
     fn the_last_event_and_an_ending_error_forget_the_subscription() {
-        let shared = Shared::default();
+        let shared = Shared::new(Duration::ZERO);
         let mut ended = subscribed(&shared, 7, 4);
         shared.deliver(push(7, 1, Some(SubscriptionEnd::Lifetime)), 0);
         assert!(lock(&shared.state).subscriptions.is_empty());
@@ -505,7 +532,7 @@ mod tests {
 
     #[test]
     fn a_full_channel_holds_the_reader_back_until_the_subscriber_reads() {
-        let shared = Arc::new(Shared::default());
+        let shared = Arc::new(Shared::new(Duration::ZERO));
         let mut events = subscribed(&shared, 7, 0);
         let reader = {
             let shared = Arc::clone(&shared);
@@ -527,7 +554,7 @@ mod tests {
 
     #[test]
     fn a_subscriber_that_goes_away_releases_a_waiting_reader() {
-        let shared = Arc::new(Shared::default());
+        let shared = Arc::new(Shared::new(Duration::ZERO));
         let events = subscribed(&shared, 7, 0);
         let reader = {
             let shared = Arc::clone(&shared);
@@ -541,7 +568,7 @@ mod tests {
 
     #[test]
     fn a_lost_connection_closes_subscriptions_and_refuses_new_ones() {
-        let shared = Shared::default();
+        let shared = Shared::new(Duration::ZERO);
         let mut events = subscribed(&shared, 7, 4);
         shared.lose(LostReason::ClosedByServer);
         assert!(futures::executor::block_on(events.next()).is_none());
@@ -551,8 +578,37 @@ mod tests {
     }
 
     #[test]
+    fn requests_past_their_deadline_fail_with_a_timeout_and_the_others_wait() {
+        let timeout = Duration::from_secs(2);
+        let shared = Shared::new(timeout);
+        let before = Instant::now();
+        let mut first = shared.register(1, Opcode::PutRecord, None).unwrap();
+        shared.expire(before + timeout / 2);
+        assert!(matches!(first.try_recv(), Ok(None)), "not due yet");
+        // A clock reading strictly between the two registrations.
+        std::thread::sleep(Duration::from_millis(1));
+        let between = Instant::now();
+        std::thread::sleep(Duration::from_millis(1));
+        let mut second = shared.register(2, Opcode::PutRecord, None).unwrap();
+        shared.expire(between + timeout);
+        assert!(matches!(first.try_recv(), Ok(Some(Err(ClientError::Timeout(t)))) if t == timeout));
+        assert!(matches!(second.try_recv(), Ok(None)), "registered later, due later");
+        shared.expire(Instant::now() + timeout);
+        assert!(matches!(second.try_recv(), Ok(Some(Err(ClientError::Timeout(_))))));
+        assert!(lock(&shared.state).pending.is_empty(), "expired requests are forgotten");
+    }
+
+    #[test]
+    fn without_a_timeout_nothing_expires() {
+        let shared = Shared::new(Duration::ZERO);
+        let mut pending = shared.register(1, Opcode::PutRecord, None).unwrap();
+        shared.expire(Instant::now() + Duration::from_secs(3600));
+        assert!(matches!(pending.try_recv(), Ok(None)));
+    }
+
+    #[test]
     fn the_first_reason_for_losing_a_connection_is_kept() {
-        let shared = Shared::default();
+        let shared = Shared::new(Duration::ZERO);
         let pending = shared.register(1, Opcode::PutRecord, None).unwrap();
         shared.lose(LostReason::ClosedByServer);
         let again = shared.lose(LostReason::ClosedByClient);

@@ -28,8 +28,9 @@
 //! threads or tasks, may be in flight at once, and answers are matched by correlation id in
 //! whatever order the server sends them. A background reader thread per connection decodes the
 //! answers and completes each request's oneshot channel, so the async methods return `Send`
-//! futures that any executor can poll; timeouts and backoff sleep on `futures-timer`, which is
-//! runtime-agnostic too. [`BlockingClient`] runs the same methods with
+//! futures that any executor can poll. Backoff sleeps on `futures-timer`, which is
+//! runtime-agnostic too; request timeouts cost no timer at all (one sweeper thread fails
+//! requests past their deadline, within 20 ms of it). [`BlockingClient`] runs the same methods with
 //! `futures::executor::block_on` for code without an executor.
 //!
 //! Writes happen on the calling thread: the request is encoded into a buffer and written to the
@@ -102,6 +103,7 @@
 mod blocking;
 mod config;
 mod connection;
+mod deadlines;
 mod error;
 mod local_port;
 mod resubmit;
@@ -121,8 +123,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use futures::channel::{mpsc, oneshot};
-use futures::future::{self, Either};
-use futures_timer::Delay;
 
 use crate::client::connection::{lock, Connection};
 use crate::ops::{
@@ -234,16 +234,8 @@ impl Client {
         connection: &Connection,
         answer: oneshot::Receiver<connection::Answer>,
     ) -> Result<Response, ClientError> {
-        let timeout = self.inner.config.request_timeout;
-        let answered = if timeout.is_zero() {
-            answer.await
-        } else {
-            match future::select(answer, Delay::new(timeout)).await {
-                Either::Left((answered, _)) => answered,
-                Either::Right(((), _)) => return Err(ClientError::Timeout(timeout)),
-            }
-        };
-        match answered {
+        // The timeout arrives through `answer` too (see `deadlines`).
+        match answer.await {
             Ok(answer) => answer,
             // Only a connection that went away drops a sender without answering.
             Err(oneshot::Canceled) => Err(ClientError::ConnectionLost(
