@@ -23,6 +23,12 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // Before anything is allocated: the generator's own huge-page faults would stall its
+    // threads for milliseconds and count as server latency (the embedded server does the same
+    // for its process; this covers --addr runs too).
+    if let Err(e) = shoal_engine::process::disable_transparent_huge_pages() {
+        eprintln!("shoal-loadgen: could not turn transparent huge pages off ({e}); expect stalls in the figures");
+    }
     // The bound starts now, and the watchdog ends the process if the run outlasts it.
     let clock = Arc::new(Clock::start(Budget::for_plan(&plan)));
     if let Err(e) = budget::watchdog(Arc::clone(&clock)) {

@@ -209,8 +209,12 @@ fn put_record_rtt(addr: std::net::SocketAddr, secs: u64, shard_aware: bool) -> H
     let client = Putter::connect(addr, shard_aware);
     let mut hist = Histogram::<u64>::new(3).expect("histogram");
     let deadline = Instant::now() + Duration::from_secs(secs);
+    let gap = std::env::var("SHOAL_BENCH_RTT_GAP_MS").ok().and_then(|v| v.parse().ok()).map(Duration::from_millis);
     let mut i = 0u64;
     while Instant::now() < deadline {
+        if let Some(gap) = gap {
+            std::thread::sleep(gap);
+        }
         let r = PutRecord::new("lat", format!("r{i}"), vec![b'r'; RECORD_BYTES]);
         let start = Instant::now();
         block_on(client.put_record(r)).expect("put");
