@@ -26,7 +26,7 @@ use crate::report::{
     ErrorsReport, LimitsReport, MaxReport, Report, SecondReport, ShardReport, StepHistograms, StepReport, StreamReport,
     TargetReport, WorkloadReport, SCHEMA,
 };
-use crate::stats::{LatencySummary, Measure, Recorder};
+use crate::stats::{LatencySummary, Measure, Recorder, SubscriberSpread};
 use crate::subscriber;
 use crate::target::{self, Target};
 use crate::verify::{ConsumerId, ReaderKind, Verdict, Verifier, VerifierConfig};
@@ -751,6 +751,7 @@ fn step_report(
         put_ack_latency_ms: LatencySummary::of(&m.ack),
         put_to_read_latency_ms: LatencySummary::of(&m.read),
         put_to_push_latency_ms: LatencySummary::of(&m.push),
+        put_to_push_p99_by_subscriber: SubscriberSpread::of(&m.push_by_subscriber),
         generator_delay_ms: LatencySummary::of(&m.send),
         warmup: false,
         sustained,

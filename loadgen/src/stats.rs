@@ -92,6 +92,9 @@ pub struct Measure {
     pub read: Histogram<u64>,
     /// Record: intended send of its put → pushed to an enhanced fan-out subscriber.
     pub push: Histogram<u64>,
+    /// `push` again, apart per fan-out subscriber (its index; over all shards it subscribes
+    /// to): a slow subscriber must not hide in the pooled percentiles.
+    pub push_by_subscriber: BTreeMap<u16, Histogram<u64>>,
     /// Put request: intended send → handed to the client, built (the generator's own delay,
     /// included in `ack`; a sanity check that the generator keeps its schedule).
     pub send: Histogram<u64>,
@@ -99,7 +102,14 @@ pub struct Measure {
 
 impl Default for Measure {
     fn default() -> Self {
-        Measure { counts: Counts::default(), ack: histogram(), read: histogram(), push: histogram(), send: histogram() }
+        Measure {
+            counts: Counts::default(),
+            ack: histogram(),
+            read: histogram(),
+            push: histogram(),
+            push_by_subscriber: BTreeMap::new(),
+            send: histogram(),
+        }
     }
 }
 
@@ -109,6 +119,9 @@ impl Measure {
         let _ = self.ack.add(&o.ack);
         let _ = self.read.add(&o.read);
         let _ = self.push.add(&o.push);
+        for (subscriber, h) in &o.push_by_subscriber {
+            let _ = self.push_by_subscriber.entry(*subscriber).or_insert_with(histogram).add(h);
+        }
         let _ = self.send.add(&o.send);
     }
 }
@@ -266,6 +279,7 @@ impl Recorder {
                 if pushed {
                     m.counts.pushed_records += 1;
                     let _ = m.push.record(micros);
+                    let _ = m.push_by_subscriber.entry(consumer.index).or_insert_with(histogram).record(micros);
                 } else {
                     m.counts.read_records += 1;
                     let _ = m.read.record(micros);
@@ -324,6 +338,39 @@ impl Recorder {
     pub fn errors(&self) -> (Vec<String>, u64) {
         let inner = self.lock();
         (inner.errors.clone(), inner.error_count)
+    }
+}
+
+/// How the put→push p99 differs between fan-out subscribers: every subscriber's own p99,
+/// then the lowest, the median and the highest of those.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct SubscriberSpread {
+    pub subscribers: usize,
+    pub p99_ms_min: f64,
+    pub p99_ms_median: f64,
+    pub p99_ms_max: f64,
+    /// The subscriber (its index) with the highest p99.
+    pub slowest_subscriber: u16,
+}
+
+impl SubscriberSpread {
+    /// `None` without any pushed record.
+    pub fn of(by_subscriber: &BTreeMap<u16, Histogram<u64>>) -> Option<SubscriberSpread> {
+        let mut p99s: Vec<(u64, u16)> = by_subscriber
+            .iter()
+            .filter(|(_, h)| !h.is_empty())
+            .map(|(&subscriber, h)| (h.value_at_quantile(0.99), subscriber))
+            .collect();
+        p99s.sort_unstable();
+        let ms = |micros: u64| round3(micros as f64 / 1000.0);
+        let (&(min, _), &(max, slowest)) = (p99s.first()?, p99s.last()?);
+        Some(SubscriberSpread {
+            subscribers: p99s.len(),
+            p99_ms_min: ms(min),
+            p99_ms_median: ms(p99s[p99s.len() / 2].0),
+            p99_ms_max: ms(max),
+            slowest_subscriber: slowest,
+        })
     }
 }
 
@@ -437,6 +484,29 @@ mod tests {
         let step = r.step(0);
         assert_eq!((step.read.len(), step.push.len()), (2, 3));
         assert_eq!(r.errors().1, 1);
+    }
+
+    #[test]
+    fn a_slow_subscriber_stands_out_in_the_spread() {
+        let epoch = Instant::now();
+        let r = Recorder::new(epoch);
+        r.start_step(epoch);
+        // Records due at 0; subscribers 0..3 receive them after 2 ms, subscriber 3 after 40 ms.
+        for index in 0..4u16 {
+            let subscriber = ConsumerId { shard: 0, kind: ReaderKind::FanOut, index };
+            let late = if index == 3 { 40 } else { 2 + u64::from(index) };
+            r.reads(subscriber, &[0; 200], 200, epoch + Duration::from_millis(late));
+        }
+        let spread = SubscriberSpread::of(&r.step(0).push_by_subscriber).expect("pushes");
+        assert_eq!(spread.subscribers, 4);
+        assert_eq!(spread.slowest_subscriber, 3);
+        assert!((spread.p99_ms_min - 2.0).abs() < 0.01, "{spread:?}");
+        assert!((spread.p99_ms_median - 4.0).abs() < 0.01, "{spread:?}");
+        assert!((spread.p99_ms_max - 40.0).abs() < 0.05, "{spread:?}");
+        // Polled reads are not subscribers.
+        r.reads(ConsumerId::polled(0, 0), &[0; 10], 10, epoch + Duration::from_millis(900));
+        assert_eq!(SubscriberSpread::of(&r.step(0).push_by_subscriber).expect("pushes").subscribers, 4);
+        assert_eq!(SubscriberSpread::of(&BTreeMap::new()), None);
     }
 
     #[test]

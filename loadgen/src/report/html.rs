@@ -302,6 +302,21 @@ fn tables(out: &mut String, r: &Report) {
                 write!(out, "<tr><td>{}</td>{}</tr>", esc(&s.name), latency_cells(s.put_to_push_latency_ms.as_ref()));
         }
         out.push_str("</table>");
+        for s in &rows {
+            if let Some(spread) = s.put_to_push_p99_by_subscriber.filter(|spread| spread.subscribers > 1) {
+                let _ = write!(
+                    out,
+                    "<p class=\"note\">{}: p99 of each of the {} subscribers on its own: lowest {:.2}, median {:.2}, \
+                     highest {:.2} ms (subscriber {}).</p>",
+                    esc(&s.name),
+                    spread.subscribers,
+                    spread.p99_ms_min,
+                    spread.p99_ms_median,
+                    spread.p99_ms_max,
+                    spread.slowest_subscriber
+                );
+            }
+        }
     }
 }
 

@@ -13,7 +13,7 @@ pub mod table;
 use hdrhistogram::Histogram;
 use serde::Serialize;
 
-use crate::stats::{Counts, LatencySummary, ShardCounts};
+use crate::stats::{Counts, LatencySummary, ShardCounts, SubscriberSpread};
 use crate::verify::Verdict;
 
 pub const SCHEMA: &str = "shoal-loadgen/2";
@@ -159,6 +159,8 @@ pub struct StepReport {
     /// Put → enhanced fan-out push, per record and subscriber: `null` without fan-out
     /// subscribers.
     pub put_to_push_latency_ms: Option<LatencySummary>,
+    /// Each subscriber's own put → push p99, summarized: `null` without fan-out subscribers.
+    pub put_to_push_p99_by_subscriber: Option<SubscriberSpread>,
     /// Intended send time → request built and handed to the client, less any wait for an
     /// in-flight slot: the generator's own delay (pacer lateness, pool queueing, building),
     /// already included in the put latency. Large values mean the generator, not the server,

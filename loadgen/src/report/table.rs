@@ -247,6 +247,23 @@ pub fn render(r: &Report) -> String {
             &rows,
             |s| s.put_to_push_latency_ms.as_ref(),
         );
+        let spreads: Vec<_> =
+            rows.iter().filter_map(|s| s.put_to_push_p99_by_subscriber.map(|spread| (&s.name, spread))).collect();
+        if spreads.iter().any(|(_, spread)| spread.subscribers > 1) {
+            let _ = writeln!(out, "  p99 of each subscriber on its own, ms:");
+            for (name, spread) in spreads {
+                let _ = writeln!(
+                    out,
+                    "  {:<12} {:>3} subscribers: lowest {:.2}, median {:.2}, highest {:.2} (subscriber {})",
+                    name,
+                    spread.subscribers,
+                    spread.p99_ms_min,
+                    spread.p99_ms_median,
+                    spread.p99_ms_max,
+                    spread.slowest_subscriber
+                );
+            }
+        }
     }
 
     let _ = writeln!(out, "\nPer shard (read and pushed: summed over the shard's readers)");
