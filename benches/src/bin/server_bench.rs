@@ -15,6 +15,11 @@
 //! (one connection per server core; every record sent to its shard's core), for comparison in
 //! the same run. Phases run in the order given. Each prints how many requests the server
 //! forwarded between its cores.
+//!
+//! Environment (for experiments; figures in BENCHMARKS.md say when they used one):
+//! `SHOAL_BENCH_CORES` (the server's executors, default one per CPU), `SHOAL_BENCH_SEGMENT_MIB`
+//! (segment size), `SHOAL_BENCH_RTT_GAP_MS` (a pause before each `rtt` request, to see the cost
+//! of waking an idle machine).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -268,6 +273,9 @@ fn main() {
     let dir = tempfile::tempdir_in(bench_dir()).expect("dir");
     let mut config = ServerConfig::new(dir.path(), "127.0.0.1:0".parse().expect("addr"));
     config.engine.default_shard_limits = shoal_engine::ShardLimits::UNLIMITED;
+    if let Some(cores) = std::env::var("SHOAL_BENCH_CORES").ok().and_then(|v| v.parse::<usize>().ok()) {
+        config.engine.cores = cores;
+    }
     if let Some(mib) = std::env::var("SHOAL_BENCH_SEGMENT_MIB").ok().and_then(|v| v.parse::<u64>().ok()) {
         config.engine.log.segment_bytes = mib << 20;
     }
