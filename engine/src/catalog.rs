@@ -26,6 +26,8 @@ use crate::storage::Storage;
 use crate::throttle::ShardLimits;
 
 const CATALOG_FILE: &str = "catalog.bin";
+/// Where the streams' directories are, under the data directory.
+const STREAMS_DIR: &str = "streams";
 const CATALOG_MAGIC: [u8; 4] = *b"SHC1";
 /// 2: streams carry their registered consumers.
 /// 3: shards carry the times they opened and closed.
@@ -147,7 +149,7 @@ impl StreamMeta {
 
     /// Directory of this stream under the data directory.
     pub fn dir(&self, data_dir: &Path) -> PathBuf {
-        data_dir.join("streams").join(format!("{}.{}", self.name, self.incarnation))
+        data_dir.join(STREAMS_DIR).join(format!("{}.{}", self.name, self.incarnation))
     }
 
     pub fn shard_dir(&self, data_dir: &Path, index: u32) -> PathBuf {
@@ -264,7 +266,23 @@ impl<S: Storage> Catalog<S> {
         storage.create_dir_all(&data_dir).await?;
         let path = data_dir.join(CATALOG_FILE);
         let data = match storage.read_file(&path).await? {
-            None => CatalogData::default(),
+            None => {
+                // Stream files without a catalog: the catalog was lost, not
+                // never written. Starting empty would treat every stream as
+                // deleted and remove its files (see `sweep_orphans`).
+                let streams = storage.list_dir(&data_dir.join(STREAMS_DIR)).await?;
+                if let Some(first) = streams.first() {
+                    return Err(EngineError::DataDir(format!(
+                        "{} has no {CATALOG_FILE} but holds stream files ({}/{first} and {} more): the catalog \
+                         is missing, so nothing is opened or removed; restore {CATALOG_FILE}, or move {STREAMS_DIR}/ \
+                         away to start empty",
+                        data_dir.display(),
+                        STREAMS_DIR,
+                        streams.len() - 1
+                    )));
+                }
+                CatalogData::default()
+            }
             Some(bytes) => CatalogData::decode(&bytes).map_err(|detail| EngineError::Corrupt {
                 shard: "-".into(),
                 segment: path.display().to_string(),
@@ -446,15 +464,24 @@ impl<S: Storage> Catalog<S> {
     /// Deletes stream directories that no catalog entry owns (left by a
     /// crash between the catalog write and the file deletion).
     pub async fn sweep_orphans(&self) -> Result<usize> {
-        let root = self.data_dir.join("streams");
+        let root = self.data_dir.join(STREAMS_DIR);
         let mut removed = 0;
         for name in self.storage.list_dir(&root).await? {
             let owned = self.data.streams.iter().any(|s| format!("{}.{}", s.name, s.incarnation) == name);
-            if !owned {
-                tracing::info!(dir = %name, "removing files of a deleted stream");
-                self.storage.remove_dir_all(&root.join(&name)).await?;
-                removed += 1;
+            if owned {
+                continue;
             }
+            // Only a directory this catalog once created (an incarnation it
+            // has handed out) can be one it deleted; anything else is not
+            // ours to remove.
+            let incarnation = name.rsplit_once('.').and_then(|(_, n)| n.parse::<u64>().ok());
+            if incarnation.is_none_or(|n| n >= self.data.next_incarnation) {
+                tracing::warn!(dir = %name, "unknown directory under streams/ left alone (not created by this catalog)");
+                continue;
+            }
+            tracing::info!(dir = %name, "removing files of a deleted stream");
+            self.storage.remove_dir_all(&root.join(&name)).await?;
+            removed += 1;
         }
         Ok(removed)
     }

@@ -46,6 +46,10 @@ pub enum EngineError {
     /// further appends until it is reopened (the durable state is unknown).
     #[error("shard {0} is failed after an earlier write error; reopen to recover")]
     ShardFailed(String),
+    /// The data directory cannot be used as it is (at start only): another
+    /// process holds it, or it has stream files and no catalog.
+    #[error("{0}")]
+    DataDir(String),
     /// The engine (or the core owning the shard) has shut down.
     #[error("engine is shut down")]
     Shutdown,
@@ -74,6 +78,7 @@ impl EngineError {
             | EngineError::Corrupt { .. }
             | EngineError::ShardFailed(_)
             | EngineError::ShardClosed(_)
+            | EngineError::DataDir(_)
             | EngineError::Shutdown => ErrorKind::InternalFailure,
         }
     }

@@ -34,6 +34,7 @@ pub mod checksum;
 pub mod clock;
 pub mod config;
 pub mod core;
+pub mod data_dir_lock;
 pub mod error;
 pub mod frame;
 pub mod limits;

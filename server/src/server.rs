@@ -17,6 +17,10 @@ const START_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long the check for another server on the listen address waits for
 /// an answer (a local listener answers at once).
 const LISTEN_PROBE_TIMEOUT: Duration = Duration::from_secs(1);
+/// Probes of the listen address before another server is assumed there, and
+/// the pause between them: a listener must keep accepting for ~0.5 s.
+const LISTEN_PROBE_ATTEMPTS: u32 = 6;
+const LISTEN_PROBE_PAUSE: Duration = Duration::from_millis(100);
 
 /// Where `shoal serve` keeps its data unless told otherwise.
 pub const DATA_DIR_DEFAULT: &str = "./shoal-data";
@@ -215,14 +219,22 @@ fn refuse_if_listened(addr: SocketAddr) -> Result<(), ServerError> {
         IpAddr::V6(ip) if ip.is_unspecified() => SocketAddr::new(Ipv6Addr::LOCALHOST.into(), addr.port()),
         _ => addr,
     };
-    match std::net::TcpStream::connect_timeout(&probe, LISTEN_PROBE_TIMEOUT) {
-        Ok(_) => Err(ServerError::AddressInUse {
-            addr,
-            source: std::io::Error::new(std::io::ErrorKind::AddrInUse, "a server accepts connections there"),
-        }),
-        // Refused (nobody listens), or unreachable: binding will tell.
-        Err(_) => Ok(()),
+    // A server killed a moment ago can still complete a connection for a few
+    // milliseconds after its process is gone (seen ~10 ms after `kill -9`
+    // was reaped): only a listener that keeps accepting is another server.
+    for attempt in 0..LISTEN_PROBE_ATTEMPTS {
+        if attempt > 0 {
+            std::thread::sleep(LISTEN_PROBE_PAUSE);
+        }
+        if std::net::TcpStream::connect_timeout(&probe, LISTEN_PROBE_TIMEOUT).is_err() {
+            // Refused (nobody listens), or unreachable: binding will tell.
+            return Ok(());
+        }
     }
+    Err(ServerError::AddressInUse {
+        addr,
+        source: std::io::Error::new(std::io::ErrorKind::AddrInUse, "a server accepts connections there"),
+    })
 }
 
 /// Core `core`'s item of a per-core list, taken once.

@@ -24,6 +24,8 @@ use futures::channel::oneshot;
 use futures::future::join_all;
 use glommio::{LocalExecutorBuilder, Placement};
 
+use crate::data_dir_lock::DataDirLock;
+
 use crate::catalog::{Catalog, CatalogData, ConsumerMeta};
 use crate::clock::SystemClock;
 use crate::config::{Durability, EngineConfig};
@@ -64,6 +66,10 @@ struct Inner {
     router: Router,
     threads: Mutex<Vec<glommio::ExecutorJoinHandle<()>>>,
     recovery: RecoveryReports,
+    /// Held while the engine runs (see `data_dir_lock`); released once a
+    /// shutdown has stopped every core, so a restart in this process works
+    /// while stale handles linger.
+    lock: Mutex<Option<DataDirLock>>,
 }
 
 /// A handle to a running thread-per-core engine. Cheap to clone; `Send`
@@ -86,6 +92,8 @@ impl Engine {
     /// executors).
     pub fn start_with(config: EngineConfig, hook: Option<CoreHook>) -> Result<Engine> {
         config.validate()?;
+        // Before anything is read: a second process must not recover the same shards.
+        let lock = DataDirLock::acquire(&config.data_dir)?;
         // Before the executors allocate anything (see `process`).
         if let Err(e) = crate::process::disable_transparent_huge_pages() {
             tracing::warn!(error = %e, "could not turn transparent huge pages off; expect multi-millisecond stalls");
@@ -144,7 +152,9 @@ impl Engine {
                 Err(_) => failure = Some(EngineError::Shutdown),
             }
         }
-        let engine = Engine { inner: Arc::new(Inner { router, threads: Mutex::new(threads), recovery }) };
+        let engine = Engine {
+            inner: Arc::new(Inner { router, threads: Mutex::new(threads), recovery, lock: Mutex::new(Some(lock)) }),
+        };
         match failure {
             Some(e) => {
                 let _ = engine.stop();
@@ -370,6 +380,8 @@ impl Engine {
         for t in threads {
             let _ = t.join();
         }
+        // Every core has stopped: nothing of this engine writes any more.
+        drop(self.inner.lock.lock().unwrap_or_else(|e| e.into_inner()).take());
         first_error.map_or(Ok(()), Err)
     }
 }

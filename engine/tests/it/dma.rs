@@ -317,3 +317,89 @@ fn executors_priming_together_can_always_read() {
         }
     }
 }
+
+#[test]
+fn a_second_engine_on_the_same_directory_is_refused_until_the_first_stops() {
+    let dir = test_dir();
+    let first = Engine::start(config(dir.path())).expect("start");
+    block_on(first.create_stream("one", 1, None)).expect("create");
+    match Engine::start(config(dir.path())) {
+        Err(shoal_engine::EngineError::DataDir(message)) => {
+            assert!(message.contains("in use by another Shoal process"), "{message}")
+        }
+        Err(other) => panic!("expected DataDir, got {other}"),
+        Ok(_) => panic!("two engines on one directory"),
+    }
+    // The refused start touched nothing: the first engine still serves.
+    block_on(first.put_records("one", vec![record("k", 1, 100)])).expect("put");
+    first.shutdown().expect("shutdown");
+    let second = Engine::start(config(dir.path())).expect("free once the first stopped");
+    assert_eq!(read_shard(&second, "one", 0).len(), 1);
+    second.shutdown().expect("shutdown");
+}
+
+#[test]
+fn stream_files_without_a_catalog_are_refused_and_kept() {
+    let dir = test_dir();
+    let engine = Engine::start(config(dir.path())).expect("start");
+    block_on(engine.create_stream("kept", 2, None)).expect("create");
+    let records = (0..20).map(|i| record(&format!("k{i}"), i, 500)).collect();
+    block_on(engine.put_records("kept", records)).expect("put");
+    engine.shutdown().expect("shutdown");
+    let files = |root: &std::path::Path| walk(root).len();
+    let before = files(&dir.path().join("streams"));
+    assert!(before > 0);
+
+    std::fs::remove_file(dir.path().join("catalog.bin")).expect("lose the catalog");
+    match Engine::start(config(dir.path())) {
+        Err(shoal_engine::EngineError::DataDir(message)) => {
+            assert!(message.contains("no catalog.bin"), "{message}");
+            assert!(message.contains("kept."), "names a stream directory: {message}");
+        }
+        Err(other) => panic!("expected DataDir, got {other}"),
+        Ok(_) => panic!("started without its catalog"),
+    }
+    assert_eq!(files(&dir.path().join("streams")), before, "nothing was removed");
+}
+
+#[test]
+fn directories_the_catalog_never_created_are_left_alone() {
+    let dir = test_dir();
+    let engine = Engine::start(config(dir.path())).expect("start");
+    block_on(engine.create_stream("mine", 1, None)).expect("create");
+    block_on(engine.create_stream("gone", 1, None)).expect("create");
+    engine.shutdown().expect("shutdown");
+    let streams = dir.path().join("streams");
+    // A stream deleted while the server was down would leave its directory
+    // (incarnation 1, handed out by this catalog) ...
+    let deleted = std::fs::read_dir(&streams)
+        .expect("streams")
+        .map(|e| e.expect("entry").file_name().into_string().expect("utf-8"))
+        .find(|n| n.starts_with("gone."))
+        .expect("gone's directory");
+    // ... and someone else's directory carries an incarnation it never made.
+    std::fs::create_dir_all(streams.join("foreign.999/shard-0")).expect("foreign dir");
+    std::fs::write(streams.join("foreign.999/shard-0/keep.txt"), b"not Shoal's").expect("foreign file");
+    let engine = Engine::start(config(dir.path())).expect("start");
+    block_on(engine.delete_stream("gone")).expect("delete");
+    engine.shutdown().expect("shutdown");
+    // The deleted stream's directory is removed at delete or by the next start's sweep.
+    std::fs::create_dir_all(streams.join(&deleted)).expect("as if the delete had crashed");
+    let engine = Engine::start(config(dir.path())).expect("restart");
+    assert!(!streams.join(&deleted).exists(), "the deleted stream's files are swept");
+    assert!(streams.join("foreign.999/shard-0/keep.txt").exists(), "the foreign directory is kept");
+    engine.shutdown().expect("shutdown");
+}
+
+fn walk(root: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(root).expect("dir").flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}

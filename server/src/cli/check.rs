@@ -1,12 +1,13 @@
 //! `shoal check --data-dir DIR [--repair]`: offline verification of every
 //! segment (CRCs, counter order, indexes against the data), with a report
 //! for people; `--repair` truncates torn tails and rebuilds bad indexes
-//! the way startup recovery does. Run it only while no server uses DIR.
+//! the way startup recovery does. It refuses a directory a server holds.
 
 use std::path::PathBuf;
 
 use glommio::{LocalExecutorBuilder, Placement};
 use shoal_engine::check::{check_data_dir, repair_data_dir, CheckReport};
+use shoal_engine::data_dir_lock::DataDirLock;
 use shoal_engine::storage::dma::DmaStorage;
 use shoal_engine::{EngineConfig, SystemClock};
 
@@ -31,6 +32,9 @@ pub fn run(args: CheckArgs) -> CliResult {
             format!("{} holds no Shoal catalog (catalog.bin) — is it a data directory?", args.data_dir.display()),
         ));
     }
+    // A running server's files change under the check (and a repair would
+    // truncate what it is appending): refused while one holds the directory.
+    let _lock = DataDirLock::acquire(&args.data_dir).map_err(|e| CliError::runtime(e.to_string()))?;
     let dir = args.data_dir.clone();
     // Direct I/O needs a glommio executor; one is enough for a check.
     let executor = LocalExecutorBuilder::new(Placement::Unbound)

@@ -73,3 +73,18 @@ fn check_of_a_directory_without_a_catalog_says_so() {
     assert_eq!(out.code, 3, "{out:?}");
     assert!(out.stderr.contains("no Shoal catalog"), "{}", out.stderr);
 }
+
+#[test]
+fn check_refuses_a_directory_a_server_holds() {
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("dir");
+    let data = dir.path().to_str().expect("utf8 path").to_owned();
+    let server = Server::start(config(dir.path())).expect("server");
+    let addr = server.local_addr().to_string();
+    run(&["stream", "create", "held", "--shards", "1", "--addr", &addr], b"").ok();
+    let held = run(&["check", "--data-dir", &data, "--repair"], b"");
+    assert_eq!(held.code, 1, "{held:?}");
+    assert!(held.stderr.contains("in use by another Shoal process"), "{}", held.stderr);
+    server.shutdown().expect("shutdown");
+    let free = run(&["check", "--data-dir", &data], b"").ok();
+    assert!(free.stdout().contains("0 damaged"), "{}", free.stdout());
+}

@@ -268,3 +268,23 @@ fn a_second_server_on_a_listened_port_refuses_to_start() {
     let answer = client.call(Request::ListStreams(ListStreams::default()));
     assert!(matches!(answer, Ok(Response::ListStreams(_))), "{answer:?}");
 }
+
+/// A listener that goes away a moment after the start began (a server killed just before:
+/// its socket can accept for a few milliseconds after the process is gone) is not another
+/// server: the start waits it out instead of refusing.
+#[test]
+fn a_listener_that_goes_away_during_the_start_does_not_stop_it() {
+    let lingering = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = lingering.local_addr().expect("addr");
+    let closer = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_millis(150));
+        drop(lingering);
+    });
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("dir");
+    let mut c = config(dir.path());
+    c.listen = addr;
+    let server = shoal_server::Server::start(c).expect("starts once the old listener is gone");
+    closer.join().expect("closer");
+    assert_eq!(server.local_addr(), addr);
+    server.shutdown().expect("shutdown");
+}
