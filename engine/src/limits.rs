@@ -10,6 +10,12 @@ pub const DMA_ALIGNMENT: usize = 4096;
 /// Largest data blob of one record (Kinesis classic limit: 1 MiB).
 pub const RECORD_DATA_BYTES_MAX: usize = 1024 * 1024;
 
+/// Largest record as Kinesis counts it: data plus partition-key UTF-8 bytes.
+/// Bounded by the write budget too: a record over a shard's 1 MiB/s could
+/// never be accepted (it would be throttled forever), and it keeps every
+/// record within one fan-out event (`subscription::EVENT_BYTES_MAX`).
+pub const RECORD_BYTES_MAX: usize = 1024 * 1024;
+
 /// Partition keys are 1..=256 Unicode scalar values (not bytes).
 pub const PARTITION_KEY_CHARS_MAX: usize = 256;
 

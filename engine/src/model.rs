@@ -35,6 +35,12 @@ impl RecordInput {
                 self.data.len()
             )));
         }
+        if self.size_bytes() > RECORD_BYTES_MAX {
+            return Err(EngineError::InvalidArgument(format!(
+                "record data plus partition key is {} bytes; the maximum is {RECORD_BYTES_MAX} bytes",
+                self.size_bytes()
+            )));
+        }
         Ok(())
     }
 }

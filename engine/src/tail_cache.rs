@@ -52,12 +52,12 @@ impl CacheBudget {
     }
 
     /// Adds a frame to `shard`'s cache, evicting the core's oldest frames
-    /// while over budget. A frame larger than the whole budget is not kept.
+    /// while over budget. A frame larger than the whole budget is evicted
+    /// too, after everything older: a shard's cache must stay contiguous
+    /// (readers take whatever follows a cached frame as the next records),
+    /// so a frame may not be left out while older ones stay.
     pub fn insert(&self, shard: &Rc<ShardCache>, frame: CachedFrame) {
         let size = frame.payload.len();
-        if size > self.limit_bytes {
-            return;
-        }
         shard.borrow_mut().push_back(frame);
         self.fifo.borrow_mut().push_back((Rc::downgrade(shard), size));
         self.used_bytes.set(self.used_bytes.get() + size);
@@ -89,6 +89,27 @@ mod tests {
     }
 
     #[test]
+    fn a_frame_over_the_whole_budget_leaves_no_hole() {
+        let budget = CacheBudget::new(1000);
+        let a: Rc<ShardCache> = Rc::default();
+        let b: Rc<ShardCache> = Rc::default();
+        budget.insert(&a, frame(0, 300));
+        budget.insert(&b, frame(0, 300));
+        budget.insert(&a, frame(1, 1500));
+        // Shard a's older frame may not stay without the newer one after it.
+        assert!(
+            a.borrow().is_empty(),
+            "a's cache: {:?}",
+            a.borrow().iter().map(|f| f.base_counter).collect::<Vec<_>>()
+        );
+        assert!(b.borrow().is_empty(), "older than the big frame, so evicted first");
+        assert_eq!(budget.used_bytes(), 0);
+        budget.insert(&a, frame(2, 300));
+        assert_eq!(a.borrow().iter().map(|f| f.base_counter).collect::<Vec<_>>(), [2]);
+        assert_eq!(budget.used_bytes(), 300);
+    }
+
+    #[test]
     fn budget_is_never_exceeded_and_evicts_oldest_across_shards() {
         let budget = CacheBudget::new(1000);
         let a: Rc<ShardCache> = Rc::default();
@@ -104,8 +125,11 @@ mod tests {
         assert_eq!(a.borrow().len(), 2);
         assert_eq!(a.borrow()[0].base_counter, 2);
         assert_eq!(b.borrow().len(), 3);
+        // An oversized frame is not kept, and neither is anything older (no hole: see
+        // `a_frame_over_the_whole_budget_leaves_no_hole`).
         budget.insert(&a, frame(9, 5000));
-        assert_eq!(a.borrow().len(), 2, "oversized frames are not cached");
+        assert!(a.borrow().is_empty() && b.borrow().is_empty());
+        assert_eq!(budget.used_bytes(), 0);
     }
 
     #[test]

@@ -376,10 +376,12 @@ impl Plan {
             return usage(format!("--batch must be within 1..={PUT_RECORDS_COUNT_MAX}"));
         }
         let record_bytes = cli.record_size.unwrap_or(if profile == Profile::Fanout { 4096 } else { 1024 });
-        if !(HEADER_BYTES..=shoal_protocol::limits::RECORD_DATA_SIZE_BYTES_MAX).contains(&record_bytes) {
+        // A record's data plus its key is at most 1 MiB.
+        let record_bytes_max = shoal_protocol::limits::RECORD_SIZE_BYTES_MAX - crate::keys::KEY_BYTES;
+        if !(HEADER_BYTES..=record_bytes_max).contains(&record_bytes) {
             return usage(format!(
-                "--record-size must be within {HEADER_BYTES}..={} bytes",
-                shoal_protocol::limits::RECORD_DATA_SIZE_BYTES_MAX
+                "--record-size must be within {HEADER_BYTES}..={record_bytes_max} bytes (with the {}-byte key, at most 1 MiB)",
+                crate::keys::KEY_BYTES
             ));
         }
         let request_bytes = batch * (record_bytes + crate::keys::KEY_BYTES);
@@ -511,6 +513,9 @@ mod tests {
         assert!(plan(&["--batch", "501"]).is_err());
         assert!(plan(&["--record-size", "10"]).is_err());
         assert!(plan(&["--batch", "500", "--record-size", "1MiB"]).is_err());
+        // Data plus the 16-byte key is at most 1 MiB.
+        assert!(plan(&["--batch", "1", "--record-size", "1MiB"]).is_err());
+        assert!(plan(&["--batch", "1", "--record-size", "1048560"]).is_ok());
         assert!(plan(&["--max-records", "19"]).is_err(), "less than one PutRecords of 20");
         assert!(plan(&["--profile", "limits", "--rate", "1x"]).is_err());
         assert!(plan(&["--steps", "1x"]).is_err());

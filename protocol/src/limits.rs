@@ -33,6 +33,10 @@ pub const PARTITION_KEY_SIZE_BYTES_MAX: usize = PARTITION_KEY_LENGTH_CHARS_MAX *
 /// One record's data blob (Kinesis classic limit, before base64).
 pub const RECORD_DATA_SIZE_BYTES_MAX: usize = 1024 * 1024;
 
+/// One record's size as Kinesis counts it: data plus partition-key UTF-8 bytes (the server
+/// refuses more with `InvalidArgument`).
+pub const RECORD_SIZE_BYTES_MAX: usize = 1024 * 1024;
+
 /// PutRecords: records per call, and their data plus partition-key bytes per call.
 pub const PUT_RECORDS_COUNT_MIN: usize = 1;
 pub const PUT_RECORDS_COUNT_MAX: usize = 500;

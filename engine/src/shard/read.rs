@@ -43,9 +43,14 @@ struct Collector {
 
 impl Collector {
     /// At least one record is always allowed, whatever its size; after it,
-    /// a record that would take the batch past `max_bytes` ends it.
+    /// a record that would take the batch past `max_bytes` ends it, and so
+    /// does reaching `max_bytes` (every record has a key, so nothing more
+    /// fits). A read that stops short of full must have reached the end of
+    /// what is durable: `read` moves to the tip when a pass finds nothing.
     fn full(&self) -> bool {
-        self.records.len() >= self.max_records || self.next_does_not_fit
+        self.records.len() >= self.max_records
+            || self.next_does_not_fit
+            || (!self.records.is_empty() && self.bytes >= self.max_bytes)
     }
 
     /// Takes the records of one frame from `pos` on. Returns `true` if

@@ -224,3 +224,26 @@ fn assert_shard_end_with_children_after(events: &[shoal_engine::Result<Subscript
         events.iter().flat_map(|e| e.as_ref().expect("ok").records.iter().map(record_index)).collect();
     assert_eq!(delivered, (0..records).collect::<Vec<_>>());
 }
+
+/// Events whose records fill their byte cap exactly, two records or one of the largest size,
+/// are followed by every later record: none is skipped (the next read once jumped to the tip).
+#[test]
+fn events_that_fill_their_byte_cap_skip_nothing() {
+    let (_storage, clock, engine) = setup();
+    let event_max = shoal_engine::subscription::EVENT_BYTES_MAX;
+    // Key "k" is one byte: two records of half the cap, two small ones, one record of the
+    // largest size (the whole cap), two small ones.
+    let sizes = [event_max / 2 - 1, event_max / 2 - 1, 100, 100, event_max - 1, 100, 100];
+    for (i, size) in sizes.iter().enumerate() {
+        let out = block_on(engine.put_records("f", vec![record("k", i as u64, *size)])).expect("put");
+        assert_eq!(out.failed_record_count(), 0);
+    }
+    let events = run_alongside(&engine, &clock, StartingPosition::TrimHorizon, 3_000, async {});
+    let batches: Vec<Vec<u64>> = events
+        .iter()
+        .filter_map(|e| e.as_ref().ok())
+        .filter(|e| !e.records.is_empty())
+        .map(|e| e.records.iter().map(record_index).collect())
+        .collect();
+    assert_eq!(batches, [vec![0, 1], vec![2, 3], vec![4], vec![5, 6]]);
+}

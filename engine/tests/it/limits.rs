@@ -129,7 +129,8 @@ fn read_calls_and_read_bytes_are_limited() {
     // debt, which takes 1.5 s to repay.
     let (engine, clock) = engine_with_limits(ShardLimits { read_bytes_per_second: 2 << 20, ..ShardLimits::UNLIMITED });
     for i in 0..5 {
-        block_on(engine.put_records("l", vec![RecordInput::new("k", vec![i; 1 << 20])])).expect("put");
+        // Key and data: 1 MiB, the largest record.
+        block_on(engine.put_records("l", vec![RecordInput::new("k", vec![i; (1 << 20) - 1])])).expect("put");
     }
     let at = block_on(engine.resolve("l", 0, StartingPosition::TrimHorizon)).expect("resolve");
     assert_eq!(block_on(engine.read("l", 0, at, 10)).expect("first read").records.len(), 5);

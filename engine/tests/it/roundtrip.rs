@@ -111,13 +111,21 @@ fn bad_input_is_refused_whole_and_nothing_is_written() {
         vec![record("k", 0, 1), record("", 1, 1)],
         vec![record("k", 0, 1), too_big],
         (0..6).map(|i| record("k", i, 1024 * 1024 - 8)).collect(),
+        // 1 MiB of data is allowed, but not with a key on top (Kinesis counts both).
+        vec![record("kk", 0, 1024 * 1024 - 1)],
     ];
     for records in cases {
         let n = records.len();
         let err = block_on(engine.put_records("v", records)).expect_err("refused");
         assert_eq!(err.kind(), shoal_engine::ErrorKind::InvalidArgument, "{n} records: {err}");
     }
-    assert!(read_all(&engine, "v", 0, StartingPosition::TrimHorizon, 100).is_empty());
+    let err = block_on(engine.put_records("v", vec![record("kk", 0, 1024 * 1024 - 1)])).expect_err("refused");
+    assert!(err.to_string().contains("record data plus partition key is 1048577 bytes"), "{err}");
+    // Exactly 1 MiB of key plus data is the largest record.
+    let largest = block_on(engine.put_records("v", vec![record("k", 0, 1024 * 1024 - 1)])).expect("largest");
+    assert_eq!(largest.failed_record_count(), 0);
+    let stored = read_all(&engine, "v", 0, StartingPosition::TrimHorizon, 100);
+    assert_eq!(stored.len(), 1);
     let err = block_on(engine.put_records("missing", vec![record("k", 0, 1)])).expect_err("no stream");
     assert_eq!(err.kind(), shoal_engine::ErrorKind::ResourceNotFound);
 }
@@ -168,25 +176,48 @@ fn the_shard_quota_is_limit_exceeded_with_kinesis_wording() {
 /// A read never returns more than 10 MiB of data plus partition keys: the
 /// record that would cross the cap starts the next read, which loses and
 /// repeats nothing. The cache holds only the last three records, so the
-/// record that does not fit is the first one read from the cache after
-/// nine from disk.
+/// read takes nine from disk and one from the cache, and the record that
+/// does not fit is the next one in the cache.
 #[test]
 fn a_read_stops_before_the_record_that_would_cross_the_byte_cap() {
     let storage = SimStorage::new(9);
     let clock = ManualClock::new(T0);
     let engine = open_with(&storage, &clock, small_segments(), 3 * (1 << 20) + (1 << 19));
     block_on(engine.create_stream("big", 1, None)).expect("create");
-    for i in 0..12 {
-        let out = block_on(engine.put_records("big", vec![record("kk", i, 1 << 20)])).expect("put");
+    // Key "kk" plus data: 1 MiB − 8 bytes per record, close to the largest.
+    for i in 0..13 {
+        let out = block_on(engine.put_records("big", vec![record("kk", i, (1 << 20) - 10)])).expect("put");
         assert_eq!(out.failed_record_count(), 0);
     }
     let at = block_on(engine.resolve("big", 0, StartingPosition::TrimHorizon)).expect("resolve");
     let first = block_on(engine.read("big", 0, at, 10_000)).expect("read");
     let size: usize = first.records.iter().map(|r| r.partition_key.len() + r.data.len()).sum();
-    // Ten records of 1 MiB + 2 bytes would be 20 bytes over the cap.
-    assert_eq!(first.records.len(), 9, "{size} bytes");
+    // Ten records are 80 bytes under the cap; an eleventh would be 1 MiB over.
+    assert_eq!(first.records.len(), 10, "{size} bytes");
     assert!(size <= shoal_engine::limits::READ_BYTES_MAX);
     let second = block_on(engine.read("big", 0, first.next_counter.expect("open"), 10_000)).expect("read");
     let indexes: Vec<u64> = first.records.iter().chain(&second.records).map(record_index).collect();
-    assert_eq!(indexes, (0..12).collect::<Vec<_>>());
+    assert_eq!(indexes, (0..13).collect::<Vec<_>>());
+}
+
+/// Records that fill a read's byte cap exactly end it, and the next read goes on with the
+/// record after them: none is skipped (it once jumped to the tip). From the tail cache and from
+/// disk.
+#[test]
+fn a_read_that_fills_its_byte_cap_exactly_skips_nothing() {
+    for cache in [64 << 20, 1 << 20] {
+        let storage = SimStorage::new(11);
+        let clock = ManualClock::new(T0);
+        let engine = open_with(&storage, &clock, small_segments(), cache);
+        block_on(engine.create_stream("exact", 1, None)).expect("create");
+        // Ten records of exactly 1 MiB of key plus data: 10 MiB, the cap. Then two small ones.
+        for i in 0..10 {
+            block_on(engine.put_records("exact", vec![record("k", i, (1 << 20) - 1)])).expect("put");
+        }
+        for i in 10..12 {
+            block_on(engine.put_records("exact", vec![record("k", i, 100)])).expect("put");
+        }
+        let all = read_all(&engine, "exact", 0, StartingPosition::TrimHorizon, 10_000);
+        assert_eq!(all.iter().map(record_index).collect::<Vec<_>>(), (0..12).collect::<Vec<_>>(), "cache {cache}");
+    }
 }

@@ -24,6 +24,7 @@ use bytes::Bytes;
 use shoal_protocol::client::BlockingClient;
 use shoal_protocol::limits::{
     PARTITION_KEY_LENGTH_CHARS_MAX, PUT_RECORDS_COUNT_MAX, PUT_RECORDS_SIZE_BYTES_MAX, RECORD_DATA_SIZE_BYTES_MAX,
+    RECORD_SIZE_BYTES_MAX,
 };
 use shoal_protocol::ops::{PutRecords, PutRecordsEntry, PutRecordsResult};
 
@@ -176,6 +177,14 @@ fn put_lines(
         }
         let key = keys.key(line_number, &line)?;
         check_key(line_number, &key)?;
+        if line.len() + key.len() > RECORD_SIZE_BYTES_MAX {
+            return Err(CliError::usage(format!(
+                "line {line_number} is {} bytes and its key {}: over the 1 MiB a record can hold with its key — \
+                 split it",
+                line.len(),
+                key.len()
+            )));
+        }
         let entry = PutRecordsEntry::new(key, Bytes::copy_from_slice(&line));
         if batch.len() == PUT_RECORDS_COUNT_MAX || batch_size_bytes + entry.size_bytes() > PUT_RECORDS_SIZE_BYTES_MAX {
             send(client, args, std::mem::take(&mut batch), counts)?;
