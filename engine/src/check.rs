@@ -7,7 +7,9 @@ use std::path::Path;
 
 use crate::catalog::Catalog;
 use crate::error::Result;
-use crate::segment::{index_file_name, log_path, parse_log_file_name, scan_segment, ScanStop, SegmentSummary};
+use crate::segment::{
+    index_file_name, log_path, parse_index_file_name, parse_log_file_name, scan_segment, ScanStop, SegmentSummary,
+};
 use crate::storage::{SegmentFile, Storage};
 
 /// What a check found in one shard.
@@ -59,11 +61,16 @@ pub async fn check_data_dir<S: Storage>(storage: S, data_dir: &Path) -> Result<C
 }
 
 async fn check_shard<S: Storage>(storage: &S, dir: &Path, stream: &str, shard: u32) -> Result<ShardCheck> {
-    let mut bases: Vec<u64> = storage.list_dir(dir).await?.iter().filter_map(|n| parse_log_file_name(n)).collect();
+    let names = storage.list_dir(dir).await?;
+    let mut bases: Vec<u64> = names.iter().filter_map(|n| parse_log_file_name(n)).collect();
     bases.sort_unstable();
     let mut out = ShardCheck { stream: stream.to_owned(), shard, segments: bases.len(), ..ShardCheck::default() };
+    for base in names.iter().filter_map(|n| parse_index_file_name(n)).filter(|b| !bases.contains(b)) {
+        let missing = log_path(dir, base).display().to_string();
+        out.damage.push((missing, 0, "segment file missing (its index remains)".into()));
+    }
+    let mut only_tail = out.damage.is_empty();
     let mut prev_end = 0u64;
-    let mut only_tail = true;
     for (i, &base) in bases.iter().enumerate() {
         let path = log_path(dir, base);
         let name = path.display().to_string();
@@ -76,9 +83,41 @@ async fn check_shard<S: Storage>(storage: &S, dir: &Path, stream: &str, shard: u
             only_tail = false;
         }
         prev_end = scan.summary.end_counter;
+        // The tail segment's checkpoint: a prefix known durable (and so
+        // acknowledged). Recovery trusts it and scans only what follows.
+        let checkpoint = if last {
+            let idx_path = path.with_file_name(index_file_name(base));
+            match storage.read_file(&idx_path).await? {
+                None => None,
+                Some(bytes) => {
+                    let decoded = SegmentSummary::decode(&bytes, base);
+                    if decoded.is_none() {
+                        out.damage.push((idx_path.display().to_string(), 0, "checkpoint index damaged".into()));
+                        out.bad_indexes.push(idx_path);
+                    }
+                    decoded
+                }
+            }
+        } else {
+            None
+        };
         if let ScanStop::Damaged { offset, reason } = scan.stop {
-            out.damage.push((name.clone(), offset, reason.to_string()));
-            only_tail &= last;
+            match &checkpoint {
+                // Not a torn tail: recovery would not even see it, and no
+                // repair can bring the records back.
+                Some(cp) if offset < cp.data_len && cp.data_len <= scan.file_size => {
+                    out.damage.push((
+                        name.clone(),
+                        offset,
+                        format!("{reason}, inside the checkpointed (acknowledged) part of the tail segment"),
+                    ));
+                    only_tail = false;
+                }
+                _ => {
+                    out.damage.push((name.clone(), offset, reason.to_string()));
+                    only_tail &= last;
+                }
+            }
         } else if last && scan.file_size > scan.summary.data_len {
             // After the last frame: zero padding or space allocated ahead,
             // unless something was written there.

@@ -77,6 +77,11 @@ pub const SUBSCRIPTION_HEARTBEAT_MS_DEFAULT: u64 = 1_000;
 pub const SUBSCRIPTION_HEARTBEAT_MS_MIN: u64 = 10;
 pub const SUBSCRIPTION_HEARTBEAT_MS_MAX: u64 = 60_000;
 
+/// How much of a tail segment after a damaged frame recovery reads to look
+/// for intact frames (damage a torn write cannot explain): the default
+/// segment size, so a default segment is searched whole.
+pub const RECOVERY_SCAN_BYTES_MAX: usize = 128 * 1024 * 1024;
+
 /// Segment size bounds. The minimum keeps tests able to roll often; the
 /// maximum keeps one file's sparse index and recovery scan bounded.
 pub const SEGMENT_BYTES_MIN: u64 = 16 * DMA_ALIGNMENT as u64;

@@ -27,7 +27,16 @@ pub fn index_file_name(base_counter: u64) -> String {
 
 /// The base counter of a `.log` file name, if it is one.
 pub fn parse_log_file_name(name: &str) -> Option<u64> {
-    let stem = name.strip_suffix(".log")?;
+    parse_counter_file_name(name, ".log")
+}
+
+/// The base counter of a `.idx` file name, if it is one.
+pub fn parse_index_file_name(name: &str) -> Option<u64> {
+    parse_counter_file_name(name, ".idx")
+}
+
+fn parse_counter_file_name(name: &str, suffix: &str) -> Option<u64> {
+    let stem = name.strip_suffix(suffix)?;
     if stem.len() != 20 || !stem.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
@@ -201,4 +210,66 @@ mod tests {
         assert_eq!(parse_log_file_name("42.log"), None);
         assert_eq!(parse_log_file_name("00000000000000000042.idx"), None);
     }
+}
+
+/// Intact frames found after the damaged frame that ended a tail scan.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FramesPastDamage {
+    pub frames: usize,
+    pub records: u64,
+    /// The lowest and one past the highest counter among them.
+    pub first_counter: u64,
+    pub end_counter: u64,
+}
+
+/// Looks for intact frames (header and payload CRCs valid, counters at or
+/// after `min_counter`) anywhere in `file` after the damaged frame at
+/// `damaged_at`, reading at most `max_bytes`. A torn tail leaves none, or
+/// only unacknowledged ones of the last group write; anything else means
+/// data inside the log was damaged. Recovery reports what this finds and
+/// never hands their counters out again.
+pub async fn frames_past_damage<F: SegmentFile>(
+    file: &F,
+    damaged_at: u64,
+    min_counter: u64,
+    max_bytes: usize,
+) -> Result<Option<FramesPastDamage>> {
+    let from = damaged_at + 1;
+    let size = file.size().await?;
+    let len = usize::try_from(size.saturating_sub(from)).unwrap_or(usize::MAX).min(max_bytes);
+    let buf = file.read_at(from, len).await?;
+    let mut found: Option<FramesPastDamage> = None;
+    let mut i = 0;
+    while let Some(at) = memchr_magic(&buf[i..]) {
+        let start = i + at;
+        let frame = match check_header(&buf[start..]) {
+            HeaderCheck::Valid(h) if h.base_counter >= min_counter => buf
+                .get(start + FRAME_HEADER_BYTES..start + h.frame_len())
+                .filter(|payload| verify_payload(&h, payload).is_ok())
+                .map(|_| h),
+            _ => None,
+        };
+        match frame {
+            Some(h) => {
+                let f = found.get_or_insert(FramesPastDamage {
+                    frames: 0,
+                    records: 0,
+                    first_counter: h.base_counter,
+                    end_counter: h.end_counter(),
+                });
+                f.frames += 1;
+                f.records += u64::from(h.record_count);
+                f.first_counter = f.first_counter.min(h.base_counter);
+                f.end_counter = f.end_counter.max(h.end_counter());
+                i = start + h.frame_len();
+            }
+            None => i = start + 1,
+        }
+    }
+    Ok(found)
+}
+
+/// Offset of the next frame magic in `buf`.
+fn memchr_magic(buf: &[u8]) -> Option<usize> {
+    buf.windows(crate::frame::FRAME_MAGIC.len()).position(|w| w == crate::frame::FRAME_MAGIC)
 }

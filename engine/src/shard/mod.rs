@@ -46,11 +46,12 @@ use crate::config::{Durability, LogConfig, SyncPolicy};
 use crate::error::{EngineError, Result};
 use crate::frame::encode_frame;
 use crate::limits::align_down;
+use crate::limits::RECOVERY_SCAN_BYTES_MAX;
 use crate::model::RecordInput;
 use crate::segment::write::{write_chunks, Chunker};
 use crate::segment::{
-    index_file_name, log_path, parse_log_file_name, scan_segment, scan_segment_from, FrameReader, NextFrame,
-    ScanOutcome, ScanStop, Segment, SegmentSummary,
+    frames_past_damage, index_file_name, log_path, parse_index_file_name, parse_log_file_name, scan_segment,
+    scan_segment_from, FrameReader, NextFrame, ScanOutcome, ScanStop, Segment, SegmentSummary,
 };
 use crate::sequence::SequenceNumber;
 use crate::storage::{SegmentFile, Storage};
@@ -83,6 +84,10 @@ pub struct RecoveryReport {
     pub bytes_truncated: u64,
     /// Damage found: (segment file, offset, reason).
     pub damage: Vec<(String, u64, String)>,
+    /// Records of intact frames found after damage in the tail segment and
+    /// cut with it (saved beside the segment first, see `open`): damage a
+    /// torn write cannot explain. Their counters are never handed out again.
+    pub records_cut_intact: u64,
 }
 
 /// An acknowledged append.
@@ -189,12 +194,30 @@ impl<S: Storage, C: Clock> ShardLog<S, C> {
         ending_counter: Option<u64>,
     ) -> Result<(Self, RecoveryReport)> {
         storage.create_dir_all(&dir).await?;
-        let mut bases: Vec<u64> = storage.list_dir(&dir).await?.iter().filter_map(|n| parse_log_file_name(n)).collect();
+        let names = storage.list_dir(&dir).await?;
+        let mut bases: Vec<u64> = names.iter().filter_map(|n| parse_log_file_name(n)).collect();
         bases.sort_unstable();
         let mut report = RecoveryReport { segments: bases.len(), ..RecoveryReport::default() };
         let mut segments = VecDeque::new();
         let mut tail = None;
         let mut allocated_len = 0;
+        // Counters of records that may have been acknowledged but cannot be
+        // served (cut after damage, or in a missing segment): never reused.
+        let mut counter_floor = 0;
+        for base in names.iter().filter_map(|n| parse_index_file_name(n)).filter(|b| !bases.contains(b)) {
+            // Retention removes a segment's index before its file, so an
+            // index without its segment means the segment was lost.
+            let idx_path = dir.join(index_file_name(base));
+            let summary = storage.read_file(&idx_path).await?.and_then(|b| SegmentSummary::decode(&b, base));
+            let end = summary.map_or(base, |s| s.end_counter);
+            counter_floor = counter_floor.max(end);
+            let missing = log_path(&dir, base);
+            report.damage.push((missing.display().to_string(), 0, "segment file missing (its index remains)".into()));
+            tracing::error!(
+                shard = %ident, segment = %missing.display(), first_counter = base, end_counter = end,
+                "segment file missing while its index remains: its records are lost; their counters are not reused"
+            );
+        }
         for (i, &base) in bases.iter().enumerate() {
             let path = log_path(&dir, base);
             let is_last = i + 1 == bases.len();
@@ -209,11 +232,35 @@ impl<S: Storage, C: Clock> ShardLog<S, C> {
             if let ScanStop::Damaged { offset, reason } = &scan.stop {
                 report.bytes_truncated = scan.file_size - data_len;
                 report.damage.push((path.display().to_string(), *offset, (*reason).to_string()));
-                tracing::warn!(
-                    shard = %ident, segment = %path.display(), offset, reason,
-                    bytes_truncated = report.bytes_truncated,
-                    "torn tail: truncating at the last valid frame"
-                );
+                let past =
+                    frames_past_damage(&file, *offset, scan.summary.end_counter, RECOVERY_SCAN_BYTES_MAX).await?;
+                match past {
+                    None => tracing::warn!(
+                        shard = %ident, segment = %path.display(), offset, reason,
+                        bytes_truncated = report.bytes_truncated,
+                        "torn tail: truncating at the last valid frame"
+                    ),
+                    Some(past) => {
+                        // Not a torn tail (or not only): intact frames follow
+                        // the damage, and they may have been acknowledged.
+                        // The log cannot serve them past the damage, but
+                        // nothing is destroyed: the cut bytes are kept.
+                        let cut = (scan.file_size - data_len) as usize;
+                        let bytes = file.read_at(data_len, cut).await?;
+                        let saved = path.with_extension(format!("log.cut-{data_len}"));
+                        storage.write_file_atomic(&saved, &bytes).await?;
+                        report.records_cut_intact = past.records;
+                        counter_floor = past.end_counter;
+                        tracing::error!(
+                            shard = %ident, segment = %path.display(), offset, reason,
+                            intact_frames = past.frames, intact_records = past.records,
+                            first_counter = past.first_counter, end_counter = past.end_counter,
+                            saved = %saved.display(),
+                            "damaged data inside the tail segment, with intact frames after it: the log ends at the \
+                             damage, the cut bytes are saved, and the cut records' counters are not handed out again"
+                        );
+                    }
+                }
             }
             // Cut what follows the last valid frame: a torn write or space
             // allocated ahead. Nothing stale may survive past the end of the
@@ -240,7 +287,7 @@ impl<S: Storage, C: Clock> ShardLog<S, C> {
         // Counter `start_counter` itself is never given to a record: it is
         // the position just before the shard's first record, so "after the
         // start" is always expressible (fan-out continuation numbers).
-        let next_counter = end.max(start_counter + 1);
+        let next_counter = end.max(start_counter + 1).max(counter_floor);
         let trim_counter = segments.front().map_or(start_counter, |s| s.base_counter);
         let tip_arrival_ms = segments.iter().rev().find_map(|s| s.summary.last_ms);
         let log = Self {
@@ -287,9 +334,13 @@ impl<S: Storage, C: Clock> ShardLog<S, C> {
     async fn scan_tail(storage: &S, file: &S::File, path: &std::path::Path, base: u64) -> Result<ScanOutcome> {
         let idx_path = path.with_file_name(index_file_name(base));
         if let Some(bytes) = storage.read_file(&idx_path).await? {
-            if let Some(known) = SegmentSummary::decode(&bytes, base) {
-                if known.data_len <= file.size().await? {
-                    return scan_segment_from(file, known).await;
+            match SegmentSummary::decode(&bytes, base) {
+                Some(known) if known.data_len <= file.size().await? => return scan_segment_from(file, known).await,
+                Some(_) => {
+                    tracing::warn!(index = %idx_path.display(), "checkpoint longer than its segment; scanning the segment whole")
+                }
+                None => {
+                    tracing::warn!(index = %idx_path.display(), "damaged checkpoint index; scanning the segment whole")
                 }
             }
         }

@@ -76,3 +76,70 @@ fn a_torn_tail_and_a_bad_index_are_repaired_keeping_every_valid_record() {
     assert!(!got.is_empty() && got.len() < 200, "the torn part is gone, the rest kept: {}", got.len());
     assert_eq!(got, (0..got.len() as u64).collect::<Vec<_>>(), "every record before the tear, in order");
 }
+
+/// Damage inside the part of the tail segment that its checkpoint vouches for is not a torn
+/// tail: check says so and does not offer a repair that could not bring the records back.
+#[test]
+fn damage_under_the_tail_checkpoint_is_reported_as_not_repairable() {
+    let (storage, _clock, logs) = filled(84);
+    let last = logs.last().expect("segments");
+    assert!(storage.file_bytes(&last.with_extension("idx")).is_some(), "a clean shutdown checkpoints the tail");
+    storage.flip_bit(last, 5000, 4);
+    let report = block_on(check_data_dir(storage, &data_dir())).expect("check");
+    let shard = report.damaged().next().expect("damage found");
+    let (_, _, reason) = &shard.damage[0];
+    assert!(reason.contains("checkpointed (acknowledged) part"), "{reason}");
+    assert!(!shard.repairable, "{:?}", shard.damage);
+}
+
+/// A damaged checkpoint of the tail segment is reported, and repaired by scanning the segment
+/// whole: every record is kept.
+#[test]
+fn a_damaged_tail_checkpoint_is_found_and_repaired() {
+    let (storage, clock, logs) = filled(85);
+    let checkpoint = logs.last().expect("segments").with_extension("idx");
+    storage.flip_bit(&checkpoint, 32, 5);
+    let report = block_on(check_data_dir(storage.clone(), &data_dir())).expect("check");
+    let shard = report.damaged().next().expect("damage found");
+    assert!(shard.damage.iter().any(|(_, _, reason)| reason == "checkpoint index damaged"), "{:?}", shard.damage);
+    assert!(shard.repairable);
+    block_on(repair_data_dir(storage.clone(), clock.clone(), &engine_config(small_segments(), 1 << 20), &report))
+        .expect("repair");
+    assert!(block_on(check_data_dir(storage.clone(), &data_dir())).expect("check").is_clean());
+    let engine = open(&storage, &clock);
+    let got = read_all(&engine, "c", 0, StartingPosition::TrimHorizon, 500);
+    assert_eq!(got.iter().map(record_index).collect::<Vec<_>>(), (0..200).collect::<Vec<_>>());
+}
+
+/// A segment file lost while its index remains: startup and check both report it, and the lost
+/// records' sequence numbers are not handed out again.
+#[test]
+fn a_missing_segment_is_reported_and_its_counters_not_reused() {
+    let (storage, clock, logs) = filled(86);
+    assert!(logs.len() >= 3);
+    let engine = open(&storage, &clock);
+    let before = read_all(&engine, "c", 0, StartingPosition::TrimHorizon, 500);
+    let last_seq = before.last().expect("records").sequence_number;
+    drop(engine);
+    // Lose the last segment (its checkpoint stays) and one in the middle.
+    storage.remove_file_now(logs.last().expect("segments"));
+    storage.remove_file_now(&logs[1]);
+
+    let report = block_on(check_data_dir(storage.clone(), &data_dir())).expect("check");
+    let shard = report.damaged().next().expect("damage found");
+    let missing: Vec<_> =
+        shard.damage.iter().filter(|(_, _, reason)| reason == "segment file missing (its index remains)").collect();
+    assert_eq!(missing.len(), 2, "{:?}", shard.damage);
+    assert!(!shard.repairable);
+
+    let (engine, reports) = block_on(shoal_engine::LocalEngine::open(
+        storage.clone(),
+        clock.clone(),
+        &engine_config(small_segments(), 1 << 20),
+    ))
+    .expect("open");
+    assert_eq!(reports[0].2.damage.len(), 2, "{:?}", reports[0].2);
+    let out = block_on(engine.put_records("c", vec![record("k", 999, 100)])).expect("put");
+    let seq = out.results[0].as_ref().expect("stored").sequence_number;
+    assert!(seq > last_seq, "a lost record's sequence number was handed out again");
+}

@@ -460,3 +460,53 @@ async fn yield_now() {
     })
     .await
 }
+
+/// Damage inside the tail segment with intact frames after it is not a torn tail: recovery
+/// still ends the log at the damage (it cannot serve past it), but it keeps the cut bytes in a
+/// file beside the segment, reports the intact records it cut, and never hands their sequence
+/// numbers out again (they may have been acknowledged).
+#[test]
+fn intact_frames_after_tail_damage_are_saved_reported_and_their_counters_not_reused() {
+    let storage = SimStorage::new(77);
+    let clock = ManualClock::new(T0);
+    let log = LogConfig { segment_bytes: 64 * 1024 * 1024, sync_policy: SyncPolicy::Always };
+    let engine = open_with(&storage, &clock, log.clone(), 1 << 20);
+    block_on(engine.create_stream("c", 1, None)).expect("create");
+    let mut frame_starts = Vec::new();
+    let mut offset = 0usize;
+    let mut last_seq = None;
+    for i in 0..30u64 {
+        frame_starts.push(offset);
+        let r = record("key", i, 300);
+        offset += 40 + 6 + r.partition_key.len() + r.data.len();
+        let out = block_on(engine.put_records("c", vec![r])).expect("put");
+        last_seq = Some(out.results[0].as_ref().expect("stored").sequence_number);
+    }
+    drop(engine);
+    let seg: PathBuf =
+        storage.paths().into_iter().find(|p| p.extension().is_some_and(|e| e == "log")).expect("segment");
+    let original = storage.file_bytes(&seg).expect("bytes");
+    // Damage frame 10's payload: frames 0..10 stay readable, 11..30 are intact after it.
+    let damaged_frame_start = frame_starts[10];
+    storage.flip_bit(&seg, damaged_frame_start + 60, 3);
+
+    let (engine, reports) =
+        block_on(shoal_engine::LocalEngine::open(storage.clone(), clock.clone(), &engine_config(log, 1 << 20)))
+            .expect("open");
+    let report = &reports[0].2;
+    assert_eq!(report.damage.len(), 1, "{report:?}");
+    assert_eq!(report.records_cut_intact, 19, "frames 11..30 follow the damage: {report:?}");
+    let saved = seg.with_extension(format!("log.cut-{damaged_frame_start}"));
+    let kept = storage.file_bytes(&saved).expect("the cut bytes are saved");
+    let mut expected = original[damaged_frame_start..].to_vec();
+    expected[60] ^= 1 << 3;
+    assert_eq!(kept, expected, "the saved file holds exactly what was cut");
+
+    let survivors = read_all(&engine, "c", 0, StartingPosition::TrimHorizon, 10_000);
+    assert_eq!(survivors.iter().map(record_index).collect::<Vec<_>>(), (0..10).collect::<Vec<_>>());
+    let out = block_on(engine.put_records("c", vec![record("key", 100, 300)])).expect("put after recovery");
+    let new_seq = out.results[0].as_ref().expect("stored").sequence_number;
+    assert!(new_seq > last_seq.expect("puts"), "a cut record's sequence number was handed out again");
+    let all = read_all(&engine, "c", 0, StartingPosition::TrimHorizon, 10_000);
+    assert_eq!(all.iter().map(record_index).collect::<Vec<_>>(), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 100]);
+}
