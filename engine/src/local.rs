@@ -312,10 +312,11 @@ impl<S: Storage, C: Clock> LocalEngine<S, C> {
         let delivery = async move {
             let _slot = slot;
             let registered = || {
-                self.snapshot
-                    .borrow()
-                    .stream(&stream_name)
-                    .is_ok_and(|s| s.incarnation == meta.incarnation && s.consumers.contains(&registration))
+                crate::subscription::Registration::of(
+                    &meta,
+                    self.snapshot.borrow().stream(&stream_name).ok(),
+                    &registration,
+                )
             };
             let children = || {
                 self.snapshot

@@ -125,9 +125,41 @@ impl SubscriptionEvents {
     }
 }
 
+/// Whether a subscription's consumer still exists, as the current catalog
+/// says (see [`deliver`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Registration {
+    Registered,
+    ConsumerDeregistered,
+    /// The stream (this incarnation of it) was deleted, its consumers with it.
+    StreamDeleted,
+}
+
+impl Registration {
+    /// The registration of `consumer` in `stream` as `catalog_stream` (the
+    /// catalog's stream of that name, if any) has it now.
+    pub fn of(
+        stream: &StreamMeta,
+        catalog_stream: Option<&StreamMeta>,
+        consumer: &crate::catalog::ConsumerMeta,
+    ) -> Registration {
+        match catalog_stream {
+            Some(s) if s.incarnation == stream.incarnation => {
+                if s.consumers.contains(consumer) {
+                    Registration::Registered
+                } else {
+                    Registration::ConsumerDeregistered
+                }
+            }
+            _ => Registration::StreamDeleted,
+        }
+    }
+}
+
 /// Delivers events from counter `from` until the lifetime ends, the shard
-/// is fully delivered, the subscriber goes away, or `registered` turns
-/// false (the consumer was deregistered: the last message is an error).
+/// is fully delivered, the subscriber goes away, or `registration` says the
+/// consumer or its stream is gone (the last message is then an error saying
+/// which).
 /// `children` lists the shard's children from the current catalog, for the
 /// event that ends a closed shard. `sleep` is the runtime's timer.
 #[allow(clippy::too_many_arguments)]
@@ -137,7 +169,7 @@ pub async fn deliver<S, C, Sl, F>(
     shard_index: u32,
     from: u64,
     settings: SubscriptionSettings,
-    registered: impl Fn() -> bool,
+    registration: impl Fn() -> Registration,
     children: impl Fn() -> Vec<ShardDescription>,
     sleep: Sl,
     sink: &mut EventSink,
@@ -156,13 +188,19 @@ pub async fn deliver<S, C, Sl, F>(
     let mut last_sent = start;
     let mut children_awaited_since: Option<u64> = None;
     loop {
-        if !registered() {
-            let gone = EngineError::NotFound(format!(
-                "The consumer of this subscription to {} in stream {} was deregistered.",
-                crate::model::shard_id(shard_index),
+        let shard_id = crate::model::shard_id(shard_index);
+        let gone = match registration() {
+            Registration::Registered => None,
+            Registration::ConsumerDeregistered => Some(format!(
+                "The consumer of this subscription to {shard_id} in stream {} was deregistered.",
                 stream.name
-            ));
-            let _ = events.send_async(Err(gone)).await;
+            )),
+            Registration::StreamDeleted => {
+                Some(format!("Stream {} of this subscription to {shard_id} was deleted.", stream.name))
+            }
+        };
+        if let Some(gone) = gone {
+            let _ = events.send_async(Err(EngineError::NotFound(gone))).await;
             return;
         }
         let shard = match core.shard(stream, shard_index) {

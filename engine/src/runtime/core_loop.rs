@@ -240,10 +240,7 @@ async fn serve(
             }
             let router = ctx.router.clone();
             let registered = || {
-                router
-                    .catalog()
-                    .stream(&meta.name)
-                    .is_ok_and(|s| s.incarnation == meta.incarnation && s.consumers.contains(&registration))
+                crate::subscription::Registration::of(&meta, router.catalog().stream(&meta.name).ok(), &registration)
             };
             let children = || {
                 router

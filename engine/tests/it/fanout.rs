@@ -153,33 +153,48 @@ fn one_subscription_per_consumer_and_shard_and_twenty_consumers() {
     assert_eq!(engine.list_consumers("f").expect("list").len(), 20);
 }
 
+/// Deregistering the consumer, or deleting its stream, ends the subscription with a
+/// ResourceNotFound error that says which of the two happened.
 #[test]
-fn deregistering_ends_the_subscription_with_an_error() {
-    let (_storage, clock, engine) = setup();
-    let mut pool = LocalPool::new();
-    let sleep = simulated_sleep(&clock);
-    let (rx, delivery) =
-        block_on(engine.subscribe("f", "c", 0, StartingPosition::TrimHorizon, settings(600_000), sleep)).expect("sub");
-    let got = Rc::new(RefCell::new(Vec::new()));
-    let sink = got.clone();
-    pool.spawner()
-        .spawn_local(async move {
-            while let Ok(ev) = rx.recv_async().await {
-                sink.borrow_mut().push(ev.map(|e| e.records.len()));
+fn deregistering_or_deleting_the_stream_ends_the_subscription_with_an_error() {
+    for delete_stream in [false, true] {
+        let (_storage, clock, engine) = setup();
+        let mut pool = LocalPool::new();
+        let sleep = simulated_sleep(&clock);
+        let (rx, delivery) =
+            block_on(engine.subscribe("f", "c", 0, StartingPosition::TrimHorizon, settings(600_000), sleep))
+                .expect("sub");
+        let got = Rc::new(RefCell::new(Vec::new()));
+        let sink = got.clone();
+        pool.spawner()
+            .spawn_local(async move {
+                while let Ok(ev) = rx.recv_async().await {
+                    sink.borrow_mut().push(ev.map(|e| e.records.len()));
+                }
+            })
+            .expect("spawn");
+        let control = async {
+            for _ in 0..5 {
+                YieldNow(false).await;
             }
-        })
-        .expect("spawn");
-    let control = async {
-        for _ in 0..5 {
-            YieldNow(false).await;
-        }
-        engine.deregister_consumer("f", "c").await.expect("deregister");
-    };
-    pool.run_until(futures::future::join(delivery, control));
-    pool.run();
-    let got = got.borrow();
-    let last = got.last().expect("events");
-    assert_eq!(last.as_ref().err().map(|e| e.kind()), Some(ErrorKind::ResourceNotFound), "{got:?}");
+            if delete_stream {
+                engine.delete_stream("f").await.expect("delete");
+            } else {
+                engine.deregister_consumer("f", "c").await.expect("deregister");
+            }
+        };
+        pool.run_until(futures::future::join(delivery, control));
+        pool.run();
+        let got = got.borrow();
+        let last = got.last().expect("events").as_ref().expect_err("ends with an error");
+        assert_eq!(last.kind(), ErrorKind::ResourceNotFound, "{got:?}");
+        let expected = if delete_stream {
+            "Stream f of this subscription to shardId-000000000000 was deleted."
+        } else {
+            "The consumer of this subscription to shardId-000000000000 in stream f was deregistered."
+        };
+        assert_eq!(last.to_string(), expected);
+    }
 }
 
 #[test]
