@@ -101,6 +101,13 @@ async fn check_shard<S: Storage>(storage: &S, dir: &Path, stream: &str, shard: u
         } else {
             None
         };
+        if let Some(cp) = checkpoint.as_ref().filter(|cp| cp.data_len > scan.file_size) {
+            out.damage.push((
+                name.clone(),
+                scan.file_size,
+                format!("segment shorter than its checkpoint ({} bytes): acknowledged records lost", cp.data_len),
+            ));
+        }
         if let ScanStop::Damaged { offset, reason } = scan.stop {
             match &checkpoint {
                 // Not a torn tail: recovery would not even see it, and no

@@ -227,8 +227,24 @@ impl<S: Storage, C: Clock> ShardLog<S, C> {
                 continue;
             }
             let file = storage.open_segment(&path, false).await?;
-            let scan = Self::scan_tail(&storage, &file, &path, base).await?;
+            let (scan, outgrown_checkpoint) = Self::scan_tail(&storage, &file, &path, base).await?;
             let data_len = scan.summary.data_len;
+            if let Some(checkpoint) = outgrown_checkpoint {
+                // Data the checkpoint vouched for (synced, so acknowledged)
+                // is gone from the file: cut by something other than a crash.
+                counter_floor = counter_floor.max(checkpoint.end_counter);
+                report.damage.push((
+                    path.display().to_string(),
+                    scan.file_size,
+                    format!("segment shorter than its checkpoint ({} bytes)", checkpoint.data_len),
+                ));
+                tracing::error!(
+                    shard = %ident, segment = %path.display(), file_bytes = scan.file_size,
+                    checkpoint_bytes = checkpoint.data_len, end_counter = checkpoint.end_counter,
+                    "tail segment shorter than its checkpoint: acknowledged records are lost; their counters are \
+                     not handed out again"
+                );
+            }
             if let ScanStop::Damaged { offset, reason } = &scan.stop {
                 report.bytes_truncated = scan.file_size - data_len;
                 report.damage.push((path.display().to_string(), *offset, (*reason).to_string()));
@@ -330,21 +346,27 @@ impl<S: Storage, C: Clock> ShardLog<S, C> {
 
     /// Scans the tail segment from its last checkpoint (an index written
     /// at a clean shutdown or by maintenance after a sync), or from offset 0
-    /// when there is none or it does not fit the file.
-    async fn scan_tail(storage: &S, file: &S::File, path: &std::path::Path, base: u64) -> Result<ScanOutcome> {
+    /// when there is none or it does not fit the file. A checkpoint longer
+    /// than the file is returned too: the file lost data it vouched for.
+    async fn scan_tail(
+        storage: &S,
+        file: &S::File,
+        path: &std::path::Path,
+        base: u64,
+    ) -> Result<(ScanOutcome, Option<SegmentSummary>)> {
         let idx_path = path.with_file_name(index_file_name(base));
         if let Some(bytes) = storage.read_file(&idx_path).await? {
             match SegmentSummary::decode(&bytes, base) {
-                Some(known) if known.data_len <= file.size().await? => return scan_segment_from(file, known).await,
-                Some(_) => {
-                    tracing::warn!(index = %idx_path.display(), "checkpoint longer than its segment; scanning the segment whole")
+                Some(known) if known.data_len <= file.size().await? => {
+                    return Ok((scan_segment_from(file, known).await?, None))
                 }
+                Some(longer) => return Ok((scan_segment(file, base).await?, Some(longer))),
                 None => {
                     tracing::warn!(index = %idx_path.display(), "damaged checkpoint index; scanning the segment whole")
                 }
             }
         }
-        scan_segment(file, base).await
+        Ok((scan_segment(file, base).await?, None))
     }
 
     async fn load_sealed_summary(

@@ -143,3 +143,33 @@ fn a_missing_segment_is_reported_and_its_counters_not_reused() {
     let seq = out.results[0].as_ref().expect("stored").sequence_number;
     assert!(seq > last_seq, "a lost record's sequence number was handed out again");
 }
+
+/// A tail segment cut shorter than its checkpoint lost records the checkpoint vouched for:
+/// check and startup report it, and their sequence numbers are not handed out again.
+#[test]
+fn a_tail_cut_below_its_checkpoint_is_reported_and_its_counters_not_reused() {
+    let (storage, clock, logs) = filled(87);
+    let engine = open(&storage, &clock);
+    let last_seq =
+        read_all(&engine, "c", 0, StartingPosition::TrimHorizon, 500).last().expect("records").sequence_number;
+    drop(engine);
+    let last = logs.last().expect("segments");
+    let bytes = storage.file_bytes(last).expect("bytes");
+    let data_end = bytes.iter().rposition(|&b| b != 0).expect("data") + 1;
+    storage.set_file_bytes(last, bytes[..data_end / 2].to_vec());
+
+    let report = block_on(check_data_dir(storage.clone(), &data_dir())).expect("check");
+    let shard = report.damaged().next().expect("damage found");
+    assert!(shard.damage.iter().any(|(_, _, r)| r.starts_with("segment shorter than its checkpoint")), "{shard:?}");
+
+    let (engine, reports) = block_on(shoal_engine::LocalEngine::open(
+        storage.clone(),
+        clock.clone(),
+        &engine_config(small_segments(), 1 << 20),
+    ))
+    .expect("open");
+    assert!(reports[0].2.damage.iter().any(|(_, _, r)| r.starts_with("segment shorter than its checkpoint")));
+    let out = block_on(engine.put_records("c", vec![record("k", 999, 100)])).expect("put");
+    let seq = out.results[0].as_ref().expect("stored").sequence_number;
+    assert!(seq > last_seq, "a lost record's sequence number was handed out again");
+}
