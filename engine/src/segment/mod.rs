@@ -220,6 +220,8 @@ pub struct FramesPastDamage {
     /// The lowest and one past the highest counter among them.
     pub first_counter: u64,
     pub end_counter: u64,
+    /// File offset one past the last of them.
+    pub data_end: u64,
 }
 
 /// Looks for intact frames (header and payload CRCs valid, counters at or
@@ -256,12 +258,14 @@ pub async fn frames_past_damage<F: SegmentFile>(
                     records: 0,
                     first_counter: h.base_counter,
                     end_counter: h.end_counter(),
+                    data_end: 0,
                 });
                 f.frames += 1;
                 f.records += u64::from(h.record_count);
                 f.first_counter = f.first_counter.min(h.base_counter);
                 f.end_counter = f.end_counter.max(h.end_counter());
                 i = start + h.frame_len();
+                f.data_end = from + i as u64;
             }
             None => i = start + 1,
         }

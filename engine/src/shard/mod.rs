@@ -248,34 +248,9 @@ impl<S: Storage, C: Clock> ShardLog<S, C> {
             if let ScanStop::Damaged { offset, reason } = &scan.stop {
                 report.bytes_truncated = scan.file_size - data_len;
                 report.damage.push((path.display().to_string(), *offset, (*reason).to_string()));
-                let past =
-                    frames_past_damage(&file, *offset, scan.summary.end_counter, RECOVERY_SCAN_BYTES_MAX).await?;
-                match past {
-                    None => tracing::warn!(
-                        shard = %ident, segment = %path.display(), offset, reason,
-                        bytes_truncated = report.bytes_truncated,
-                        "torn tail: truncating at the last valid frame"
-                    ),
-                    Some(past) => {
-                        // Not a torn tail (or not only): intact frames follow
-                        // the damage, and they may have been acknowledged.
-                        // The log cannot serve them past the damage, but
-                        // nothing is destroyed: the cut bytes are kept.
-                        let cut = (scan.file_size - data_len) as usize;
-                        let bytes = file.read_at(data_len, cut).await?;
-                        let saved = path.with_extension(format!("log.cut-{data_len}"));
-                        storage.write_file_atomic(&saved, &bytes).await?;
-                        report.records_cut_intact = past.records;
-                        counter_floor = past.end_counter;
-                        tracing::error!(
-                            shard = %ident, segment = %path.display(), offset, reason,
-                            intact_frames = past.frames, intact_records = past.records,
-                            first_counter = past.first_counter, end_counter = past.end_counter,
-                            saved = %saved.display(),
-                            "damaged data inside the tail segment, with intact frames after it: the log ends at the \
-                             damage, the cut bytes are saved, and the cut records' counters are not handed out again"
-                        );
-                    }
+                if let Some(end) = Self::keep_what_damage_cuts(&storage, &ident, &file, &path, &scan, *offset).await? {
+                    counter_floor = counter_floor.max(end.0);
+                    report.records_cut_intact = end.1;
                 }
             }
             // Cut what follows the last valid frame: a torn write or space
@@ -342,6 +317,46 @@ impl<S: Storage, C: Clock> ShardLog<S, C> {
             }),
         };
         Ok((log, report))
+    }
+
+    /// Recovery is about to cut the tail segment at the damaged frame at
+    /// `damaged_at`. After a crash that cuts a torn write, which was never
+    /// acknowledged. If intact frames follow the damage, it is not (only) a
+    /// torn write and they may have been acknowledged: the log cannot serve
+    /// them past the damage, but nothing is destroyed. The bytes up to the
+    /// last of them are saved beside the segment, an error names them, and
+    /// the caller never hands their counters out again. Returns (one past
+    /// their highest counter, their record count) when there are any.
+    async fn keep_what_damage_cuts(
+        storage: &S,
+        ident: &ShardIdent,
+        file: &S::File,
+        path: &std::path::Path,
+        scan: &ScanOutcome,
+        damaged_at: u64,
+    ) -> Result<Option<(u64, u64)>> {
+        let data_len = scan.summary.data_len;
+        let past = frames_past_damage(file, damaged_at, scan.summary.end_counter, RECOVERY_SCAN_BYTES_MAX).await?;
+        let Some(past) = past else {
+            tracing::warn!(
+                shard = %ident, segment = %path.display(), offset = damaged_at,
+                bytes_truncated = scan.file_size - data_len,
+                "torn tail: truncating at the last valid frame"
+            );
+            return Ok(None);
+        };
+        let bytes = file.read_at(data_len, (past.data_end - data_len) as usize).await?;
+        let saved = path.with_extension(format!("log.cut-{data_len}"));
+        storage.write_file_atomic(&saved, &bytes).await?;
+        tracing::error!(
+            shard = %ident, segment = %path.display(), offset = damaged_at,
+            intact_frames = past.frames, intact_records = past.records,
+            first_counter = past.first_counter, end_counter = past.end_counter,
+            saved = %saved.display(),
+            "damaged data inside the tail segment, with intact frames after it: the log ends at the damage, the \
+             cut bytes are saved, and the cut records' counters are not handed out again"
+        );
+        Ok(Some((past.end_counter, past.records)))
     }
 
     /// Scans the tail segment from its last checkpoint (an index written
