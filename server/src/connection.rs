@@ -5,11 +5,14 @@
 //! Framing rules (PROTOCOL.md §Connection):
 //! * a body that does not decode is answered with an error frame carrying
 //!   its correlation id, and the connection goes on;
-//! * a header that cannot be trusted (framing lost) gets one farewell error
-//!   frame, then the connection is closed;
-//! * at most [`IN_FLIGHT_MAX`] requests run at once per connection; past
-//!   that the connection stops reading (TCP backpressure) instead of
-//!   queueing without bound.
+//! * a header that cannot be trusted (framing lost) stops the reading; the
+//!   requests read before it are answered, then one farewell error frame is
+//!   the last frame, and the connection is closed;
+//! * at most [`IN_FLIGHT_MAX`] requests per connection are running or have
+//!   an answer not yet written to the socket, and at most
+//!   [`READS_IN_FLIGHT_MAX`] of them are GetRecords (answers of up to
+//!   10 MiB); past that the connection stops reading (TCP backpressure), so
+//!   a client that sends and never reads costs bounded memory.
 
 use std::cell::RefCell;
 use std::collections::HashSet;
@@ -32,8 +35,12 @@ use crate::log_limit::{LogLimit, PROTOCOL_WARN_INTERVAL};
 use crate::metrics;
 use crate::response_buffers;
 
-/// Requests served concurrently per connection.
+/// Requests per connection running or with an answer not yet written.
 pub const IN_FLIGHT_MAX: u64 = 256;
+/// GetRecords per connection running or with an answer not yet written:
+/// each answer may be 10 MiB, so this bounds what a client that never
+/// reads can make the server hold (about 40 MiB per connection).
+pub const READS_IN_FLIGHT_MAX: u64 = 4;
 /// Bytes read per read call when no larger frame is pending.
 const READ_CHUNK_BYTES: usize = 64 * 1024;
 /// The most one read asks for (a large frame arrives in several reads).
@@ -52,6 +59,12 @@ pub async fn serve(stream: TcpStream, ctx: Rc<Context>, stop: oneshot::Receiver<
     let (out_tx, out_rx) = mpsc::unbounded::<Outgoing>();
     let writer_task = glommio::spawn_local(write_loop(writer, out_rx, peer.clone()));
     let permits = Rc::new(Semaphore::new(IN_FLIGHT_MAX));
+    let read_permits = Rc::new(Semaphore::new(READS_IN_FLIGHT_MAX));
+    // Set when framing is lost: the last frame, after every answer.
+    let mut farewell = None;
+    // One receiver per SubscribeToShard: fires once its response (or the
+    // error that answers it) is queued, so a framing close answers it first.
+    let mut subscriptions_answered = Vec::new();
     let live: Rc<RefCell<HashSet<u64>>> = Rc::default();
     let mut subscriptions = Vec::new();
     let mut buf = BytesMut::with_capacity(READ_CHUNK_BYTES);
@@ -76,13 +89,29 @@ pub async fn serve(stream: TcpStream, ctx: Rc<Context>, stop: oneshot::Receiver<
                         // Lives for up to the subscription lifetime: it takes
                         // no in-flight permit and is cancelled with the
                         // connection.
-                        let task = subscription(ctx.clone(), out_tx.clone(), correlation_id, request, live.clone());
+                        let (answered_tx, answered_rx) = oneshot::channel();
+                        subscriptions_answered.push(answered_rx);
+                        let task = subscription(
+                            ctx.clone(),
+                            out_tx.clone(),
+                            correlation_id,
+                            request,
+                            live.clone(),
+                            answered_tx,
+                        );
                         subscriptions.push(glommio::spawn_local(task));
                     }
                     Ok((correlation_id, request)) => {
                         let permit = match permits.acquire_static_permit(1).await {
                             Ok(p) => p,
                             Err(_) => break 'conn,
+                        };
+                        let read_permit = match request {
+                            Request::GetRecords(_) => match read_permits.acquire_static_permit(1).await {
+                                Ok(p) => Some(p),
+                                Err(_) => break 'conn,
+                            },
+                            _ => None,
                         };
                         let (ctx, out) = (ctx.clone(), out_tx.clone());
                         glommio::spawn_local(async move {
@@ -98,8 +127,9 @@ pub async fn serve(stream: TcpStream, ctx: Rc<Context>, stop: oneshot::Receiver<
                                     message: f.message,
                                 }),
                             };
-                            send(&out, &Frame { correlation_id, body });
-                            drop(permit);
+                            // The permits count the answer until it is written.
+                            send_and_wait(&out, &Frame { correlation_id, body }).await;
+                            drop((permit, read_permit));
                         })
                         .detach();
                     }
@@ -117,7 +147,7 @@ pub async fn serve(stream: TcpStream, ctx: Rc<Context>, stop: oneshot::Receiver<
                 Decoded::Incomplete(needed) => break needed.max(READ_CHUNK_BYTES),
                 Decoded::Invalid(framing) => {
                     protocol_errors.warn("framing lost; closing the connection", &framing);
-                    send(&out_tx, &framing.farewell());
+                    farewell = Some(framing.farewell());
                     break 'conn;
                 }
             }
@@ -150,17 +180,29 @@ pub async fn serve(stream: TcpStream, ctx: Rc<Context>, stop: oneshot::Receiver<
         }
     }
     protocol_errors.finish();
-    // Subscriptions end with the connection; a client still connected
-    // (the server is shutting down) is told so.
-    for id in live.borrow().iter() {
-        let f = Failure::new(Status::ServiceUnavailable, "The server is shutting down; resubscribe later.");
-        send(&out_tx, &error_frame(*id, Opcode::SubscribeToShard as u16, f));
+    if farewell.is_some() {
+        // Every request read before the bad header is answered, a
+        // subscription by its response, before the farewell.
+        for answered in subscriptions_answered {
+            let _ = answered.await;
+        }
+    } else {
+        // Subscriptions end with the connection; a client still connected
+        // (the server is shutting down) is told so.
+        for id in live.borrow().iter() {
+            let f = Failure::new(Status::ServiceUnavailable, "The server is shutting down; resubscribe later.");
+            send(&out_tx, &error_frame(*id, Opcode::SubscribeToShard as u16, f));
+        }
     }
     drop(subscriptions);
-    // Let in-flight requests finish: each holds a sender; the writer ends
-    // when the last one is dropped.
-    drop(out_tx);
+    // Let in-flight requests finish and their answers be written (the
+    // writer runs meanwhile), then the farewell goes last.
     let _ = permits.acquire(IN_FLIGHT_MAX).await;
+    if let Some(farewell) = &farewell {
+        send(&out_tx, farewell);
+    }
+    // The writer ends once the last sender is gone.
+    drop(out_tx);
     writer_task.await;
 }
 
@@ -201,6 +243,7 @@ async fn subscription(
     id: u64,
     request: SubscribeToShard,
     live: Rc<RefCell<HashSet<u64>>>,
+    answered: oneshot::Sender<()>,
 ) {
     let opcode = Opcode::SubscribeToShard as u16;
     let started = Instant::now();
@@ -210,18 +253,19 @@ async fn subscription(
         Ok(rx) => rx,
         Err(f) => {
             send(&out, &error_frame(id, opcode, f));
+            let _ = answered.send(());
             return;
         }
     };
     live.borrow_mut().insert(id);
     let _live = LiveGuard(live.clone(), id);
     let started = SubscribeToShardOutput { subscription_lifetime_ms: ctx.subscription_lifetime_ms };
-    if !send_and_wait(
-        &out,
-        &Frame { correlation_id: id, body: FrameBody::Response(Response::SubscribeToShard(started)) },
-    )
-    .await
-    {
+    let response = Frame { correlation_id: id, body: FrameBody::Response(Response::SubscribeToShard(started)) };
+    let Some(bytes) = encode(&response) else { return };
+    let (written_tx, written) = oneshot::channel();
+    let queued = out.unbounded_send(Outgoing { bytes, written: Some(written_tx) }).is_ok();
+    let _ = answered.send(());
+    if !queued || written.await.is_err() {
         return;
     }
     while let Ok(event) = events.recv_async().await {

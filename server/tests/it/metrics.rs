@@ -377,3 +377,43 @@ fn metrics_are_off_unless_configured() {
     let server = TestServer::start();
     assert_eq!(server.server.as_ref().expect("running").metrics_addr(), None);
 }
+
+/// A client that pipelines GetRecords and never reads holds back its own connection: the server
+/// stops reading once READS_IN_FLIGHT_MAX answers are unwritten, instead of computing (and
+/// holding) a 10 MiB answer for every request it was sent. Every request is answered once the
+/// client reads.
+#[test]
+fn unread_get_records_answers_hold_back_the_connection_not_the_server_memory() {
+    let server = metrics_server();
+    let mut c = server.client();
+    c.ok(create_with("backlog", 1, unlimited()));
+    // 11 MiB of records: every GetRecords from the start answers 10 MiB.
+    for batch in 0..4 {
+        let records = (0..3).map(|i| entry("k", &vec![b'a' + (batch * 3 + i) as u8; (1 << 20) - 1])).collect();
+        assert!(matches!(c.ok(put_records("backlog", records)), Response::PutRecords(_)));
+    }
+    let Response::GetShardIterator(it) = c.ok(iterator("backlog", 0, ShardIteratorType::TrimHorizon, None, None))
+    else {
+        panic!("iterator")
+    };
+    let mut reader = server.client();
+    const SENT: usize = 40;
+    let mut bytes = bytes::BytesMut::new();
+    for id in 0..SENT as u64 {
+        let request = get_records(it.iterator.clone(), None);
+        shoal_protocol::frame::Frame::encode_request(1_000 + id, &request, &mut bytes).expect("encode");
+    }
+    reader.send_bytes(&bytes);
+    std::thread::sleep(Duration::from_millis(1_500));
+    let handled = scrape(server.metrics_addr()).sum("shoal_requests_total", &[("op", "GetRecords")]);
+    // Four unwritten answers (READS_IN_FLIGHT_MAX in connection.rs), plus what the socket
+    // buffers took (a 10 MiB answer fills them).
+    assert!(handled <= 6.0, "{handled} of {SENT} GetRecords handled while the client read nothing");
+    let mut answered = 0;
+    while answered < SENT {
+        let frame = reader.recv().expect("an answer");
+        let FrameBody::Response(Response::GetRecords(out)) = frame.body else { panic!("{:?}", frame.body) };
+        assert_eq!(out.records.len(), 10, "10 MiB of 1 MiB records");
+        answered += 1;
+    }
+}

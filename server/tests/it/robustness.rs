@@ -288,3 +288,46 @@ fn a_listener_that_goes_away_during_the_start_does_not_stop_it() {
     assert_eq!(server.local_addr(), addr);
     server.shutdown().expect("shutdown");
 }
+
+/// Requests read in full before a header that loses framing are answered, a subscription by its
+/// response, and only then comes the farewell: the last frame on the connection (PROTOCOL.md
+/// §3.3). No subscription is told the server is shutting down.
+#[test]
+fn requests_before_lost_framing_are_answered_and_the_farewell_comes_last() {
+    let server = TestServer::start();
+    let mut c = server.client();
+    c.ok(create("lastword", 1));
+    let Response::RegisterStreamConsumer(registered) = c.ok(Request::RegisterStreamConsumer(RegisterStreamConsumer {
+        stream_name: "lastword".into(),
+        consumer_name: "tail".into(),
+    })) else {
+        panic!("register")
+    };
+    let mut bad = server.client();
+    let mut bytes = bytes::BytesMut::new();
+    let put = put_records("lastword", vec![entry("k", b"before the bad header")]);
+    shoal_protocol::frame::Frame::encode_request(7, &put, &mut bytes).expect("encode");
+    let subscribe = Request::SubscribeToShard(SubscribeToShard {
+        consumer_arn: registered.consumer.consumer_arn.clone(),
+        shard: 0,
+        starting_position: StartingPosition::latest(),
+    });
+    shoal_protocol::frame::Frame::encode_request(8, &subscribe, &mut bytes).expect("encode");
+    bytes.extend_from_slice(&[0xff; 24]); // a header of version 0xff
+    bad.send_bytes(&bytes);
+    let mut frames = Vec::new();
+    while let Some(frame) = bad.recv() {
+        frames.push(frame);
+    }
+    let last = frames.pop().expect("frames");
+    let FrameBody::Error(farewell) = &last.body else { panic!("last frame {last:?}") };
+    assert_eq!((last.correlation_id, farewell.status), (0, Status::UnsupportedVersion));
+    assert!(frames.iter().any(|f| f.correlation_id == 7 && matches!(f.body, FrameBody::Response(_))), "{frames:?}");
+    assert!(
+        frames
+            .iter()
+            .any(|f| f.correlation_id == 8 && matches!(f.body, FrameBody::Response(Response::SubscribeToShard(_)))),
+        "{frames:?}"
+    );
+    assert!(!frames.iter().any(|f| matches!(f.body, FrameBody::Error(_))), "no other error frame: {frames:?}");
+}
