@@ -7,9 +7,7 @@ use std::path::Path;
 
 use crate::catalog::Catalog;
 use crate::error::Result;
-use crate::segment::{
-    index_file_name, log_path, parse_index_file_name, parse_log_file_name, scan_segment, ScanStop, SegmentSummary,
-};
+use crate::segment::{index_file_name, log_path, scan_segment, ScanStop, SegmentSummary, ShardFiles, SEGMENT_MISSING};
 use crate::storage::{SegmentFile, Storage};
 
 /// What a check found in one shard.
@@ -61,13 +59,10 @@ pub async fn check_data_dir<S: Storage>(storage: S, data_dir: &Path) -> Result<C
 }
 
 async fn check_shard<S: Storage>(storage: &S, dir: &Path, stream: &str, shard: u32) -> Result<ShardCheck> {
-    let names = storage.list_dir(dir).await?;
-    let mut bases: Vec<u64> = names.iter().filter_map(|n| parse_log_file_name(n)).collect();
-    bases.sort_unstable();
+    let ShardFiles { bases, orphan_indexes } = ShardFiles::from_names(&storage.list_dir(dir).await?);
     let mut out = ShardCheck { stream: stream.to_owned(), shard, segments: bases.len(), ..ShardCheck::default() };
-    for base in names.iter().filter_map(|n| parse_index_file_name(n)).filter(|b| !bases.contains(b)) {
-        let missing = log_path(dir, base).display().to_string();
-        out.damage.push((missing, 0, "segment file missing (its index remains)".into()));
+    for base in orphan_indexes {
+        out.damage.push((log_path(dir, base).display().to_string(), 0, SEGMENT_MISSING.into()));
     }
     let mut only_tail = out.damage.is_empty();
     let mut prev_end = 0u64;

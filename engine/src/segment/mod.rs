@@ -35,6 +35,29 @@ pub fn parse_index_file_name(name: &str) -> Option<u64> {
     parse_counter_file_name(name, ".idx")
 }
 
+/// What a shard directory holds, from its file names.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ShardFiles {
+    /// Segment files by base counter, in order.
+    pub bases: Vec<u64>,
+    /// Indexes whose segment file is missing. Retention removes an index
+    /// before its segment, so such an index means the segment was lost.
+    pub orphan_indexes: Vec<u64>,
+}
+
+/// The damage reason for a segment lost while its index remains.
+pub const SEGMENT_MISSING: &str = "segment file missing (its index remains)";
+
+impl ShardFiles {
+    pub fn from_names(names: &[String]) -> ShardFiles {
+        let mut bases: Vec<u64> = names.iter().filter_map(|n| parse_log_file_name(n)).collect();
+        bases.sort_unstable();
+        let orphan_indexes =
+            names.iter().filter_map(|n| parse_index_file_name(n)).filter(|b| bases.binary_search(b).is_err()).collect();
+        ShardFiles { bases, orphan_indexes }
+    }
+}
+
 fn parse_counter_file_name(name: &str, suffix: &str) -> Option<u64> {
     let stem = name.strip_suffix(suffix)?;
     if stem.len() != 20 || !stem.bytes().all(|b| b.is_ascii_digit()) {

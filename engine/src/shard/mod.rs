@@ -50,8 +50,8 @@ use crate::limits::RECOVERY_SCAN_BYTES_MAX;
 use crate::model::RecordInput;
 use crate::segment::write::{write_chunks, Chunker};
 use crate::segment::{
-    frames_past_damage, index_file_name, log_path, parse_index_file_name, parse_log_file_name, scan_segment,
-    scan_segment_from, FrameReader, NextFrame, ScanOutcome, ScanStop, Segment, SegmentSummary,
+    frames_past_damage, index_file_name, log_path, scan_segment, scan_segment_from, FrameReader, NextFrame,
+    ScanOutcome, ScanStop, Segment, SegmentSummary, ShardFiles, SEGMENT_MISSING,
 };
 use crate::sequence::SequenceNumber;
 use crate::storage::{SegmentFile, Storage};
@@ -194,9 +194,7 @@ impl<S: Storage, C: Clock> ShardLog<S, C> {
         ending_counter: Option<u64>,
     ) -> Result<(Self, RecoveryReport)> {
         storage.create_dir_all(&dir).await?;
-        let names = storage.list_dir(&dir).await?;
-        let mut bases: Vec<u64> = names.iter().filter_map(|n| parse_log_file_name(n)).collect();
-        bases.sort_unstable();
+        let ShardFiles { bases, orphan_indexes } = ShardFiles::from_names(&storage.list_dir(&dir).await?);
         let mut report = RecoveryReport { segments: bases.len(), ..RecoveryReport::default() };
         let mut segments = VecDeque::new();
         let mut tail = None;
@@ -204,15 +202,13 @@ impl<S: Storage, C: Clock> ShardLog<S, C> {
         // Counters of records that may have been acknowledged but cannot be
         // served (cut after damage, or in a missing segment): never reused.
         let mut counter_floor = 0;
-        for base in names.iter().filter_map(|n| parse_index_file_name(n)).filter(|b| !bases.contains(b)) {
-            // Retention removes a segment's index before its file, so an
-            // index without its segment means the segment was lost.
+        for base in orphan_indexes {
             let idx_path = dir.join(index_file_name(base));
             let summary = storage.read_file(&idx_path).await?.and_then(|b| SegmentSummary::decode(&b, base));
             let end = summary.map_or(base, |s| s.end_counter);
             counter_floor = counter_floor.max(end);
             let missing = log_path(&dir, base);
-            report.damage.push((missing.display().to_string(), 0, "segment file missing (its index remains)".into()));
+            report.damage.push((missing.display().to_string(), 0, SEGMENT_MISSING.into()));
             tracing::error!(
                 shard = %ident, segment = %missing.display(), first_counter = base, end_counter = end,
                 "segment file missing while its index remains: its records are lost; their counters are not reused"
