@@ -59,8 +59,13 @@ impl Default for LogConfig {
 #[derive(Clone, Debug)]
 pub struct EngineConfig {
     pub data_dir: PathBuf,
-    /// Executors (one per core) to run; 0 = one per available CPU.
+    /// Executors (one per core) to run; 0 = one per available CPU (or per
+    /// CPU of `cpuset`).
     pub cores: usize,
+    /// CPUs to pin the executors to, executor `i` on `cpuset[i]`; empty =
+    /// the CPUs this process may run on, in order. Keeps CPUs free for
+    /// other work on the same machine.
+    pub cpuset: Vec<usize>,
     pub log: LogConfig,
     /// Per-core bound on the in-memory tail cache.
     pub tail_cache_bytes: usize,
@@ -117,6 +122,7 @@ impl EngineConfig {
         Self {
             data_dir: data_dir.into(),
             cores: 0,
+            cpuset: Vec::new(),
             log: LogConfig::default(),
             tail_cache_bytes: TAIL_CACHE_BYTES_DEFAULT,
             io_memory_bytes: 8 << 20,
@@ -127,14 +133,50 @@ impl EngineConfig {
         }
     }
 
+    /// How many executors the engine runs: `cores`, or when that is 0,
+    /// one per CPU of `cpuset`, or one per CPU available to the process.
+    pub fn executors(&self) -> usize {
+        match (self.cores, self.cpuset.len()) {
+            (0, 0) => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            (0, set) => set,
+            (cores, _) => cores,
+        }
+    }
+
     pub fn validate(&self) -> Result<()> {
         self.check().map_err(|e| EngineError::InvalidArgument(format!("invalid engine config: {e}")))
+    }
+
+    /// A CPU set names each CPU once and at least as many CPUs as
+    /// executors. (Whether the process may run on them is known only when
+    /// the engine starts.)
+    fn check_cpuset(&self) -> std::result::Result<(), InvalidSetting> {
+        let set = &self.cpuset;
+        if set.is_empty() {
+            return Ok(());
+        }
+        let shown = || set.iter().map(usize::to_string).collect::<Vec<_>>().join(",");
+        if set.len() > CORES_MAX {
+            return Err(InvalidSetting::new("cpuset", shown(), format!("at most {CORES_MAX} CPUs")));
+        }
+        if set.iter().enumerate().any(|(i, cpu)| set[..i].contains(cpu)) {
+            return Err(InvalidSetting::new("cpuset", shown(), "a list of distinct CPU numbers"));
+        }
+        if self.cores > set.len() {
+            return Err(InvalidSetting::new(
+                "cores",
+                self.cores,
+                format!("at most the {} CPUs of cpuset {} (or 0: one per CPU of the set)", set.len(), shown()),
+            ));
+        }
+        Ok(())
     }
 
     /// Checks every setting against its bounds (in [`crate::limits`]); the
     /// first one out of bounds is the error.
     pub fn check(&self) -> std::result::Result<(), InvalidSetting> {
         within("cores", self.cores, 0, CORES_MAX)?;
+        self.check_cpuset()?;
         let seg = self.log.segment_bytes;
         if !(SEGMENT_BYTES_MIN..=SEGMENT_BYTES_MAX).contains(&seg) || seg % DMA_ALIGNMENT as u64 != 0 {
             return Err(InvalidSetting::new(
@@ -208,6 +250,11 @@ mod tests {
         );
         assert_eq!(bad(|c| c.default_retention_hours = 23), "default_retention_hours = 23: must be within 24..=8760");
         assert_eq!(bad(|c| c.cores = 5000), "cores = 5000: must be within 0..=1024");
+        assert_eq!(bad(|c| c.cpuset = vec![1, 0, 1]), "cpuset = 1,0,1: must be a list of distinct CPU numbers");
+        assert_eq!(
+            bad(|c| (c.cpuset, c.cores) = (vec![1], 2)),
+            "cores = 2: must be at most the 1 CPUs of cpuset 1 (or 0: one per CPU of the set)"
+        );
         assert_eq!(
             bad(|c| c.subscription.lifetime_ms = 5),
             "subscription.lifetime_ms = 5: must be within 100..=3600000"

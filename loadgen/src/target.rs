@@ -53,10 +53,7 @@ impl Target {
         let listen: SocketAddr = SocketAddr::from(([127, 0, 0, 1], 0));
         let mut config = ServerConfig::new(dir.path(), listen);
         config.engine.cores = cores;
-        let cores = match cores {
-            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
-            n => n,
-        };
+        let cores = config.engine.executors();
         let server = Server::start(config)
             .map_err(|e| format!("cannot start the embedded server in {}: {e}", dir.path().display()))?;
         Ok(Target { addr: server.local_addr(), embedded: Some((server, dir)), server_cores: Some(cores) })

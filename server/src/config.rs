@@ -35,6 +35,9 @@ pub struct ConfigFile {
     pub metrics: Option<SocketAddr>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cores: Option<usize>,
+    /// CPUs to pin the executors to; absent: the CPUs the process may run on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cpuset: Option<Vec<usize>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub segment_bytes: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -164,6 +167,10 @@ pub struct ServeArgs {
     #[arg(long, value_name = "N", help = with_default(
         "Executors (one per core); 0 = one per available CPU", defaults().engine.cores))]
     pub cores: Option<usize>,
+    /// CPUs to pin the executors to, executor i on the i-th (e.g. `1` or `2,3`); keeps the
+    /// others free for other work [default: the CPUs this process may run on, in order].
+    #[arg(long, value_name = "CPU,...", value_delimiter = ',', num_args = 1..)]
+    pub cpuset: Option<Vec<usize>>,
     #[arg(long, value_name = "BYTES", help = with_default(
         "Segment file size in bytes (a multiple of 4096)", defaults().engine.log.segment_bytes))]
     pub segment_bytes: Option<u64>,
@@ -248,6 +255,7 @@ impl ConfigFile {
         set(&mut self.listen, &args.listen);
         set(&mut self.metrics, &args.metrics);
         set(&mut self.cores, &args.cores);
+        set(&mut self.cpuset, &args.cpuset);
         set(&mut self.segment_bytes, &args.segment_bytes);
         set(&mut self.tail_cache_bytes, &args.tail_cache_bytes);
         set(&mut self.default_retention_hours, &args.default_retention_hours);
@@ -283,6 +291,9 @@ impl ConfigFile {
         config.metrics = self.metrics;
         if let Some(cores) = self.cores {
             engine.cores = cores;
+        }
+        if let Some(cpuset) = &self.cpuset {
+            engine.cpuset.clone_from(cpuset);
         }
         if let Some(bytes) = self.segment_bytes {
             engine.log.segment_bytes = bytes;
@@ -358,6 +369,7 @@ impl ConfigFile {
             listen: Some(config.listen),
             metrics: config.metrics,
             cores: Some(engine.cores),
+            cpuset: Some(engine.cpuset.clone()).filter(|set| !set.is_empty()),
             segment_bytes: Some(engine.log.segment_bytes),
             tail_cache_bytes: Some(engine.tail_cache_bytes),
             durability: Some(Durability::of(engine.log.sync_policy)),
@@ -398,6 +410,9 @@ pub fn print(config: &ServerConfig) -> Result<String, ConfigError> {
     if file.metrics.is_none() {
         out.push_str("# metrics: not set, no metrics endpoint.\n");
     }
+    if file.cpuset.is_none() {
+        out.push_str("# cpuset: not set, executors run on the CPUs the process may use, in order.\n");
+    }
     if file.sync_interval_ms.is_none() {
         out.push_str("# sync_interval_ms: not set, puts are acknowledged after an fdatasync.\n");
     }
@@ -415,7 +430,7 @@ fn invalid(e: InvalidSetting) -> ConfigError {
         "default_shard_limits.write_records_per_second" => "shard_limits.write_records_per_second",
         "default_shard_limits.read_bytes_per_second" => "shard_limits.read_bytes_per_second",
         "default_shard_limits.read_calls_per_second" => "shard_limits.read_calls_per_second",
-        // The rest have the engine's names: cores, tail_cache_bytes, default_retention_hours,
+        // The rest have the engine's names: cores, cpuset, tail_cache_bytes, default_retention_hours,
         // subscription.lifetime_ms, subscription.bytes_per_second, subscription.heartbeat_ms.
         same => same,
     };
@@ -438,6 +453,10 @@ pub fn log_effective(config: &ServerConfig) {
         data_dir = %engine.data_dir.display(),
         listen = %config.listen,
         cores = %match engine.cores { 0 => "one per CPU".to_owned(), n => n.to_string() },
+        cpuset = %match engine.cpuset.as_slice() {
+            [] => "any".to_owned(),
+            set => set.iter().map(usize::to_string).collect::<Vec<_>>().join(","),
+        },
         durability,
         segment_bytes = engine.log.segment_bytes,
         tail_cache_bytes = engine.tail_cache_bytes,

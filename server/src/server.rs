@@ -103,10 +103,7 @@ impl Server {
         };
         let key = secret::load_or_create(&config.engine.data_dir)
             .map_err(|source| ServerError::Key { path: config.engine.data_dir.display().to_string(), source })?;
-        let cores = match config.engine.cores {
-            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
-            n => n,
-        };
+        let cores = config.engine.executors();
         let (bound_tx, bound_rx) = flume::unbounded();
         let (ready_tx, ready_rx) = flume::unbounded();
         let (drained_tx, drained_rx) = flume::unbounded();

@@ -17,7 +17,9 @@
 //! forwarded between its cores.
 //!
 //! Environment (for experiments; figures in BENCHMARKS.md say when they used one):
-//! `SHOAL_BENCH_CORES` (the server's executors, default one per CPU), `SHOAL_BENCH_SEGMENT_MIB`
+//! `SHOAL_BENCH_CORES` (the server's executors, default one per CPU), `SHOAL_BENCH_CPUSET` (the
+//! server's executors on these CPUs, e.g. `1`, and the client's threads on the others, as if on
+//! two machines), `SHOAL_BENCH_SEGMENT_MIB`
 //! (segment size), `SHOAL_BENCH_RTT_GAP_MS` (a pause before each `rtt` request, to see the cost
 //! of waking an idle machine).
 
@@ -30,6 +32,7 @@ use futures::executor::block_on;
 use futures::future::join_all;
 use hdrhistogram::Histogram;
 use shoal_benches::{bench_dir, executor, raw_odirect_write};
+use shoal_engine::metrics::{HistogramSnapshot, LATENCY_BUCKETS_NS};
 use shoal_protocol::client::{Client, ClientConfig, ClientError, ShardAwareClient};
 use shoal_protocol::ops::{
     CreateStream, GetRecords, GetShardIterator, PutRecord, PutRecordOutput, PutRecords, PutRecordsEntry,
@@ -84,6 +87,41 @@ fn forwards(server: &Server) -> u64 {
     m.cores.iter().map(|c| c.forwards).sum()
 }
 
+/// The server's own view so far, over all cores: PutRecord latency (from
+/// the request decoded to its answer ready) and fdatasync duration.
+fn server_put_view(server: &Server) -> (HistogramSnapshot, HistogramSnapshot) {
+    let m = block_on(server.engine().metrics()).expect("metrics");
+    let mut put = HistogramSnapshot::empty(LATENCY_BUCKETS_NS);
+    let mut fsync = HistogramSnapshot::empty(LATENCY_BUCKETS_NS);
+    for core in &m.cores {
+        fsync.merge(&core.fsync_ns);
+        for r in core.requests.iter().filter(|r| r.op == "PutRecord") {
+            put.merge(&r.latency_ns);
+        }
+    }
+    (put, fsync)
+}
+
+/// Share of the observations between two snapshots at or below 0.25, 0.5,
+/// 1, 2.5 and 5 ms: "<=0.25 ms 20.17%, <=0.5 ms 69.51%, <=1 ms 95.90%, ...".
+fn share_under(before: &HistogramSnapshot, after: &HistogramSnapshot) -> String {
+    let mut delta = after.clone();
+    for (d, b) in delta.counts.iter_mut().zip(&before.counts) {
+        *d -= b;
+    }
+    let total = delta.count().max(1) as f64;
+    delta
+        .cumulative()
+        .into_iter()
+        .filter_map(|(bound, n)| bound.map(|b| (b, n)))
+        .filter(|(b, _)| {
+            std::env::var("SHOAL_BENCH_ALL_BUCKETS").is_ok() || [1_000_000, 2_500_000, 5_000_000].contains(b)
+        })
+        .map(|(b, n)| format!("<={} ms {:.2}%", b as f64 / 1e6, 100.0 * n as f64 / total))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// On its own thread: `executor()` pins the thread it runs on, and the
 /// client threads must stay free to run on any CPU.
 fn raw_mbs(bytes: u64) -> f64 {
@@ -94,6 +132,19 @@ fn raw_mbs(bytes: u64) -> f64 {
     })
     .join()
     .expect("raw probe")
+}
+
+/// Pins the calling thread (and the threads it starts later) to `cpus`.
+fn pin_this_thread(cpus: &[usize]) {
+    // SAFETY: a zeroed `cpu_set_t` is the empty set; CPU_SET writes within it.
+    let pinned = unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        for &cpu in cpus {
+            libc::CPU_SET(cpu, &mut set);
+        }
+        libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set)
+    };
+    assert_eq!(pinned, 0, "cannot pin the client to CPUs {cpus:?}");
 }
 
 /// CPU seconds used so far by each thread of this process, by name.
@@ -229,40 +280,58 @@ fn put_record_rtt(addr: std::net::SocketAddr, secs: u64, shard_aware: bool) -> H
     hist
 }
 
-/// Open loop at `rate` per second: request i is due at start + i/rate and
-/// is sent then by a pacing thread; latency is measured from the due time,
-/// so a stall anywhere counts in full (no coordinated omission).
+/// Open loop at `rate` per second: request i is due at start + i/rate;
+/// latency is measured from the due time, so a stall anywhere counts in
+/// full (no coordinated omission). One thread sends each request when due
+/// and polls every request in flight in between, parked (never spinning:
+/// it shares 2 CPUs with the server) so that an answer or the next due
+/// time wakes it. (A thread pool running one task per request added two
+/// more threads and a wake-up per request, and a few milliseconds of p99.)
 fn put_record_latency(addr: std::net::SocketAddr, rate: f64, secs: u64, shard_aware: bool) -> Histogram<u64> {
-    let client = Putter::connect(addr, shard_aware);
-    let pool = futures::executor::ThreadPool::builder().pool_size(2).create().expect("pool");
-    let hist = Arc::new(std::sync::Mutex::new(Histogram::<u64>::new(3).expect("histogram")));
-    let total = (rate * secs as f64) as u64;
-    let done = Arc::new(AtomicU64::new(0));
-    let start = Instant::now() + Duration::from_millis(50);
-    for i in 0..total {
-        let due = start + Duration::from_secs_f64(i as f64 / rate);
-        // Sleep (never spin: the pacer shares 2 CPUs with the server) and
-        // send whatever has come due; latency still counts from `due`.
-        let now = Instant::now();
-        if due > now {
-            std::thread::sleep(due - now);
+    use futures::stream::{FuturesUnordered, StreamExt};
+    use std::task::{Context, Poll, Wake, Waker};
+    struct Unparker(std::thread::Thread);
+    impl Wake for Unparker {
+        fn wake(self: Arc<Self>) {
+            self.0.unpark();
         }
-        let (client, hist, done) = (client.clone(), hist.clone(), done.clone());
-        pool.spawn_ok(async move {
-            let r = PutRecord::new("lat", format!("k{i}"), vec![b'z'; RECORD_BYTES]);
-            client.put_record(r).await.expect("put");
+    }
+    let client = Putter::connect(addr, shard_aware);
+    let mut hist = Histogram::<u64>::new(3).expect("histogram");
+    let total = (rate * secs as f64) as u64;
+    let start = Instant::now() + Duration::from_millis(50);
+    let waker = Waker::from(Arc::new(Unparker(std::thread::current())));
+    let mut cx = Context::from_waker(&waker);
+    let mut in_flight = FuturesUnordered::new();
+    let mut next = 0u64;
+    while next < total || !in_flight.is_empty() {
+        let now = Instant::now();
+        while next < total && start + Duration::from_secs_f64(next as f64 / rate) <= now {
+            let due = start + Duration::from_secs_f64(next as f64 / rate);
+            let client = client.clone();
+            let i = next;
+            in_flight.push(async move {
+                let r = PutRecord::new("lat", format!("k{i}"), vec![b'z'; RECORD_BYTES]);
+                client.put_record(r).await.expect("put");
+                due
+            });
+            next += 1;
+        }
+        while let Poll::Ready(Some(due)) = in_flight.poll_next_unpin(&mut cx) {
             let micros = Instant::now().saturating_duration_since(due).as_micros() as u64;
-            if let Ok(mut h) = hist.lock() {
-                let _ = h.record(micros.max(1));
+            let _ = hist.record(micros.max(1));
+        }
+        let now = Instant::now();
+        if next < total {
+            let due = start + Duration::from_secs_f64(next as f64 / rate);
+            if due > now {
+                std::thread::park_timeout(due - now);
             }
-            done.fetch_add(1, Ordering::Relaxed);
-        });
+        } else {
+            std::thread::park_timeout(Duration::from_millis(5));
+        }
     }
-    while done.load(Ordering::Relaxed) < total {
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    let h = hist.lock().expect("histogram").clone();
-    h
+    hist
 }
 
 fn main() {
@@ -276,11 +345,24 @@ fn main() {
     if let Some(cores) = std::env::var("SHOAL_BENCH_CORES").ok().and_then(|v| v.parse::<usize>().ok()) {
         config.engine.cores = cores;
     }
+    // The server's executors on these CPUs, the client's threads on the others.
+    let mut client_cpus = Vec::new();
+    if let Some(set) = std::env::var("SHOAL_BENCH_CPUSET").ok().filter(|v| !v.is_empty()) {
+        config.engine.cpuset =
+            set.split(',').map(|c| c.trim().parse().expect("SHOAL_BENCH_CPUSET: CPU numbers")).collect();
+        let all = std::thread::available_parallelism().map_or(1, |n| n.get());
+        client_cpus = (0..all).filter(|c| !config.engine.cpuset.contains(c)).collect();
+        println!("server executors on CPUs {set}, client threads on CPUs {client_cpus:?}");
+    }
     if let Some(mib) = std::env::var("SHOAL_BENCH_SEGMENT_MIB").ok().and_then(|v| v.parse::<u64>().ok()) {
         config.engine.log.segment_bytes = mib << 20;
     }
     let server = Server::start(config).expect("server");
     let addr = server.local_addr();
+    if !client_cpus.is_empty() {
+        // Every client thread started from here on inherits it.
+        pin_this_thread(&client_cpus);
+    }
     let client = Client::connect(addr, ClientConfig::default()).expect("connect");
     for (name, shards) in [("put", 2), ("get", 2), ("lat", 2)] {
         block_on(client.create_stream(CreateStream::new(name, shards))).expect("create");
@@ -331,7 +413,9 @@ fn main() {
                 let max_rate = put_record_max_rate(addr, secs.min(5), shard_aware);
                 let rate = max_rate / 2.0;
                 let forwarded = forwards(&server);
+                let (put_before, fsync_before) = server_put_view(&server);
                 let h = put_record_latency(addr, rate, secs, shard_aware);
+                let (put_after, fsync_after) = server_put_view(&server);
                 let forwarded = forwards(&server) - forwarded;
                 let ms = |q: f64| h.value_at_quantile(q) as f64 / 1000.0;
                 println!(
@@ -343,6 +427,11 @@ fn main() {
                     ms(0.99),
                     ms(0.999),
                     h.max() as f64 / 1000.0
+                );
+                println!(
+                    "  server side: PutRecord {}; fdatasync {}",
+                    share_under(&put_before, &put_after),
+                    share_under(&fsync_before, &fsync_after)
                 );
             }
             "rtt" => {

@@ -13,8 +13,10 @@
 //! * A server runs on the same executors: [`Engine::start_with`] starts a
 //!   task on every core with that core's [`CoreApi`], which serves the
 //!   core's own shards by direct calls and forwards the rest.
-//! * Executor `i` is pinned to CPU `i` when there are at least as many
-//!   CPUs as cores; otherwise executors float.
+//! * Executor `i` is pinned to the `i`-th CPU the process may run on when
+//!   there are at least as many such CPUs as cores (otherwise executors
+//!   float), or to `cpuset[i]` when the config names a CPU set
+//!   ([`placement`]).
 
 use std::future::Future;
 use std::pin::Pin;
@@ -46,6 +48,7 @@ use crate::throttle::ShardLimits;
 mod command;
 mod core_api;
 mod core_loop;
+mod placement;
 mod router;
 
 use command::Command;
@@ -98,11 +101,8 @@ impl Engine {
         if let Err(e) = crate::process::disable_transparent_huge_pages() {
             tracing::warn!(error = %e, "could not turn transparent huge pages off; expect multi-millisecond stalls");
         }
-        let cores = match config.cores {
-            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
-            n => n,
-        };
-        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let cpus = placement::plan(config.executors(), &config.cpuset, &placement::allowed_cpus())?;
+        let cores = cpus.len();
         let storage = DmaStorage::outside_executor(config.data_dir.clone());
         let catalog = futures::executor::block_on(async {
             storage.create_dir_all(&config.data_dir).await?;
@@ -120,8 +120,8 @@ impl Engine {
         let (ready_tx, ready_rx) = flume::unbounded::<Result<RecoveryReports>>();
         let mut catalog = Some(catalog);
         let mut threads = Vec::with_capacity(cores);
-        for (id, rx) in receivers.into_iter().enumerate() {
-            let placement = if cores <= cpus { Placement::Fixed(id) } else { Placement::Unbound };
+        for ((id, rx), cpu) in receivers.into_iter().enumerate().zip(cpus) {
+            let placement = cpu.map_or(Placement::Unbound, Placement::Fixed);
             let ctx = CoreContext {
                 id,
                 config: config.clone(),

@@ -403,3 +403,38 @@ fn walk(root: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+/// CPUs in a `Cpus_allowed_list` line of `/proc/.../status` ("0-1,4").
+fn allowed_cpus(status: &str) -> Vec<usize> {
+    let list = status.lines().find_map(|l| l.strip_prefix("Cpus_allowed_list:")).expect("Cpus_allowed_list").trim();
+    let mut cpus = Vec::new();
+    for part in list.split(',') {
+        let (first, last) = part.split_once('-').unwrap_or((part, part));
+        cpus.extend(first.parse::<usize>().expect("cpu")..=last.parse::<usize>().expect("cpu"));
+    }
+    cpus
+}
+
+#[test]
+fn a_cpuset_pins_each_executor_to_its_cpu() {
+    let dir = test_dir();
+    let own = std::fs::read_to_string("/proc/thread-self/status").expect("status");
+    let last = *allowed_cpus(&own).last().expect("a CPU");
+    let (tx, rx) = std::sync::mpsc::channel();
+    let tx = std::sync::Mutex::new(tx);
+    let hook: shoal_engine::CoreHook = std::sync::Arc::new(move |api: shoal_engine::CoreApi| {
+        let status = std::fs::read_to_string("/proc/thread-self/status").expect("status");
+        let _ = tx.lock().expect("sender").send((api.core_id(), allowed_cpus(&status)));
+        Box::pin(async {})
+    });
+    let c = EngineConfig { cores: 0, cpuset: vec![last], ..config(dir.path()) };
+    let engine = Engine::start_with(c, Some(hook)).expect("start");
+    assert_eq!(engine.cores(), 1, "cores = 0 with a set: one executor per CPU of the set");
+    let seen = rx.recv_timeout(std::time::Duration::from_secs(30)).expect("the hook reports");
+    assert_eq!(seen, (0, vec![last]), "executor 0 runs on CPU {last} only");
+    engine.shutdown().expect("shutdown");
+
+    let c = EngineConfig { cores: 0, cpuset: vec![4095], ..config(dir.path()) };
+    let refused = Engine::start(c).err().expect("a CPU the process may not use is refused").to_string();
+    assert!(refused.contains("cpuset names CPU 4095"), "{refused}");
+}

@@ -30,6 +30,8 @@ fn print_config_merges_file_and_flags_and_loads_again() {
             &file,
             "--cores",
             "1",
+            "--cpuset",
+            "1,0",
             "--sync-interval-ms",
             "25",
             "--metrics",
@@ -43,6 +45,7 @@ fn print_config_merges_file_and_flags_and_loads_again() {
     let c =
         ConfigFile::parse(&printed, "printed").and_then(|f| f.resolve()).unwrap_or_else(|e| panic!("{e}\n{printed}"));
     assert_eq!(c.engine.cores, 1, "the flag overrides the file");
+    assert_eq!(c.engine.cpuset, [1, 0]);
     assert_eq!(c.engine.log.segment_bytes, 1 << 20, "the file's value");
     assert_eq!(c.engine.default_retention_hours, 48);
     assert_eq!(c.engine.default_shard_limits.read_calls_per_second, 9);

@@ -48,6 +48,7 @@ fn a_file_sets_every_key() {
         listen = "0.0.0.0:7171"
         metrics = "127.0.0.1:9100"
         cores = 3
+        cpuset = [2, 0, 1]
         segment_bytes = 1048576
         tail_cache_bytes = 0
         durability = "written"
@@ -69,6 +70,7 @@ fn a_file_sets_every_key() {
     assert_eq!(c.listen, addr("0.0.0.0:7171"));
     assert_eq!(c.metrics, Some(addr("127.0.0.1:9100")));
     assert_eq!(c.engine.cores, 3);
+    assert_eq!(c.engine.cpuset, [2, 0, 1]);
     assert_eq!(c.engine.log.segment_bytes, 1 << 20);
     assert_eq!(c.engine.tail_cache_bytes, 0);
     assert_eq!(c.engine.log.sync_policy, SyncPolicy::Interval { interval_ms: 50 });
@@ -94,6 +96,7 @@ fn flags_that_are_given_override_the_file() {
         "cores = 3\nsegment_bytes = 1048576\ndefault_retention_hours = 48\n[shard_limits]\nread_calls_per_second = 7\n";
     let args = ServeArgs {
         cores: Some(1),
+        cpuset: Some(vec![1]),
         metrics: Some("127.0.0.1:9200".parse().expect("addr")),
         default_retention_hours: Some(72),
         shard_limits: Some(LimitsPreset::Unlimited),
@@ -101,6 +104,7 @@ fn flags_that_are_given_override_the_file() {
     };
     let c = with_flags(file, &args).expect("valid");
     assert_eq!(c.engine.cores, 1);
+    assert_eq!(c.engine.cpuset, [1]);
     assert_eq!(c.engine.log.segment_bytes, 1 << 20, "not given as a flag: the file's");
     assert_eq!(c.engine.default_retention_hours, 72);
     assert_eq!(c.metrics, Some(addr("127.0.0.1:9200")));
@@ -138,6 +142,8 @@ fn each_bad_value_is_named_with_its_value_and_bounds() {
         ("segment_bytes = 69633", "invalid config: segment_bytes = 69633: must be a multiple of 4096 within"),
         ("segment_bytes = 8589934592", "invalid config: segment_bytes = 8589934592: must be a multiple of 4096 within"),
         ("cores = 5000", "invalid config: cores = 5000: must be within 0..=1024"),
+        ("cpuset = [0, 0]", "invalid config: cpuset = 0,0: must be a list of distinct CPU numbers"),
+        ("cores = 2\ncpuset = [1]", "invalid config: cores = 2: must be at most the 1 CPUs of cpuset 1"),
         ("durability = \"written\"\nsync_interval_ms = 0", "invalid config: sync_interval_ms = 0: must be within 1..=60000"),
         ("durability = \"written\"\nsync_interval_ms = 60001", "invalid config: sync_interval_ms = 60001: must be within 1..=60000"),
         ("default_retention_hours = 23", "invalid config: default_retention_hours = 23: must be within 24..=8760"),
@@ -203,6 +209,7 @@ fn printed_config_loads_to_the_same_config() {
     let mut custom =
         ServerConfig { listen: addr("0.0.0.0:0"), metrics: Some(addr("127.0.0.1:9100")), ..ServerConfig::default() };
     custom.engine.cores = 2;
+    custom.engine.cpuset = vec![1, 0];
     custom.engine.log.sync_policy = SyncPolicy::Interval { interval_ms: 7 };
     custom.engine.default_retention_hours = 100;
     custom.engine.default_shard_limits = ShardLimits { write_records_per_second: 3, ..ShardLimits::UNLIMITED };
@@ -235,6 +242,7 @@ fn the_example_file_lists_every_key_with_its_default() {
 
     let mut all = ServerConfig { metrics: Some(addr("127.0.0.1:9100")), ..ServerConfig::default() };
     all.engine.log.sync_policy = SyncPolicy::Interval { interval_ms: 1 };
+    all.engine.cpuset = vec![0];
     let printed = config::print(&all).expect("prints");
     let keys = printed.lines().filter(|l| !l.starts_with('#')).filter_map(|l| l.split_once(" = ")).map(|(k, _)| k);
     for key in keys {
