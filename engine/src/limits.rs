@@ -104,9 +104,11 @@ pub const CHECKPOINT_INTERVAL_BYTES: u64 = 16 * 1024 * 1024;
 /// Segment files are allocated ahead of the appends (fallocate) in steps
 /// that start here and double up to the segment size: appends into
 /// allocated space sync about 1.7× faster here than appends that grow the
-/// file (measured by `benches/src/bin/gc_probe.rs`), while idle shards hold
-/// little unused space.
-pub const PREALLOCATE_BYTES_MIN: u64 = 4 * 1024 * 1024;
+/// file (measured by `benches/src/bin/gc_probe.rs`), and a shard's active
+/// segment holds at most about twice its data, plus this. Small, because a
+/// stream may have thousands of shards that each hold a few records: a
+/// 4 MiB first step put 10 GB on disk for 2,561 shards of one record each.
+pub const PREALLOCATE_BYTES_MIN: u64 = 64 * 1024;
 
 /// Small groups are written into pages zeroed ahead of them. An fdatasync
 /// after writing into fallocated space must commit the file system's
@@ -118,6 +120,12 @@ pub const PREALLOCATE_BYTES_MIN: u64 = 4 * 1024 * 1024;
 /// left, beside the appends (see `shard::runway`); its own sync pays the
 /// journal commit.
 pub const ZERO_AHEAD_BYTES: u64 = 2 * 1024 * 1024;
+
+/// The runway is as long as the active segment's data so far, within
+/// this and [`ZERO_AHEAD_BYTES`]: a shard that wrote a few records zeroes
+/// (and allocates) a few pages ahead, not 2 MiB, and a busy one reaches
+/// the full runway after its first 2 MiB.
+pub const ZERO_AHEAD_BYTES_MIN: u64 = 64 * 1024;
 
 /// Groups up to this size keep the zeroed runway ahead of them; larger ones
 /// are bandwidth-bound, their syncs already amortized, and zeroing (every

@@ -33,7 +33,8 @@ use super::ShardLog;
 use crate::clock::Clock;
 use crate::error::Result;
 use crate::limits::{
-    align_up, WRITE_CHUNK_BYTES, ZERO_AHEAD_BYTES, ZERO_AHEAD_BYTES_PER_SECOND_MAX, ZERO_AHEAD_GROUP_MAX_BYTES,
+    align_up, WRITE_CHUNK_BYTES, ZERO_AHEAD_BYTES, ZERO_AHEAD_BYTES_MIN, ZERO_AHEAD_BYTES_PER_SECOND_MAX,
+    ZERO_AHEAD_GROUP_MAX_BYTES,
 };
 use crate::segment::write::write_zeroes;
 use crate::segment::Segment;
@@ -81,7 +82,7 @@ impl<S: Storage, C: Clock> ShardLog<S, C> {
     /// (aligned): asks for zeroes ahead when the runway is short.
     pub(super) fn note_group_for_runway(&self, end: u64, group_len: u64) {
         let mut st = self.st.borrow_mut();
-        let want = (end + ZERO_AHEAD_BYTES / 2).min(self.config.segment_bytes);
+        let want = (end + runway_bytes(end) / 2).min(self.config.segment_bytes);
         if group_len <= ZERO_AHEAD_GROUP_MAX_BYTES && st.zeroed_len < want && !st.runway_wanted {
             st.runway_wanted = true;
             drop(st);
@@ -135,7 +136,8 @@ impl<S: Storage, C: Clock> ShardLog<S, C> {
             };
             // `written_end` is u64::MAX while a roll is sealing the file.
             let end = st.written_end.max(align_up(summary.data_len));
-            (file.clone(), *base_counter, end.saturating_add(ZERO_AHEAD_BYTES).min(self.config.segment_bytes))
+            let ahead = runway_bytes(align_up(summary.data_len));
+            (file.clone(), *base_counter, end.saturating_add(ahead).min(self.config.segment_bytes))
         };
         let mut pos = {
             let mut st = self.st.borrow_mut();
@@ -185,6 +187,11 @@ impl<S: Storage, C: Clock> ShardLog<S, C> {
         }
         Ok(())
     }
+}
+
+/// Zeroed bytes to keep ahead of a segment holding `data_end` bytes.
+fn runway_bytes(data_end: u64) -> u64 {
+    data_end.clamp(ZERO_AHEAD_BYTES_MIN, ZERO_AHEAD_BYTES)
 }
 
 #[cfg(test)]
