@@ -8,6 +8,7 @@ use std::path::Path;
 use crate::catalog::Catalog;
 use crate::error::Result;
 use crate::segment::{index_file_name, log_path, scan_segment, ScanStop, SegmentSummary, ShardFiles, SEGMENT_MISSING};
+use crate::shard::SavedLease;
 use crate::storage::{SegmentFile, Storage};
 
 /// What a check found in one shard.
@@ -145,6 +146,11 @@ async fn check_shard<S: Storage>(storage: &S, dir: &Path, stream: &str, shard: u
                 },
             }
         }
+    }
+    let lease_path = dir.join(crate::shard::LEASE_FILE_NAME);
+    if SavedLease::decode(storage.read_file(&lease_path).await?.as_deref()) == SavedLease::Damaged {
+        // Repaired at open: a new lease one lease past the log's end.
+        out.damage.push((lease_path.display().to_string(), 0, crate::shard::LEASE_DAMAGED.into()));
     }
     out.repairable = !out.damage.is_empty() && only_tail;
     Ok(out)

@@ -471,6 +471,7 @@ impl<S: Storage, C: Clock> CoreShards<S, C> {
                 shard.checkpoint().await?;
             }
             shard.prepare_runway().await?;
+            shard.renew_lease_if_due().await?;
             if let Some(ms) = retention_ms(incarnation) {
                 removed += shard.enforce_retention(now, ms).await?;
             }

@@ -27,10 +27,12 @@
 //! The log belongs to one core; it is `!Send` and uses `RefCell`, never
 //! holding a borrow across an await. Reads live in [`read`].
 
+mod lease;
 mod read;
 mod runway;
 mod stats;
 
+pub use lease::{SavedLease, LEASE_DAMAGED, LEASE_FILE_NAME};
 pub use read::ReadBatch;
 pub use runway::RunwaySignal;
 
@@ -156,6 +158,12 @@ struct ShardState<F> {
     zeroing: Option<runway::ZeroChunk>,
     failed: Option<String>,
     waiters: Vec<oneshot::Sender<()>>,
+    /// Counters at and above this were never handed out: the lease saved
+    /// in the shard's directory (see [`lease`]).
+    leased_to: u64,
+    /// This log saved a lease since it was opened (so maintenance renews
+    /// it ahead of the appends).
+    lease_taken: bool,
 }
 
 /// One shard's log on this core.
@@ -170,6 +178,8 @@ pub struct ShardLog<S: Storage, C: Clock> {
     /// Serializes writes of the active segment's index file: a checkpoint
     /// (beside the appends) and the seal at a roll.
     index_lock: futures::lock::Mutex<()>,
+    /// Serializes saves of the counter lease.
+    lease_lock: futures::lock::Mutex<()>,
     cache: Rc<ShardCache>,
     st: RefCell<ShardState<S::File>>,
     /// Counters for metrics (see [`stats`]).
@@ -271,6 +281,28 @@ impl<S: Storage, C: Clock> ShardLog<S, C> {
             segments.push_back(Segment { base_counter: base, path, file: Some(Rc::new(file)), summary: scan.summary });
         }
         let end = segments.back().map_or(start_counter, |s| s.summary.end_counter);
+        let lease_path = dir.join(LEASE_FILE_NAME);
+        let leased_to = match SavedLease::decode(storage.read_file(&lease_path).await?.as_deref()) {
+            SavedLease::Absent => 0,
+            SavedLease::Valid(lease) => lease,
+            SavedLease::Damaged => {
+                // The lease was at most one lease past a counter handed out;
+                // past the log's end is the best bound left. Saved at once,
+                // so the damage is reported once.
+                let floor = end.saturating_add(crate::limits::COUNTER_LEASE);
+                report.damage.push((lease_path.display().to_string(), 0, LEASE_DAMAGED.into()));
+                tracing::error!(
+                    shard = %ident, file = %lease_path.display(), next_counter = floor,
+                    "counter lease damaged: counting on one lease past the log's end"
+                );
+                storage.write_file_atomic(&lease_path, &lease::encode(floor)).await?;
+                floor
+            }
+        };
+        if ending_counter.is_none() {
+            // A closed shard appends nothing more: its end stays where its records end.
+            counter_floor = counter_floor.max(leased_to);
+        }
         // Counter `start_counter` itself is never given to a record: it is
         // the position just before the shard's first record, so "after the
         // start" is always expressible (fan-out continuation numbers).
@@ -286,6 +318,7 @@ impl<S: Storage, C: Clock> ShardLog<S, C> {
             budget,
             runway,
             index_lock: futures::lock::Mutex::new(()),
+            lease_lock: futures::lock::Mutex::new(()),
             cache: Rc::default(),
             metrics: Default::default(),
             st: RefCell::new(ShardState {
@@ -310,6 +343,8 @@ impl<S: Storage, C: Clock> ShardLog<S, C> {
                 zeroing: None,
                 failed: None,
                 waiters: Vec::new(),
+                leased_to,
+                lease_taken: false,
             }),
         };
         Ok((log, report))
@@ -559,6 +594,8 @@ impl<S: Storage, C: Clock> ShardLog<S, C> {
         let Some(last) = frames.last().map(|f| (f.end_counter(), f.arrival_ms)) else {
             return Ok(());
         };
+        // Before anything is acknowledged: recovery never hands these out again.
+        self.lease_through(last.0).await?;
         let file = self.write_frames(&frames).await?;
         self.metrics.note_group(frames.iter().map(|f| (f.record_count, f.bytes.len())));
         // Cached in counter order now; readers see them once durable.

@@ -173,3 +173,26 @@ fn a_tail_cut_below_its_checkpoint_is_reported_and_its_counters_not_reused() {
     let seq = out.results[0].as_ref().expect("stored").sequence_number;
     assert!(seq > last_seq, "a lost record's sequence number was handed out again");
 }
+
+/// A damaged counter lease is reported, and repair replaces it with one past the log's end.
+#[test]
+fn a_damaged_counter_lease_is_found_and_repaired() {
+    let (storage, clock, _) = filled(85);
+    let lease: PathBuf = storage
+        .paths()
+        .into_iter()
+        .find(|p| p.file_name().is_some_and(|n| n == shoal_engine::shard::LEASE_FILE_NAME))
+        .expect("lease file");
+    storage.flip_bit(&lease, 12, 5);
+    let report = block_on(check_data_dir(storage.clone(), &data_dir())).expect("check");
+    let shard = report.damaged().next().expect("damage found");
+    assert_eq!(shard.damage.len(), 1, "{:?}", shard.damage);
+    assert_eq!(shard.damage[0].2, shoal_engine::shard::LEASE_DAMAGED);
+    assert!(shard.repairable);
+    block_on(repair_data_dir(storage.clone(), clock.clone(), &engine_config(small_segments(), 1 << 20), &report))
+        .expect("repair");
+    let after = block_on(check_data_dir(storage.clone(), &data_dir())).expect("check");
+    assert!(after.is_clean(), "{after:?}");
+    let engine = open(&storage, &clock);
+    assert_eq!(read_all(&engine, "c", 0, StartingPosition::TrimHorizon, 500).len(), 200);
+}

@@ -14,7 +14,7 @@ use futures::future::join_all;
 use proptest::prelude::*;
 use shoal_engine::config::LogConfig;
 use shoal_engine::storage::sim::SimStorage;
-use shoal_engine::{ErrorKind, ManualClock, RecordInput, StartingPosition, SyncPolicy};
+use shoal_engine::{ErrorKind, ManualClock, RecordInput, SequenceNumber, StartingPosition, SyncPolicy};
 
 use crate::common::*;
 
@@ -515,4 +515,108 @@ fn intact_frames_after_tail_damage_are_saved_reported_and_their_counters_not_reu
     assert!(new_seq > last_seq.expect("puts"), "a cut record's sequence number was handed out again");
     let all = read_all(&engine, "c", 0, StartingPosition::TrimHorizon, 10_000);
     assert_eq!(all.iter().map(record_index).collect::<Vec<_>>(), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 100]);
+}
+
+/// A tail segment cut at a frame boundary (by hand, or by a device that lost acknowledged
+/// writes) below any checkpoint leaves no trace of what it held: recovery cannot tell those
+/// records existed. Their sequence numbers must still never be handed out again, for records a
+/// reader would then take for the ones it had read: the counter lease keeps counting above them.
+#[test]
+fn records_cut_from_the_tail_without_a_trace_do_not_lend_their_sequence_numbers() {
+    let storage = SimStorage::new(78);
+    let clock = ManualClock::new(T0);
+    let log = LogConfig { segment_bytes: 64 * 1024 * 1024, sync_policy: SyncPolicy::Always };
+    let engine = open_with(&storage, &clock, log.clone(), 1 << 20);
+    block_on(engine.create_stream("c", 1, None)).expect("create");
+    let mut frame_starts = Vec::new();
+    let mut offset = 0usize;
+    let mut acked = Vec::new();
+    for i in 0..30u64 {
+        frame_starts.push(offset);
+        let r = record("key", i, 300);
+        offset += 40 + 6 + r.partition_key.len() + r.data.len();
+        let out = block_on(engine.put_records("c", vec![r])).expect("put");
+        acked.push(out.results[0].as_ref().expect("stored").sequence_number);
+    }
+    drop(engine);
+    let seg: PathBuf =
+        storage.paths().into_iter().find(|p| p.extension().is_some_and(|e| e == "log")).expect("segment");
+    assert!(!storage.paths().iter().any(|p| p.extension().is_some_and(|e| e == "idx")), "no checkpoint to tell");
+    let mut bytes = storage.file_bytes(&seg).expect("bytes");
+    bytes.truncate(frame_starts[20]);
+    storage.set_file_bytes(&seg, bytes);
+
+    let engine = open_with(&storage, &clock, log, 1 << 20);
+    let survivors = read_all(&engine, "c", 0, StartingPosition::TrimHorizon, 10_000);
+    assert_eq!(survivors.iter().map(record_index).collect::<Vec<_>>(), (0..20).collect::<Vec<_>>());
+    let out = block_on(engine.put_records("c", vec![record("key", 100, 300)])).expect("put after recovery");
+    let new_seq = out.results[0].as_ref().expect("stored").sequence_number;
+    assert!(new_seq > acked[29], "{new_seq:?} was handed out before, to a record now lost");
+    let all = read_all(&engine, "c", 0, StartingPosition::TrimHorizon, 10_000);
+    assert_eq!(all.iter().map(record_index).collect::<Vec<_>>().last(), Some(&100));
+    assert_eq!(all.len(), 21);
+}
+
+/// Maintenance renews a shard's counter lease once half of it is used, so appends do not wait
+/// for it; a crash then counts on from the renewed lease. A damaged lease file is reported and
+/// recovery counts on from one lease past the log's end.
+#[test]
+fn the_counter_lease_is_renewed_ahead_and_a_damaged_one_is_reported() {
+    use shoal_engine::limits::COUNTER_LEASE;
+    let storage = SimStorage::new(79);
+    let clock = ManualClock::new(T0);
+    let engine = open(&storage, &clock);
+    block_on(engine.create_stream("l", 1, None)).expect("create");
+    let (first, _) = block_on(engine.put_record("l", record("k", 0, 100), None)).expect("put");
+    // SequenceNumberForOrdering moves the next counter three quarters into the lease.
+    let ahead = SequenceNumber::new(
+        first.sequence_number.counter() + COUNTER_LEASE * 3 / 4,
+        first.sequence_number.stream_tag(),
+        0,
+    );
+    let (jumped, _) = block_on(engine.put_record("l", record("k", 1, 100), Some(ahead))).expect("put");
+    assert!(jumped.sequence_number.counter() > ahead.counter());
+    block_on(engine.maintenance()).expect("maintenance");
+    drop(engine);
+
+    let storage = storage.crash();
+    let (engine, reports) = block_on(shoal_engine::LocalEngine::open(
+        storage.clone(),
+        clock.clone(),
+        &engine_config(small_segments(), 1 << 20),
+    ))
+    .expect("open");
+    assert!(reports[0].2.damage.is_empty(), "{:?}", reports[0].2);
+    let (after, _) = block_on(engine.put_record("l", record("k", 2, 100), None)).expect("put");
+    assert!(
+        after.sequence_number.counter() > jumped.sequence_number.counter() + COUNTER_LEASE / 2,
+        "renewed by maintenance: counting on from {} after {}",
+        after.sequence_number.counter(),
+        jumped.sequence_number.counter()
+    );
+    drop(engine);
+
+    let lease: PathBuf = storage
+        .paths()
+        .into_iter()
+        .find(|p| p.file_name().is_some_and(|n| n == shoal_engine::shard::LEASE_FILE_NAME))
+        .expect("lease file");
+    storage.flip_bit(&lease, 9, 0);
+    let (engine, reports) = block_on(shoal_engine::LocalEngine::open(
+        storage.clone(),
+        clock.clone(),
+        &engine_config(small_segments(), 1 << 20),
+    ))
+    .expect("open");
+    let damage = &reports[0].2.damage;
+    assert!(damage.len() == 1 && damage[0].2 == "counter lease damaged", "{damage:?}");
+    let (last, _) = block_on(engine.put_record("l", record("k", 3, 100), None)).expect("put");
+    assert!(
+        last.sequence_number.counter() >= after.sequence_number.counter() + COUNTER_LEASE,
+        "one lease past the log's end: {} after {}",
+        last.sequence_number.counter(),
+        after.sequence_number.counter()
+    );
+    let all = read_all(&engine, "l", 0, StartingPosition::TrimHorizon, 100);
+    assert_eq!(all.iter().map(record_index).collect::<Vec<_>>(), [0, 1, 2, 3]);
 }
