@@ -164,6 +164,11 @@ struct ShardState<F> {
     /// This log saved a lease since it was opened (so maintenance renews
     /// it ahead of the appends).
     lease_taken: bool,
+    /// Recovery moved the next counter past the tail segment's end (the
+    /// counter lease, or counters of lost records): the next group starts
+    /// a new segment, so the skipped counters lie between segments and no
+    /// segment's span counts them as records.
+    roll_before_append: bool,
 }
 
 /// One shard's log on this core.
@@ -309,6 +314,7 @@ impl<S: Storage, C: Clock> ShardLog<S, C> {
         let next_counter = end.max(start_counter + 1).max(counter_floor);
         let trim_counter = segments.front().map_or(start_counter, |s| s.base_counter);
         let tip_arrival_ms = segments.iter().rev().find_map(|s| s.summary.last_ms);
+        let roll_before_append = segments.back().is_some_and(|s| s.summary.end_counter < next_counter);
         let log = Self {
             ident,
             dir,
@@ -345,6 +351,7 @@ impl<S: Storage, C: Clock> ShardLog<S, C> {
                 waiters: Vec::new(),
                 leased_to,
                 lease_taken: false,
+                roll_before_append,
             }),
         };
         Ok((log, report))
@@ -634,7 +641,8 @@ impl<S: Storage, C: Clock> ShardLog<S, C> {
                 match (&st.tail, st.segments.back()) {
                     (Some(_), Some(seg)) => {
                         let len = seg.summary.data_len;
-                        len > 0 && len + frames[i].bytes.len() as u64 > self.config.segment_bytes
+                        st.roll_before_append
+                            || (len > 0 && len + frames[i].bytes.len() as u64 > self.config.segment_bytes)
                     }
                     _ => true,
                 }
@@ -744,6 +752,7 @@ impl<S: Storage, C: Clock> ShardLog<S, C> {
             summary: SegmentSummary::empty(base),
         });
         st.tail = Some(Vec::new());
+        st.roll_before_append = false;
         st.checkpointed_len = 0;
         st.allocated_len = 0;
         st.zeroed_len = 0;
