@@ -4,7 +4,9 @@
 //!
 //! Model: every file has a durable image and a current image. Writes change
 //! the current image and are remembered as pending until `sync_data`, which
-//! applies them to the durable image. [`SimStorage::crash`] returns the
+//! applies to the durable image those that landed before it started (with
+//! write yields on, a sync takes its time, and writes landing meanwhile
+//! stay pending). [`SimStorage::crash`] returns the
 //! store as a restarted process would find it: the durable image plus, for
 //! each pending write, a seeded random subset of its 512-byte sectors.
 
@@ -50,7 +52,10 @@ impl SimRng {
 struct SimFile {
     durable: Vec<u8>,
     current: Vec<u8>,
-    pending: Vec<(u64, Vec<u8>)>,
+    /// Writes not yet synced, oldest first: (write number, offset, bytes).
+    pending: Vec<(u64, u64, Vec<u8>)>,
+    /// Writes issued to this file so far (numbers the pending ones).
+    writes: u64,
 }
 
 #[derive(Debug)]
@@ -136,7 +141,7 @@ impl SimStorage {
         let mut files = BTreeMap::new();
         for (path, f) in &s.files {
             let mut image = f.durable.clone();
-            for (pos, data) in &f.pending {
+            for (_, pos, data) in &f.pending {
                 for (i, sector) in data.chunks(SECTOR).enumerate() {
                     if rng.below(2) == 0 {
                         continue;
@@ -148,7 +153,7 @@ impl SimStorage {
                     image[at..at + sector.len()].copy_from_slice(sector);
                 }
             }
-            files.insert(path.clone(), SimFile { durable: image.clone(), current: image, pending: Vec::new() });
+            files.insert(path.clone(), SimFile { durable: image.clone(), current: image, ..SimFile::default() });
         }
         s.rng = rng.clone();
         SimStorage(Rc::new(RefCell::new(SimState {
@@ -274,7 +279,8 @@ impl SegmentFile for SimSegment {
                 f.current.resize(end, 0);
             }
             f.current[pos as usize..end].copy_from_slice(&buf.0);
-            f.pending.push((pos, buf.0));
+            f.writes += 1;
+            f.pending.push((f.writes, pos, buf.0));
         })
     }
 
@@ -294,10 +300,19 @@ impl SegmentFile for SimSegment {
             if std::mem::take(&mut s.fail_next_sync) {
                 return Err(EngineError::io("fdatasync", &self.path, std::io::Error::other("injected sync error")));
             }
-            s.syncs += 1;
         }
+        // A sync covers the writes that landed before it started; with write
+        // yields on it takes its time too, and writes landing meanwhile may
+        // miss it (they stay pending, as on a device).
+        let covered = self.with(|f| f.writes)?;
+        self.store.take_time(64 * 1024).await;
+        if self.store.0.borrow().crashed {
+            return Err(EngineError::io("fdatasync", &self.path, std::io::Error::other("simulated crash")));
+        }
+        self.store.0.borrow_mut().syncs += 1;
         self.with(|f| {
-            for (pos, data) in f.pending.drain(..) {
+            let landed = f.pending.partition_point(|(n, _, _)| *n <= covered);
+            for (_, pos, data) in f.pending.drain(..landed) {
                 let end = pos as usize + data.len();
                 if f.durable.len() < end {
                     f.durable.resize(end, 0);
@@ -325,11 +340,11 @@ impl SegmentFile for SimSegment {
         self.with(|f| {
             f.current.truncate(len as usize);
             f.durable.truncate(len as usize);
-            for (pos, data) in &mut f.pending {
+            for (_, pos, data) in &mut f.pending {
                 let keep = (len as usize).saturating_sub(*pos as usize).min(data.len());
                 data.truncate(keep);
             }
-            f.pending.retain(|(_, d)| !d.is_empty());
+            f.pending.retain(|(_, _, d)| !d.is_empty());
         })
     }
 
@@ -369,7 +384,7 @@ impl Storage for SimStorage {
         let mut s = self.0.borrow_mut();
         s.files.insert(
             path.to_path_buf(),
-            SimFile { durable: bytes.to_vec(), current: bytes.to_vec(), pending: Vec::new() },
+            SimFile { durable: bytes.to_vec(), current: bytes.to_vec(), ..SimFile::default() },
         );
         Ok(())
     }
