@@ -63,7 +63,7 @@ pub struct EngineConfig {
     /// CPU of `cpuset`).
     pub cores: usize,
     /// CPUs to pin the executors to, executor `i` on `cpuset[i]`; empty =
-    /// the CPUs this process may run on, in order. Keeps CPUs free for
+    /// the CPUs the starting thread may run on, in order. Keeps CPUs free for
     /// other work on the same machine.
     pub cpuset: Vec<usize>,
     pub log: LogConfig,

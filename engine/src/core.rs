@@ -151,7 +151,11 @@ pub fn route_put(
 pub fn ordering_min_counter(stream: &StreamMeta, ordering: Option<SequenceNumber>) -> Result<u64> {
     match ordering {
         None => Ok(0),
-        Some(seq) if seq.stream_tag() == stream.tag() => Ok(seq.counter().saturating_add(1)),
+        // Counters this high are never handed out: room is kept for the
+        // counter lease and a whole PutRecords above any ordering number.
+        Some(seq) if seq.stream_tag() == stream.tag() && seq.counter() < crate::limits::ORDERING_COUNTER_MAX => {
+            Ok(seq.counter() + 1)
+        }
         Some(seq) => Err(EngineError::InvalidArgument(format!(
             "ExclusiveMinimumSequenceNumber {seq} used in PutRecord on stream {} is invalid.",
             stream.name
@@ -471,7 +475,11 @@ impl<S: Storage, C: Clock> CoreShards<S, C> {
                 shard.checkpoint().await?;
             }
             shard.prepare_runway().await?;
-            shard.renew_lease_if_due().await?;
+            if let Err(e) = shard.renew_lease_if_due().await {
+                // Only an early renewal: an append that needs the lease saves
+                // it itself. The rest of the pass (syncs, retention) goes on.
+                tracing::warn!(error = %e, "could not renew a shard's counter lease ahead of its appends");
+            }
             if let Some(ms) = retention_ms(incarnation) {
                 removed += shard.enforce_retention(now, ms).await?;
             }

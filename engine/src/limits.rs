@@ -107,6 +107,12 @@ pub const CHECKPOINT_INTERVAL_BYTES: u64 = 16 * 1024 * 1024;
 /// 1,000 records/s, 17 s at 60,000/s.
 pub const COUNTER_LEASE: u64 = 1 << 20;
 
+/// The highest counter a SequenceNumberForOrdering may carry (a higher one
+/// is InvalidArgument): far above any a shard reaches by appending, and low
+/// enough that the counters after it, their lease and a restart's jump
+/// never overflow a u64.
+pub const ORDERING_COUNTER_MAX: u64 = u64::MAX - 4 * COUNTER_LEASE;
+
 /// Segment files are allocated ahead of the appends (fallocate) in steps
 /// that start here and double up to the segment size: appends into
 /// allocated space sync about 1.7× faster here than appends that grow the

@@ -37,7 +37,7 @@ pub struct LocalEngine<S: Storage, C: Clock> {
 
 impl<S: Storage, C: Clock> LocalEngine<S, C> {
     /// Loads the catalog and opens (recovering) every shard.
-    /// `config.cores`, `io_memory_bytes` and `maintenance_interval_ms` do
+    /// `config.cores`, `cpuset`, `io_memory_bytes` and `maintenance_interval_ms` do
     /// not apply (one thread; the caller runs [`LocalEngine::maintenance`],
     /// and [`LocalEngine::serve_runways`] beside the engine). On real files,
     /// hold a [`DataDirLock`](crate::data_dir_lock::DataDirLock) of the

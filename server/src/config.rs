@@ -165,7 +165,7 @@ pub struct ServeArgs {
     #[arg(long, value_name = "HOST:PORT")]
     pub metrics: Option<SocketAddr>,
     #[arg(long, value_name = "N", help = with_default(
-        "Executors (one per core); 0 = one per available CPU", defaults().engine.cores))]
+        "Executors (one per core); 0 = one per available CPU, or per CPU of --cpuset", defaults().engine.cores))]
     pub cores: Option<usize>,
     /// CPUs to pin the executors to, executor i on the i-th (e.g. `1` or `2,3`); keeps the
     /// others free for other work [default: the CPUs this process may run on, in order].
@@ -452,7 +452,7 @@ pub fn log_effective(config: &ServerConfig) {
         version = env!("CARGO_PKG_VERSION"),
         data_dir = %engine.data_dir.display(),
         listen = %config.listen,
-        cores = %match engine.cores { 0 => "one per CPU".to_owned(), n => n.to_string() },
+        cores = engine.executors(),
         cpuset = %match engine.cpuset.as_slice() {
             [] => "any".to_owned(),
             set => set.iter().map(usize::to_string).collect::<Vec<_>>().join(","),

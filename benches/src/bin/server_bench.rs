@@ -114,9 +114,7 @@ fn share_under(before: &HistogramSnapshot, after: &HistogramSnapshot) -> String 
         .cumulative()
         .into_iter()
         .filter_map(|(bound, n)| bound.map(|b| (b, n)))
-        .filter(|(b, _)| {
-            std::env::var("SHOAL_BENCH_ALL_BUCKETS").is_ok() || [1_000_000, 2_500_000, 5_000_000].contains(b)
-        })
+        .filter(|(b, _)| [250_000, 500_000, 1_000_000, 2_500_000, 5_000_000].contains(b))
         .map(|(b, n)| format!("<={} ms {:.2}%", b as f64 / 1e6, 100.0 * n as f64 / total))
         .collect::<Vec<_>>()
         .join(", ")

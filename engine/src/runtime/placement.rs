@@ -1,10 +1,11 @@
 //! Which CPU each executor runs on.
 //!
-//! Without a CPU set, executor `i` is pinned to the `i`-th CPU this process may run on
-//! (normally CPU `i`; under `taskset` the allowed ones in order) when there are at least as many
-//! such CPUs as executors, and executors float otherwise. With a CPU set (`EngineConfig::cpuset`)
-//! executor `i` is pinned to `cpuset[i]`: how an operator keeps CPUs free for something else on the machine (a load generator, the
-//! disk's interrupts, another service).
+//! Without a CPU set, executor `i` is pinned to the `i`-th CPU the thread starting the engine
+//! may run on (normally CPU `i`; under `taskset` the allowed ones in order) when there are at
+//! least as many such CPUs as executors, and executors float otherwise. With a CPU set
+//! (`EngineConfig::cpuset`) executor `i` is pinned to `cpuset[i]`: how an operator keeps CPUs
+//! free for something else on the machine (a load generator, the disk's interrupts, another
+//! service).
 
 use crate::error::{EngineError, Result};
 
@@ -27,8 +28,9 @@ pub(crate) fn plan(cores: usize, cpuset: &[usize], allowed: &[usize]) -> Result<
     Ok(cpuset[..cores].iter().map(|&cpu| Some(cpu)).collect())
 }
 
-/// The CPUs the calling thread may run on, in ascending order (as `taskset` or a cgroup left
-/// them); when the kernel will not say, CPUs `0..available_parallelism`.
+/// The CPUs the calling thread may run on, in ascending order (the process's, as `taskset` or
+/// a cgroup left them, unless the caller pinned this thread); when the kernel will not say,
+/// CPUs `0..available_parallelism`.
 pub(crate) fn allowed_cpus() -> Vec<usize> {
     // SAFETY: `cpu_set_t` is plain bits, zero is its empty value; the kernel writes at most
     // `size_of::<cpu_set_t>()` bytes into it.

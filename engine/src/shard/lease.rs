@@ -11,8 +11,9 @@
 //! at least.
 //!
 //! The lease runs [`COUNTER_LEASE`] counters ahead and is renewed by
-//! maintenance once half of it is used, so appends wait for it only on a
-//! shard's first append after opening (one small file written atomically).
+//! maintenance once half of it is used, so appends rarely wait for it: on a
+//! shard's first append after opening (one small file written atomically),
+//! or after a SequenceNumberForOrdering far past it.
 //! The price: after a restart a shard's counters jump by up to
 //! [`COUNTER_LEASE`]. Sequence numbers increase; they were never
 //! contiguous (SequenceNumberForOrdering raises them too).

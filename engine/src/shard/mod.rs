@@ -304,9 +304,12 @@ impl<S: Storage, C: Clock> ShardLog<S, C> {
                 floor
             }
         };
-        if ending_counter.is_none() {
-            // A closed shard appends nothing more: its end stays where its records end.
-            counter_floor = counter_floor.max(leased_to);
+        match ending_counter {
+            None => counter_floor = counter_floor.max(leased_to),
+            // A closed shard appends nothing more; it ends where the catalog
+            // says, which may be past its last record (closed right after a
+            // restart's counter jump): readers reach its end there.
+            Some(ending) => counter_floor = counter_floor.max(ending),
         }
         // Counter `start_counter` itself is never given to a record: it is
         // the position just before the shard's first record, so "after the
@@ -726,7 +729,22 @@ impl<S: Storage, C: Clock> ShardLog<S, C> {
                 _ => None,
             }
         };
-        if let Some((file, idx_path, idx, data_len)) = sealing {
+        if let Some((_, idx_path, _, 0)) = &sealing {
+            // An empty active segment (a restart's counter jump came before
+            // any append to it) is removed rather than sealed: an empty
+            // sealed segment has no arrival time, and retention, which
+            // removes segments oldest first, would stop at it for good.
+            let _index = self.index_lock.lock().await;
+            let path = {
+                let mut st = self.st.borrow_mut();
+                st.tail = None;
+                st.segments.pop_back().map(|s| s.path)
+            };
+            self.storage.remove_file(idx_path).await?;
+            if let Some(path) = path {
+                self.storage.remove_file(&path).await?;
+            }
+        } else if let Some((file, idx_path, idx, data_len)) = sealing {
             // The index may only describe durable data, and groups written
             // before may still be syncing: sync before sealing. Space
             // allocated ahead is given back.
@@ -839,7 +857,11 @@ impl<S: Storage, C: Clock> ShardLog<S, C> {
             let victim = {
                 let st = self.st.borrow();
                 match st.segments.front() {
-                    Some(s) if st.segments.len() > 1 && expired(&s.summary) => Some((s.path.clone(), s.index_path())),
+                    // An empty sealed segment holds nothing to keep (and no
+                    // arrival time to expire by).
+                    Some(s) if st.segments.len() > 1 && (expired(&s.summary) || s.summary.data_len == 0) => {
+                        Some((s.path.clone(), s.index_path()))
+                    }
                     _ => None,
                 }
             };

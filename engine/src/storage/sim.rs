@@ -117,6 +117,10 @@ impl SimStorage {
             let mut s = self.0.borrow_mut();
             // Larger writes take longer, as on a device.
             let most = u64::from(s.write_yields) * (len as u64).div_ceil(64 * 1024);
+            // No draw without yields: seeded tests keep their random streams.
+            if most == 0 {
+                return;
+            }
             s.rng.below(most + 1)
         };
         for _ in 0..yields {
@@ -382,6 +386,10 @@ impl Storage for SimStorage {
         // Temp file, syncs and rename: several device round trips.
         self.take_time(4 * 64 * 1024).await;
         let mut s = self.0.borrow_mut();
+        if s.crashed {
+            // The process died before the rename: the old file stays.
+            return Err(EngineError::io("rename", path, std::io::Error::other("simulated crash")));
+        }
         s.files.insert(
             path.to_path_buf(),
             SimFile { durable: bytes.to_vec(), current: bytes.to_vec(), ..SimFile::default() },

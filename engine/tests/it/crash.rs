@@ -668,3 +668,91 @@ fn the_counter_lease_is_renewed_ahead_and_a_damaged_one_is_reported() {
     let all = read_all(&engine, "l", 0, StartingPosition::TrimHorizon, 100);
     assert_eq!(all.iter().map(record_index).collect::<Vec<_>>(), [0, 1, 2, 3]);
 }
+
+/// A shard split right after a restart (its counters had jumped to the lease, with no append
+/// since) ends where the catalog says, past its last record: after the next restart, readers
+/// from its start still reach its end.
+#[test]
+fn a_shard_closed_after_a_restarts_counter_jump_is_read_to_its_end() {
+    let storage = SimStorage::new(80);
+    let clock = ManualClock::new(T0);
+    let engine = open(&storage, &clock);
+    block_on(engine.create_stream("r", 1, None)).expect("create");
+    for i in 0..5 {
+        block_on(engine.put_record("r", record("k", i, 100), None)).expect("put");
+    }
+    drop(engine);
+    let engine = open(&storage, &clock);
+    block_on(engine.split_shard("r", 0, 1u128 << 127)).expect("split");
+    drop(engine);
+    let engine = open(&storage, &clock);
+    let read_to_end = block_on(async {
+        let mut at = engine.resolve("r", 0, StartingPosition::TrimHorizon).await.expect("resolve");
+        let mut got = Vec::new();
+        for _ in 0..10 {
+            let r = engine.read("r", 0, at, 100).await.expect("read");
+            got.extend(r.records.iter().map(record_index));
+            match r.next_counter {
+                Some(next) => at = next,
+                None => return Some(got),
+            }
+        }
+        None
+    });
+    assert_eq!(read_to_end, Some((0..5).collect()), "the parent's records, then its end");
+}
+
+/// Retention keeps working across restarts: an empty active segment left by retention is
+/// removed, not sealed, when a restart's counter jump starts a new one (an empty sealed
+/// segment has no arrival time and would stop retention at it for good).
+#[test]
+fn retention_goes_on_after_a_restart_leaves_an_empty_active_segment() {
+    const DAY_MS: u64 = 24 * 3600 * 1000;
+    let storage = SimStorage::new(81);
+    let clock = ManualClock::new(T0);
+    let engine = open(&storage, &clock);
+    block_on(engine.create_stream("t", 1, None)).expect("create");
+    block_on(engine.put_record("t", record("k", 0, 100), None)).expect("put");
+    clock.advance(DAY_MS + 1000);
+    block_on(engine.maintenance()).expect("maintenance: the record expires");
+    drop(engine);
+    let logs =
+        |storage: &SimStorage| storage.paths().iter().filter(|p| p.extension().is_some_and(|e| e == "log")).count();
+    assert_eq!(logs(&storage), 1, "only the empty active segment is left");
+
+    let engine = open(&storage, &clock);
+    block_on(engine.put_record("t", record("k", 1, 100), None)).expect("put after the restart");
+    clock.advance(DAY_MS + 1000);
+    block_on(engine.maintenance()).expect("maintenance: that record expires too");
+    assert_eq!(logs(&storage), 1, "every expired segment is gone");
+    assert!(read_all(&engine, "t", 0, StartingPosition::TrimHorizon, 10).is_empty());
+    block_on(engine.put_record("t", record("k", 2, 100), None)).expect("put");
+    let left = read_all(&engine, "t", 0, StartingPosition::TrimHorizon, 10);
+    assert_eq!(left.iter().map(record_index).collect::<Vec<_>>(), [2]);
+}
+
+/// A SequenceNumberForOrdering near the top of the counter space is refused: the counters
+/// after it, their lease and a restart's jump must not overflow (they would wrap to 0 and
+/// hand out counters again).
+#[test]
+fn an_ordering_number_near_the_top_of_the_counter_space_is_refused() {
+    use shoal_engine::limits::ORDERING_COUNTER_MAX;
+    let storage = SimStorage::new(82);
+    let clock = ManualClock::new(T0);
+    let engine = open(&storage, &clock);
+    block_on(engine.create_stream("o", 1, None)).expect("create");
+    let (first, _) = block_on(engine.put_record("o", record("k", 0, 10), None)).expect("put");
+    let tag = first.sequence_number.stream_tag();
+    let too_high = SequenceNumber::new(ORDERING_COUNTER_MAX, tag, 0);
+    let e = block_on(engine.put_record("o", record("k", 1, 10), Some(too_high))).expect_err("refused");
+    assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{e}");
+    let highest = SequenceNumber::new(ORDERING_COUNTER_MAX - 1, tag, 0);
+    let (ok, _) = block_on(engine.put_record("o", record("k", 2, 10), Some(highest))).expect("put");
+    assert_eq!(ok.sequence_number.counter(), ORDERING_COUNTER_MAX);
+    drop(engine);
+    let engine = open(&storage, &clock);
+    let (after, _) = block_on(engine.put_record("o", record("k", 3, 10), None)).expect("put after a restart");
+    assert!(after.sequence_number > ok.sequence_number, "no wrap after the restart's jump");
+    let all = read_all(&engine, "o", 0, StartingPosition::TrimHorizon, 10);
+    assert_eq!(all.iter().map(record_index).collect::<Vec<_>>(), [0, 2, 3]);
+}
