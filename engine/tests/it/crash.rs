@@ -505,30 +505,46 @@ async fn yield_now() {
     .await
 }
 
+/// One shard's segment of 30 one-record frames (300-byte records), written with no checkpoint
+/// and left by a process that stopped: what the damage tests below break on purpose.
+struct ThirtyFrames {
+    storage: SimStorage,
+    clock: ManualClock,
+    log: LogConfig,
+    segment: PathBuf,
+    /// Where each frame starts; `end` is where the last one ends.
+    frame_starts: Vec<usize>,
+    end: usize,
+    sequence_numbers: Vec<SequenceNumber>,
+}
+
+fn thirty_frames(seed: u64) -> ThirtyFrames {
+    let storage = SimStorage::new(seed);
+    let clock = ManualClock::new(T0);
+    let log = LogConfig { segment_bytes: 64 * 1024 * 1024, sync_policy: SyncPolicy::Always };
+    let engine = open_with(&storage, &clock, log.clone(), 1 << 20);
+    block_on(engine.create_stream("c", 1, None)).expect("create");
+    let (mut frame_starts, mut end, mut sequence_numbers) = (Vec::new(), 0usize, Vec::new());
+    for i in 0..30u64 {
+        frame_starts.push(end);
+        let r = record("key", i, 300);
+        end += 40 + 6 + r.partition_key.len() + r.data.len();
+        let out = block_on(engine.put_records("c", vec![r])).expect("put");
+        sequence_numbers.push(out.results[0].as_ref().expect("stored").sequence_number);
+    }
+    drop(engine);
+    let segment = storage.paths().into_iter().find(|p| p.extension().is_some_and(|e| e == "log")).expect("segment");
+    ThirtyFrames { storage, clock, log, segment, frame_starts, end, sequence_numbers }
+}
+
 /// Damage inside the tail segment with intact frames after it is not a torn tail: recovery
 /// still ends the log at the damage (it cannot serve past it), but it keeps the cut bytes in a
 /// file beside the segment, reports the intact records it cut, and never hands their sequence
 /// numbers out again (they may have been acknowledged).
 #[test]
 fn intact_frames_after_tail_damage_are_saved_reported_and_their_counters_not_reused() {
-    let storage = SimStorage::new(77);
-    let clock = ManualClock::new(T0);
-    let log = LogConfig { segment_bytes: 64 * 1024 * 1024, sync_policy: SyncPolicy::Always };
-    let engine = open_with(&storage, &clock, log.clone(), 1 << 20);
-    block_on(engine.create_stream("c", 1, None)).expect("create");
-    let mut frame_starts = Vec::new();
-    let mut offset = 0usize;
-    let mut last_seq = None;
-    for i in 0..30u64 {
-        frame_starts.push(offset);
-        let r = record("key", i, 300);
-        offset += 40 + 6 + r.partition_key.len() + r.data.len();
-        let out = block_on(engine.put_records("c", vec![r])).expect("put");
-        last_seq = Some(out.results[0].as_ref().expect("stored").sequence_number);
-    }
-    drop(engine);
-    let seg: PathBuf =
-        storage.paths().into_iter().find(|p| p.extension().is_some_and(|e| e == "log")).expect("segment");
+    let ThirtyFrames { storage, clock, log, segment: seg, frame_starts, end: offset, sequence_numbers } =
+        thirty_frames(77);
     let original = storage.file_bytes(&seg).expect("bytes");
     // Damage frame 10's payload: frames 0..10 stay readable, 11..30 are intact after it.
     let damaged_frame_start = frame_starts[10];
@@ -556,7 +572,7 @@ fn intact_frames_after_tail_damage_are_saved_reported_and_their_counters_not_reu
     assert_eq!(survivors.iter().map(record_index).collect::<Vec<_>>(), (0..10).collect::<Vec<_>>());
     let out = block_on(engine.put_records("c", vec![record("key", 100, 300)])).expect("put after recovery");
     let new_seq = out.results[0].as_ref().expect("stored").sequence_number;
-    assert!(new_seq > last_seq.expect("puts"), "a cut record's sequence number was handed out again");
+    assert!(new_seq > sequence_numbers[29], "a cut record's sequence number was handed out again");
     let all = read_all(&engine, "c", 0, StartingPosition::TrimHorizon, 10_000);
     assert_eq!(all.iter().map(record_index).collect::<Vec<_>>(), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 100]);
 }
@@ -567,24 +583,8 @@ fn intact_frames_after_tail_damage_are_saved_reported_and_their_counters_not_reu
 /// reader would then take for the ones it had read: the counter lease keeps counting above them.
 #[test]
 fn records_cut_from_the_tail_without_a_trace_do_not_lend_their_sequence_numbers() {
-    let storage = SimStorage::new(78);
-    let clock = ManualClock::new(T0);
-    let log = LogConfig { segment_bytes: 64 * 1024 * 1024, sync_policy: SyncPolicy::Always };
-    let engine = open_with(&storage, &clock, log.clone(), 1 << 20);
-    block_on(engine.create_stream("c", 1, None)).expect("create");
-    let mut frame_starts = Vec::new();
-    let mut offset = 0usize;
-    let mut acked = Vec::new();
-    for i in 0..30u64 {
-        frame_starts.push(offset);
-        let r = record("key", i, 300);
-        offset += 40 + 6 + r.partition_key.len() + r.data.len();
-        let out = block_on(engine.put_records("c", vec![r])).expect("put");
-        acked.push(out.results[0].as_ref().expect("stored").sequence_number);
-    }
-    drop(engine);
-    let seg: PathBuf =
-        storage.paths().into_iter().find(|p| p.extension().is_some_and(|e| e == "log")).expect("segment");
+    let ThirtyFrames { storage, clock, log, segment: seg, frame_starts, sequence_numbers: acked, .. } =
+        thirty_frames(78);
     assert!(!storage.paths().iter().any(|p| p.extension().is_some_and(|e| e == "idx")), "no checkpoint to tell");
     let mut bytes = storage.file_bytes(&seg).expect("bytes");
     bytes.truncate(frame_starts[20]);
