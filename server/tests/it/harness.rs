@@ -94,6 +94,11 @@ impl RawClient {
         self.stream.write_all(bytes).expect("write");
     }
 
+    /// Like [`RawClient::send_bytes`], for bytes the server may refuse by closing.
+    pub fn try_send_bytes(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        self.stream.write_all(bytes)
+    }
+
     /// Sends a request; returns its correlation id.
     pub fn send(&mut self, request: Request) -> u64 {
         let id = self.next_id;

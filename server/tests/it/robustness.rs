@@ -331,3 +331,33 @@ fn requests_before_lost_framing_are_answered_and_the_farewell_comes_last() {
     );
     assert!(!frames.iter().any(|f| matches!(f.body, FrameBody::Error(_))), "no other error frame: {frames:?}");
 }
+
+/// A client that goes on sending after the header that lost framing, bytes the server never
+/// reads, still gets every answer and then the farewell, whatever the server's close does to
+/// the bytes it left unread.
+#[test]
+fn answers_and_the_farewell_survive_a_client_that_keeps_sending_after_lost_framing() {
+    let server = TestServer::start();
+    let mut setup = server.client();
+    setup.ok(create("talker", 1));
+    for round in 0..5u64 {
+        let mut c = server.client();
+        let mut bytes = bytes::BytesMut::new();
+        let put = put_records("talker", vec![entry("k", b"before the bad header")]);
+        shoal_protocol::frame::Frame::encode_request(1, &put, &mut bytes).expect("encode");
+        bytes.extend_from_slice(&[0xff; 24]); // a header of version 0xff
+                                              // Garbage right behind it, which the server never reads, and more once it has closed.
+        bytes.extend_from_slice(&[0xee; 16 * 1024]);
+        c.send_bytes(&bytes);
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        let _ = c.try_send_bytes(&[0xee; 64 * 1024]);
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        let mut frames = Vec::new();
+        while let Some(Some(frame)) = c.recv_or_timeout() {
+            frames.push(frame);
+        }
+        let last = frames.last().unwrap_or_else(|| panic!("round {round}: no frame at all"));
+        assert!(matches!(&last.body, FrameBody::Error(f) if f.status == Status::UnsupportedVersion), "{frames:?}");
+        assert!(frames.iter().any(|f| f.correlation_id == 1 && matches!(f.body, FrameBody::Response(_))), "{frames:?}");
+    }
+}
