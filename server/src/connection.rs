@@ -45,6 +45,9 @@ pub const READS_IN_FLIGHT_MAX: u64 = 4;
 const READ_CHUNK_BYTES: usize = 64 * 1024;
 /// The most one read asks for (a large frame arrives in several reads).
 const READ_MAX_BYTES: usize = 256 * 1024;
+/// How long a connection closed for lost framing keeps reading (and discarding) what the
+/// client still sends, so that closing does not reset it (see `linger`).
+pub const LINGER_AFTER_FAREWELL: std::time::Duration = std::time::Duration::from_secs(2);
 /// The writer coalesces responses up to this size before a write.
 const WRITE_BUFFER_BYTES: usize = 256 * 1024;
 
@@ -204,6 +207,28 @@ pub async fn serve(stream: TcpStream, ctx: Rc<Context>, stop: oneshot::Receiver<
     // The writer ends once the last sender is gone.
     drop(out_tx);
     writer_task.await;
+    if farewell.is_some() {
+        linger(&mut reader, &mut stop).await;
+    }
+}
+
+/// After the farewell (the writer has half-closed the connection), reads and discards what
+/// the client still sends until it closes its side, for at most [`LINGER_AFTER_FAREWELL`]:
+/// closing with the client's bytes unread, or with more still arriving, makes TCP reset the
+/// connection, and a reset can discard answers the client has received but not yet read (the
+/// "lingering close" of HTTP servers, RFC 9112 §9.6). Framing is lost at a header's version
+/// byte, so the rest of that header is often still on its way.
+async fn linger(reader: &mut futures::io::ReadHalf<TcpStream>, stop: &mut oneshot::Receiver<()>) {
+    let mut discard = vec![0u8; READ_CHUNK_BYTES];
+    let drain = async {
+        while let Ok(n) = reader.read(&mut discard).await {
+            if n == 0 {
+                break;
+            }
+        }
+    };
+    let deadline = glommio::timer::sleep(LINGER_AFTER_FAREWELL);
+    let _ = select(select(std::pin::pin!(drain), std::pin::pin!(deadline)), stop).await;
 }
 
 /// A connection's protocol errors, logged at most once per [`PROTOCOL_WARN_INTERVAL`].
