@@ -178,11 +178,7 @@ fn a_tail_cut_below_its_checkpoint_is_reported_and_its_counters_not_reused() {
 #[test]
 fn a_damaged_counter_lease_is_found_and_repaired() {
     let (storage, clock, _) = filled(85);
-    let lease: PathBuf = storage
-        .paths()
-        .into_iter()
-        .find(|p| p.file_name().is_some_and(|n| n == shoal_engine::shard::LEASE_FILE_NAME))
-        .expect("lease file");
+    let lease = lease_file(&storage);
     storage.flip_bit(&lease, 12, 5);
     let report = block_on(check_data_dir(storage.clone(), &data_dir())).expect("check");
     let shard = report.damaged().next().expect("damage found");

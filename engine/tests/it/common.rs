@@ -68,3 +68,12 @@ pub fn read_all(engine: &SimEngine, stream: &str, shard: u32, from: StartingPosi
         out
     })
 }
+
+/// The counter lease file of the one shard in `storage` (see `shard::lease`).
+pub fn lease_file(storage: &SimStorage) -> std::path::PathBuf {
+    storage
+        .paths()
+        .into_iter()
+        .find(|p| p.file_name().is_some_and(|n| n == shoal_engine::shard::LEASE_FILE_NAME))
+        .expect("lease file")
+}

@@ -644,11 +644,7 @@ fn the_counter_lease_is_renewed_ahead_and_a_damaged_one_is_reported() {
     );
     drop(engine);
 
-    let lease: PathBuf = storage
-        .paths()
-        .into_iter()
-        .find(|p| p.file_name().is_some_and(|n| n == shoal_engine::shard::LEASE_FILE_NAME))
-        .expect("lease file");
+    let lease = lease_file(&storage);
     storage.flip_bit(&lease, 9, 0);
     let (engine, reports) = block_on(shoal_engine::LocalEngine::open(
         storage.clone(),
