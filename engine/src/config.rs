@@ -47,11 +47,20 @@ pub struct LogConfig {
     /// Segments roll once they would exceed this size.
     pub segment_bytes: u64,
     pub sync_policy: SyncPolicy,
+    /// A group of at most this many bytes, on a core where no other shard
+    /// is committing, is written and synced with blocking calls on the
+    /// core's thread instead of through io_uring (faster for small groups,
+    /// see `shard::commit_path`); 0 = always through io_uring.
+    pub inline_commit_bytes_max: u64,
 }
 
 impl Default for LogConfig {
     fn default() -> Self {
-        Self { segment_bytes: SEGMENT_BYTES_DEFAULT, sync_policy: SyncPolicy::Always }
+        Self {
+            segment_bytes: SEGMENT_BYTES_DEFAULT,
+            sync_policy: SyncPolicy::Always,
+            inline_commit_bytes_max: INLINE_COMMIT_BYTES_MAX,
+        }
     }
 }
 

@@ -16,7 +16,7 @@ use crate::metrics::{CoreMetrics, CoreSnapshot, ShardSnapshot};
 use crate::model::{shard_id, Record, RecordInput, ShardDescription};
 use crate::routing::partition_key_hash;
 use crate::sequence::SequenceNumber;
-use crate::shard::{AppendAck, RecoveryReport, RunwaySignal, ShardIdent, ShardLog};
+use crate::shard::{AppendAck, CoreCommits, RecoveryReport, RunwaySignal, ShardIdent, ShardLog};
 use crate::storage::Storage;
 use crate::tail_cache::CacheBudget;
 use crate::throttle::ShardThrottle;
@@ -203,6 +203,8 @@ pub struct CoreShards<S: Storage, C: Clock> {
     budget: Rc<CacheBudget>,
     /// Raised by shards whose zeroed runway runs short.
     runway: Rc<RunwaySignal>,
+    /// This core's shards with commits under way.
+    commits: Rc<CoreCommits>,
     shards: RefCell<HashMap<ShardKey, Rc<ShardLog<S, C>>>>,
     throttles: RefCell<HashMap<ShardKey, ShardThrottle>>,
     /// Active fan-out subscriptions: (stream incarnation, consumer, shard).
@@ -232,6 +234,7 @@ impl<S: Storage, C: Clock> CoreShards<S, C> {
             log_config,
             budget: CacheBudget::new(tail_cache_bytes),
             runway: Rc::default(),
+            commits: Rc::default(),
             shards: RefCell::new(HashMap::new()),
             throttles: RefCell::new(HashMap::new()),
             subscriptions: Rc::default(),
@@ -276,6 +279,7 @@ impl<S: Storage, C: Clock> CoreShards<S, C> {
                 self.log_config.clone(),
                 self.budget.clone(),
                 self.runway.clone(),
+                self.commits.clone(),
                 meta.starting_counter,
                 meta.ending_counter,
             )

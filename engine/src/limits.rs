@@ -152,6 +152,13 @@ pub const ZERO_AHEAD_GROUP_MAX_BYTES: u64 = 256 * 1024;
 /// 100 B records, often alone in a group) would write every byte twice.
 pub const ZERO_AHEAD_BYTES_PER_SECOND_MAX: u64 = 32 * 1000 * 1000;
 
+/// Groups up to this size commit inline (a blocking write and fdatasync on
+/// the core's thread) when no other shard of the core is committing: the
+/// device takes tens of microseconds for them, less than io_uring's round
+/// trips cost on the test machine (see `shard::commit_path`). Larger groups
+/// are bandwidth-bound and written in parallel chunks through io_uring.
+pub const INLINE_COMMIT_BYTES_MAX: u64 = 64 * 1024;
+
 /// Largest single write of a flush; bigger flushes are cut into chunks
 /// written in parallel (see `segment::write`).
 pub const WRITE_CHUNK_BYTES: usize = 512 * 1024;

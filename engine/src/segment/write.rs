@@ -97,6 +97,15 @@ pub async fn write_chunks<F: SegmentFile>(file: &F, chunker: &mut Chunker<'_>) -
     }
 }
 
+/// Writes everything a chunker lays out with blocking calls on this
+/// thread, one chunk after another (see `shard::commit_path`).
+pub fn write_chunks_inline<F: SegmentFile>(file: &F, chunker: &mut Chunker<'_>) -> Result<()> {
+    while let Some((buf, pos)) = chunker.next_chunk(file) {
+        file.write_at_inline(buf, pos)?;
+    }
+    Ok(())
+}
+
 /// Writes zeros over `from..to` (aligned), a bounded number of chunk writes
 /// in flight.
 pub async fn write_zeroes<F: SegmentFile>(file: &F, from: u64, to: u64) -> Result<()> {

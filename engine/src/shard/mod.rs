@@ -7,7 +7,10 @@
 //! every pending frame, writes them with one aligned write (rewriting the
 //! partial tail page) and one fdatasync, then wakes everyone. Appends that
 //! arrive meanwhile gather for the next flush, so the group size follows the
-//! load with no timer. Records become visible to readers only once durable
+//! load with no timer. A small group on a core where no other shard is
+//! committing is written and synced with blocking calls on the core's
+//! thread, larger or concurrent ones through io_uring (see [`commit_path`]).
+//! Records become visible to readers only once durable
 //! (`durable_next`), so no reader ever sees a record a crash could take back.
 //!
 //! A flush holds the write position until its fdatasync completes, rather
@@ -27,11 +30,13 @@
 //! The log belongs to one core; it is `!Send` and uses `RefCell`, never
 //! holding a borrow across an await. Reads live in [`read`].
 
+mod commit_path;
 mod lease;
 mod read;
 mod runway;
 mod stats;
 
+pub use commit_path::CoreCommits;
 pub use lease::{SavedLease, LEASE_DAMAGED, LEASE_FILE_NAME};
 pub use read::ReadBatch;
 pub use runway::RunwaySignal;
@@ -50,7 +55,7 @@ use crate::frame::encode_frame;
 use crate::limits::align_down;
 use crate::limits::RECOVERY_SCAN_BYTES_MAX;
 use crate::model::RecordInput;
-use crate::segment::write::{write_chunks, Chunker};
+use crate::segment::write::{write_chunks, write_chunks_inline, Chunker};
 use crate::segment::{
     frames_past_damage, index_file_name, log_path, scan_segment, scan_segment_from, FrameReader, NextFrame,
     ScanOutcome, ScanStop, Segment, SegmentSummary, ShardFiles, SEGMENT_MISSING,
@@ -138,6 +143,9 @@ struct ShardState<F> {
     writing: bool,
     /// Data written but not yet synced (interval mode only).
     unsynced: bool,
+    /// Counted in the core's [`CoreCommits`]: appends are waiting or a task
+    /// holds the write position.
+    counted_busy: bool,
     /// Tail-segment bytes covered by the last index checkpoint.
     checkpointed_len: u64,
     /// Size of the active segment file (allocated ahead of its data).
@@ -180,6 +188,8 @@ pub struct ShardLog<S: Storage, C: Clock> {
     config: LogConfig,
     budget: Rc<CacheBudget>,
     runway: Rc<RunwaySignal>,
+    /// The core's shards with commits under way (see [`commit_path`]).
+    commits: Rc<CoreCommits>,
     /// Serializes writes of the active segment's index file: a checkpoint
     /// (beside the appends) and the seal at a roll.
     index_lock: futures::lock::Mutex<()>,
@@ -205,6 +215,7 @@ impl<S: Storage, C: Clock> ShardLog<S, C> {
         config: LogConfig,
         budget: Rc<CacheBudget>,
         runway: Rc<RunwaySignal>,
+        commits: Rc<CoreCommits>,
         start_counter: u64,
         ending_counter: Option<u64>,
     ) -> Result<(Self, RecoveryReport)> {
@@ -326,6 +337,7 @@ impl<S: Storage, C: Clock> ShardLog<S, C> {
             config,
             budget,
             runway,
+            commits,
             index_lock: futures::lock::Mutex::new(()),
             lease_lock: futures::lock::Mutex::new(()),
             cache: Rc::default(),
@@ -342,6 +354,7 @@ impl<S: Storage, C: Clock> ShardLog<S, C> {
                 pending: Vec::new(),
                 writing: false,
                 unsynced: false,
+                counted_busy: false,
                 checkpointed_len: 0,
                 allocated_len,
                 zeroed_len: crate::limits::align_up(allocated_len),
@@ -502,6 +515,7 @@ impl<S: Storage, C: Clock> ShardLog<S, C> {
             let end = frame.end_counter();
             st.next_counter = end;
             st.pending.push(frame);
+            self.count_busy(&mut st);
             (base, end)
         };
         self.wait_durable(end).await?;
@@ -557,17 +571,42 @@ impl<S: Storage, C: Clock> ShardLog<S, C> {
             return false;
         }
         st.writing = true;
+        self.count_busy(&mut st);
         true
     }
 
     fn end_writing(&self) {
-        self.st.borrow_mut().writing = false;
+        {
+            let mut st = self.st.borrow_mut();
+            st.writing = false;
+            self.count_busy(&mut st);
+        }
         self.wake_waiters();
+    }
+
+    /// Keeps this shard's mark in the core's [`CoreCommits`] in step with
+    /// its state: counted while appends wait or the write position is held.
+    fn count_busy(&self, st: &mut ShardState<S::File>) {
+        let busy = st.writing || !st.pending.is_empty();
+        if busy != st.counted_busy {
+            st.counted_busy = busy;
+            if busy {
+                self.commits.enter();
+            } else {
+                self.commits.leave();
+            }
+        }
     }
 
     fn fail(&self, e: &EngineError) {
         tracing::error!(shard = %self.ident, error = %e, "write failed; shard refuses appends until reopened");
-        self.st.borrow_mut().failed = Some(e.to_string());
+        {
+            let mut st = self.st.borrow_mut();
+            st.failed = Some(e.to_string());
+            // Never written now: their appenders get the error.
+            st.pending.clear();
+            self.count_busy(&mut st);
+        }
         self.wake_waiters();
     }
 
@@ -606,7 +645,10 @@ impl<S: Storage, C: Clock> ShardLog<S, C> {
         };
         // Before anything is acknowledged: recovery never hands these out again.
         self.lease_through(last.0).await?;
-        let file = self.write_frames(&frames).await?;
+        let group_bytes = frames.iter().map(|f| f.bytes.len() as u64).sum();
+        let inline =
+            commit_path::commits_inline(group_bytes, self.config.inline_commit_bytes_max, self.commits.busy_shards());
+        let file = self.write_frames(&frames, inline).await?;
         self.metrics.note_group(frames.iter().map(|f| (f.record_count, f.bytes.len())));
         // Cached in counter order now; readers see them once durable.
         for f in frames {
@@ -620,7 +662,11 @@ impl<S: Storage, C: Clock> ShardLog<S, C> {
             self.budget.insert(&self.cache, cached);
         }
         if let SyncPolicy::Always = self.config.sync_policy {
-            self.metrics.timed_sync(file.sync_data()).await?;
+            if inline {
+                self.metrics.timed_sync(async { file.sync_data_inline() }).await?;
+            } else {
+                self.metrics.timed_sync(file.sync_data()).await?;
+            }
         }
         let mut st = self.st.borrow_mut();
         let (end, arrival) = last;
@@ -634,8 +680,9 @@ impl<S: Storage, C: Clock> ShardLog<S, C> {
 
     /// Writes frames to the active segment(s), rolling as needed, and
     /// returns the file written last (the one to sync). The caller holds
-    /// the write position.
-    async fn write_frames(&self, frames: &[PendingFrame]) -> Result<Rc<S::File>> {
+    /// the write position. `inline`: with blocking calls on this thread
+    /// (see [`commit_path`]).
+    async fn write_frames(&self, frames: &[PendingFrame], inline: bool) -> Result<Rc<S::File>> {
         let mut i = 0;
         let mut last_file = None;
         while i < frames.len() {
@@ -675,7 +722,11 @@ impl<S: Storage, C: Clock> ShardLog<S, C> {
             self.allocate_ahead(&file, end).await?;
             let mut chunker = Chunker::new(page_start, &tail, frames[i..j].iter().map(|f| f.bytes.as_slice()));
             let new_tail = chunker.new_tail();
-            write_chunks(&*file, &mut chunker).await?;
+            if inline {
+                write_chunks_inline(&*file, &mut chunker)?;
+            } else {
+                write_chunks(&*file, &mut chunker).await?;
+            }
             self.note_group_for_runway(end, len);
             let mut st = self.st.borrow_mut();
             st.zeroed_len = st.zeroed_len.max(end);
@@ -1003,6 +1054,16 @@ impl<S: Storage, C: Clock> ShardLog<S, C> {
 
 /// Returns `Pending` once (waking itself), so every task already runnable
 /// runs before the caller goes on.
+impl<S: Storage, C: Clock> Drop for ShardLog<S, C> {
+    fn drop(&mut self) {
+        // A log dropped with appends waiting (its core stopping) must not
+        // leave the core counting it as committing.
+        if self.st.get_mut().counted_busy {
+            self.commits.leave();
+        }
+    }
+}
+
 pub(crate) async fn yield_once() {
     let mut yielded = false;
     futures::future::poll_fn(|cx| {

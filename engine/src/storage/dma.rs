@@ -16,6 +16,7 @@
 
 use std::cell::Cell;
 use std::io::Write;
+use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -134,6 +135,42 @@ impl SegmentFile for DmaSegment {
             ));
         }
         Ok(())
+    }
+
+    fn write_at_inline(&self, buf: DmaBuf, pos: u64) -> Result<()> {
+        assert_eq!(pos % DMA_ALIGNMENT as u64, 0, "unaligned write position {pos}");
+        let bytes = buf.0.as_bytes();
+        loop {
+            // SAFETY: the buffer is valid for its length during the call; the fd is open.
+            let n =
+                unsafe { libc::pwrite(self.file.as_raw_fd(), bytes.as_ptr().cast(), bytes.len(), pos as libc::off_t) };
+            if n >= 0 {
+                // As in `write_at`: a short direct write leaves the rest unaligned, so it is an
+                // error rather than something to continue.
+                if n as usize != bytes.len() {
+                    let e = std::io::Error::other(format!("short write: {n} of {} bytes", bytes.len()));
+                    return Err(EngineError::io("write", &self.path, e));
+                }
+                return Ok(());
+            }
+            let e = std::io::Error::last_os_error();
+            if e.kind() != std::io::ErrorKind::Interrupted {
+                return Err(EngineError::io("write", &self.path, e));
+            }
+        }
+    }
+
+    fn sync_data_inline(&self) -> Result<()> {
+        loop {
+            // SAFETY: a plain system call on an open fd.
+            if unsafe { libc::fdatasync(self.file.as_raw_fd()) } == 0 {
+                return Ok(());
+            }
+            let e = std::io::Error::last_os_error();
+            if e.kind() != std::io::ErrorKind::Interrupted {
+                return Err(EngineError::io("fdatasync", &self.path, e));
+            }
+        }
     }
 
     async fn read_at(&self, pos: u64, len: usize) -> Result<Bytes> {

@@ -13,6 +13,10 @@
 //!   returns `Ok`. Until then a crash may keep any subset of its 512-byte
 //!   sectors (each sector is atomic: old or new content, never a mix).
 //! * `read_at` may return fewer bytes than asked at end of file.
+//! * `write_at_inline` and `sync_data_inline` are the same operations as
+//!   plain system calls on the calling thread: they block the core for the
+//!   device's time, and are for small group commits on a core committing
+//!   nothing else (see `shard::commit_path`).
 //!
 //! Files are single-owner objects of the core that opened them (`!Send` is
 //! fine): the futures here are not required to be `Send`.
@@ -45,6 +49,12 @@ pub trait SegmentFile: 'static {
     fn read_at(&self, pos: u64, len: usize) -> impl Future<Output = Result<Bytes>>;
 
     fn sync_data(&self) -> impl Future<Output = Result<()>>;
+
+    /// `write_at`, blocking the calling thread until the bytes are written.
+    fn write_at_inline(&self, buf: Self::Buf, pos: u64) -> Result<()>;
+
+    /// `sync_data`, blocking the calling thread until the device has the data.
+    fn sync_data_inline(&self) -> Result<()>;
 
     /// Makes the file at least `len` bytes long with allocated blocks that
     /// read as zeros (fallocate). Appends into allocated space then need no

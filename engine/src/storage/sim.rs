@@ -74,6 +74,8 @@ struct SimState {
     /// device.
     write_yields: u32,
     syncs: u64,
+    /// Of those, the ones made with `sync_data_inline`.
+    inline_syncs: u64,
 }
 
 /// The in-memory store. Clones share state.
@@ -92,6 +94,7 @@ impl SimStorage {
             fail_next_write: false,
             write_yields: 0,
             syncs: 0,
+            inline_syncs: 0,
         })))
     }
 
@@ -137,6 +140,11 @@ impl SimStorage {
         self.0.borrow().syncs
     }
 
+    /// Number of those made inline (`sync_data_inline`).
+    pub fn inline_sync_count(&self) -> u64 {
+        self.0.borrow().inline_syncs
+    }
+
     /// The store a restarted process finds: durable images plus a random
     /// subset of the sectors of writes that were never synced.
     pub fn crash(&self) -> SimStorage {
@@ -170,6 +178,7 @@ impl SimStorage {
             fail_next_write: false,
             write_yields: 0,
             syncs: 0,
+            inline_syncs: 0,
         })))
     }
 
@@ -257,20 +266,9 @@ impl SimSegment {
             None => Err(EngineError::io("access", &self.path, std::io::Error::from(std::io::ErrorKind::NotFound))),
         }
     }
-}
 
-impl SegmentFile for SimSegment {
-    type Buf = SimBuf;
-
-    fn alloc_buf(&self, len: usize) -> SimBuf {
-        assert_eq!(len % crate::limits::DMA_ALIGNMENT, 0, "unaligned buffer");
-        SimBuf(vec![0; len])
-    }
-
-    async fn write_at(&self, buf: SimBuf, pos: u64) -> Result<()> {
-        assert_eq!(pos % crate::limits::DMA_ALIGNMENT as u64, 0, "unaligned write");
-        self.store.tick("write", &self.path)?;
-        self.store.take_time(buf.0.len()).await;
+    /// A write reaching the file: readable at once, durable at a later sync.
+    fn land_write(&self, buf: SimBuf, pos: u64) -> Result<()> {
         {
             let mut s = self.store.0.borrow_mut();
             if std::mem::take(&mut s.fail_next_write) {
@@ -288,28 +286,15 @@ impl SegmentFile for SimSegment {
         })
     }
 
-    async fn read_at(&self, pos: u64, len: usize) -> Result<Bytes> {
-        self.store.tick("read", &self.path)?;
-        self.with(|f| {
-            let start = (pos as usize).min(f.current.len());
-            let end = (start + len).min(f.current.len());
-            Bytes::copy_from_slice(&f.current[start..end])
-        })
+    fn take_sync_failure(&self) -> Result<()> {
+        if std::mem::take(&mut self.store.0.borrow_mut().fail_next_sync) {
+            return Err(EngineError::io("fdatasync", &self.path, std::io::Error::other("injected sync error")));
+        }
+        Ok(())
     }
 
-    async fn sync_data(&self) -> Result<()> {
-        self.store.tick("fdatasync", &self.path)?;
-        {
-            let mut s = self.store.0.borrow_mut();
-            if std::mem::take(&mut s.fail_next_sync) {
-                return Err(EngineError::io("fdatasync", &self.path, std::io::Error::other("injected sync error")));
-            }
-        }
-        // A sync covers the writes that landed before it started; with write
-        // yields on it takes its time too, and writes landing meanwhile may
-        // miss it (they stay pending, as on a device).
-        let covered = self.with(|f| f.writes)?;
-        self.store.take_time(64 * 1024).await;
+    /// Makes the writes numbered up to `covered` durable.
+    fn make_durable(&self, covered: u64) -> Result<()> {
         if self.store.0.borrow().crashed {
             return Err(EngineError::io("fdatasync", &self.path, std::io::Error::other("simulated crash")));
         }
@@ -324,6 +309,57 @@ impl SegmentFile for SimSegment {
                 f.durable[pos as usize..end].copy_from_slice(&data);
             }
         })
+    }
+}
+
+impl SegmentFile for SimSegment {
+    type Buf = SimBuf;
+
+    fn alloc_buf(&self, len: usize) -> SimBuf {
+        assert_eq!(len % crate::limits::DMA_ALIGNMENT, 0, "unaligned buffer");
+        SimBuf(vec![0; len])
+    }
+
+    async fn write_at(&self, buf: SimBuf, pos: u64) -> Result<()> {
+        assert_eq!(pos % crate::limits::DMA_ALIGNMENT as u64, 0, "unaligned write");
+        self.store.tick("write", &self.path)?;
+        self.store.take_time(buf.0.len()).await;
+        self.land_write(buf, pos)
+    }
+
+    fn write_at_inline(&self, buf: SimBuf, pos: u64) -> Result<()> {
+        assert_eq!(pos % crate::limits::DMA_ALIGNMENT as u64, 0, "unaligned write");
+        self.store.tick("write", &self.path)?;
+        self.land_write(buf, pos)
+    }
+
+    async fn read_at(&self, pos: u64, len: usize) -> Result<Bytes> {
+        self.store.tick("read", &self.path)?;
+        self.with(|f| {
+            let start = (pos as usize).min(f.current.len());
+            let end = (start + len).min(f.current.len());
+            Bytes::copy_from_slice(&f.current[start..end])
+        })
+    }
+
+    async fn sync_data(&self) -> Result<()> {
+        self.store.tick("fdatasync", &self.path)?;
+        self.take_sync_failure()?;
+        // A sync covers the writes that landed before it started; with write
+        // yields on it takes its time too, and writes landing meanwhile may
+        // miss it (they stay pending, as on a device).
+        let covered = self.with(|f| f.writes)?;
+        self.store.take_time(64 * 1024).await;
+        self.make_durable(covered)
+    }
+
+    fn sync_data_inline(&self) -> Result<()> {
+        self.store.tick("fdatasync", &self.path)?;
+        self.take_sync_failure()?;
+        let covered = self.with(|f| f.writes)?;
+        self.make_durable(covered)?;
+        self.store.0.borrow_mut().inline_syncs += 1;
+        Ok(())
     }
 
     async fn allocate(&self, len: u64) -> Result<()> {

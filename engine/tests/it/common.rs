@@ -3,9 +3,7 @@ use std::path::PathBuf;
 use bytes::Bytes;
 use shoal_engine::config::LogConfig;
 use shoal_engine::storage::sim::SimStorage;
-use shoal_engine::{
-    EngineConfig, LocalEngine, ManualClock, Record, RecordInput, ShardLimits, StartingPosition, SyncPolicy,
-};
+use shoal_engine::{EngineConfig, LocalEngine, ManualClock, Record, RecordInput, ShardLimits, StartingPosition};
 
 pub const T0: u64 = 1_700_000_000_000;
 
@@ -16,7 +14,7 @@ pub fn data_dir() -> PathBuf {
 }
 
 pub fn small_segments() -> LogConfig {
-    LogConfig { segment_bytes: 64 * 1024, sync_policy: SyncPolicy::Always }
+    LogConfig { segment_bytes: 64 * 1024, ..LogConfig::default() }
 }
 
 pub fn open(storage: &SimStorage, clock: &ManualClock) -> SimEngine {

@@ -14,7 +14,7 @@ use futures::future::join_all;
 use proptest::prelude::*;
 use shoal_engine::config::LogConfig;
 use shoal_engine::storage::sim::SimStorage;
-use shoal_engine::{ErrorKind, ManualClock, RecordInput, SequenceNumber, StartingPosition, SyncPolicy};
+use shoal_engine::{ErrorKind, ManualClock, RecordInput, SequenceNumber, StartingPosition};
 
 use crate::common::*;
 
@@ -65,6 +65,13 @@ fn write_until_crash_from(
     acked
 }
 
+/// Small segments, with small groups committed inline (blocking calls) or
+/// always through the asynchronous path.
+fn commit_path(inline: bool) -> LogConfig {
+    let log = small_segments();
+    LogConfig { inline_commit_bytes_max: if inline { log.inline_commit_bytes_max } else { 0 }, ..log }
+}
+
 fn check_after_crash(engine: &SimEngine, acked: &[u64], sizes: &[usize]) {
     let got = read_all(engine, "c", 0, StartingPosition::TrimHorizon, 500);
     let idx: Vec<u64> = got.iter().map(record_index).collect();
@@ -88,10 +95,15 @@ proptest! {
     /// The process dies after a random number of storage operations; the
     /// unsynced writes of that moment land as a random subset of sectors.
     #[test]
-    fn acknowledged_records_survive_a_crash_at_any_point(seed in any::<u64>(), crash_at in 5u64..400) {
+    fn acknowledged_records_survive_a_crash_at_any_point(
+        seed in any::<u64>(),
+        crash_at in 5u64..400,
+        inline in any::<bool>(),
+    ) {
         let sizes = [10, 700, 3000, 100, 9000];
         let storage = SimStorage::new(seed);
         let clock = ManualClock::new(T0);
+        let open = |storage: &SimStorage, clock: &ManualClock| open_with(storage, clock, commit_path(inline), 1 << 20);
         let engine = open(&storage, &clock);
         block_on(engine.create_stream("c", 1, None)).expect("create");
         // A first life ends cleanly, leaving a checkpoint that the next
@@ -118,12 +130,16 @@ proptest! {
     /// that started after its write. (A throwaway build that let small groups write during the
     /// previous group's sync and read the covered end after the sync failed this at once.)
     #[test]
-    fn acknowledged_records_survive_a_crash_with_writers_out_of_step(seed in any::<u64>(), crash_at in 5u64..300) {
+    fn acknowledged_records_survive_a_crash_with_writers_out_of_step(
+        seed in any::<u64>(),
+        crash_at in 5u64..300,
+        inline in any::<bool>(),
+    ) {
         let sizes = [10, 700, 3000, 100, 300];
         let storage = SimStorage::new(seed);
         storage.set_write_yields(4);
         let clock = ManualClock::new(T0);
-        let engine = open(&storage, &clock);
+        let engine = open_with(&storage, &clock, commit_path(inline), 1 << 20);
         block_on(engine.create_stream("c", 1, None)).expect("create");
         storage.crash_after_ops(crash_at);
         let acked = std::cell::RefCell::new(Vec::new());
@@ -163,7 +179,7 @@ proptest! {
     ) {
         let storage = SimStorage::new(seed);
         let clock = ManualClock::new(T0);
-        let log = LogConfig { segment_bytes: 64 * 1024 * 1024, sync_policy: SyncPolicy::Always };
+        let log = LogConfig { segment_bytes: 64 * 1024 * 1024, ..LogConfig::default() };
         let engine = open_with(&storage, &clock, log.clone(), 1 << 20);
         block_on(engine.create_stream("c", 1, None)).expect("create");
         // One frame per put; remember where each frame ends.
@@ -302,7 +318,7 @@ fn missing_or_damaged_indexes_are_rebuilt_by_scanning() {
 fn damage_before_the_tail_checkpoint_is_an_error_on_read_never_data() {
     let storage = SimStorage::new(34);
     let clock = ManualClock::new(T0);
-    let log = LogConfig { segment_bytes: 64 * 1024 * 1024, sync_policy: SyncPolicy::Always };
+    let log = LogConfig { segment_bytes: 64 * 1024 * 1024, ..LogConfig::default() };
     let engine = open_with(&storage, &clock, log.clone(), 1 << 20);
     block_on(engine.create_stream("c", 1, None)).expect("create");
     for i in 0..50 {
@@ -330,8 +346,7 @@ fn damage_before_the_tail_checkpoint_is_an_error_on_read_never_data() {
 fn a_checkpoint_is_written_only_after_a_sync_covers_it() {
     let storage = SimStorage::new(12);
     let clock = ManualClock::new(T0);
-    let engine =
-        open_with(&storage, &clock, LogConfig { segment_bytes: 1 << 20, sync_policy: SyncPolicy::Always }, 1 << 20);
+    let engine = open_with(&storage, &clock, LogConfig { segment_bytes: 1 << 20, ..LogConfig::default() }, 1 << 20);
     block_on(engine.create_stream("c", 1, None)).expect("create");
     block_on(engine.put_records("c", (0..10).map(|i| record("k", i, 100)).collect())).expect("put");
     let meta = engine.snapshot().stream("c").expect("stream").clone();
@@ -366,7 +381,7 @@ fn zeroing_beside_appends_with_seed(seed: u64) {
     let storage = SimStorage::new(seed);
     storage.set_write_yields(16);
     let clock = ManualClock::new(T0);
-    let log = LogConfig { segment_bytes: 4 << 20, sync_policy: SyncPolicy::Always };
+    let log = LogConfig { segment_bytes: 4 << 20, ..LogConfig::default() };
     let engine = open_with(&storage, &clock, log, 1 << 20);
     block_on(engine.create_stream("r", 1, None)).expect("create");
     let (rounds, per_round) = (300u64, 2u64);
@@ -415,7 +430,7 @@ fn a_checkpoint_racing_a_roll_never_replaces_the_sealed_index() {
         let storage = SimStorage::new(seed);
         storage.set_write_yields(16);
         let clock = ManualClock::new(T0);
-        let log = LogConfig { segment_bytes: 1 << 20, sync_policy: SyncPolicy::Always };
+        let log = LogConfig { segment_bytes: 1 << 20, ..LogConfig::default() };
         let engine = open_with(&storage, &clock, log, 1 << 20);
         block_on(engine.create_stream("c", 1, None)).expect("create");
         let meta = engine.snapshot().stream("c").expect("stream").clone();
@@ -454,7 +469,7 @@ fn a_checkpoint_racing_a_roll_never_replaces_the_sealed_index() {
 fn maintenance_prepares_the_runway_of_active_shards_only() {
     let storage = SimStorage::new(13);
     let clock = ManualClock::new(T0);
-    let log = LogConfig { segment_bytes: 16 << 20, sync_policy: SyncPolicy::Always };
+    let log = LogConfig { segment_bytes: 16 << 20, ..LogConfig::default() };
     let engine = open_with(&storage, &clock, log, 1 << 20);
     block_on(engine.create_stream("busy", 1, None)).expect("create");
     block_on(engine.create_stream("idle", 1, None)).expect("create");
@@ -521,7 +536,7 @@ struct ThirtyFrames {
 fn thirty_frames(seed: u64) -> ThirtyFrames {
     let storage = SimStorage::new(seed);
     let clock = ManualClock::new(T0);
-    let log = LogConfig { segment_bytes: 64 * 1024 * 1024, sync_policy: SyncPolicy::Always };
+    let log = LogConfig { segment_bytes: 64 * 1024 * 1024, ..LogConfig::default() };
     let engine = open_with(&storage, &clock, log.clone(), 1 << 20);
     block_on(engine.create_stream("c", 1, None)).expect("create");
     let (mut frame_starts, mut end, mut sequence_numbers) = (Vec::new(), 0usize, Vec::new());

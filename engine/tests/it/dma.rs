@@ -16,7 +16,7 @@ pub fn test_dir() -> tempfile::TempDir {
 pub fn config(dir: &std::path::Path) -> EngineConfig {
     let mut c = EngineConfig::new(dir);
     c.cores = 2;
-    c.log = LogConfig { segment_bytes: 256 * 1024, sync_policy: SyncPolicy::Always };
+    c.log = LogConfig { segment_bytes: 256 * 1024, ..LogConfig::default() };
     c.default_shard_limits = shoal_engine::ShardLimits::UNLIMITED;
     c
 }

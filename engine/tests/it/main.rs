@@ -2,6 +2,7 @@
 //! direct-I/O tests in `dma.rs`.
 
 mod check;
+mod commit_path;
 mod common;
 mod crash;
 mod dma;
