@@ -285,7 +285,15 @@ fn put_record_rtt(addr: std::net::SocketAddr, secs: u64, shard_aware: bool) -> H
 /// it shares 2 CPUs with the server) so that an answer or the next due
 /// time wakes it. (A thread pool running one task per request added two
 /// more threads and a wake-up per request, and a few milliseconds of p99.)
-fn put_record_latency(addr: std::net::SocketAddr, rate: f64, secs: u64, shard_aware: bool) -> Histogram<u64> {
+///
+/// Returns the latency histogram and, beside it, the pacer's own delay:
+/// from each request's due time to its send (included in the latency).
+fn put_record_latency(
+    addr: std::net::SocketAddr,
+    rate: f64,
+    secs: u64,
+    shard_aware: bool,
+) -> (Histogram<u64>, Histogram<u64>) {
     use futures::stream::{FuturesUnordered, StreamExt};
     use std::task::{Context, Poll, Wake, Waker};
     struct Unparker(std::thread::Thread);
@@ -296,6 +304,7 @@ fn put_record_latency(addr: std::net::SocketAddr, rate: f64, secs: u64, shard_aw
     }
     let client = Putter::connect(addr, shard_aware);
     let mut hist = Histogram::<u64>::new(3).expect("histogram");
+    let mut send_delay = Histogram::<u64>::new(3).expect("histogram");
     let total = (rate * secs as f64) as u64;
     let start = Instant::now() + Duration::from_millis(50);
     let waker = Waker::from(Arc::new(Unparker(std::thread::current())));
@@ -309,15 +318,17 @@ fn put_record_latency(addr: std::net::SocketAddr, rate: f64, secs: u64, shard_aw
             let client = client.clone();
             let i = next;
             in_flight.push(async move {
+                let sent = Instant::now();
                 let r = PutRecord::new("lat", format!("k{i}"), vec![b'z'; RECORD_BYTES]);
                 client.put_record(r).await.expect("put");
-                due
+                (due, sent)
             });
             next += 1;
         }
-        while let Poll::Ready(Some(due)) = in_flight.poll_next_unpin(&mut cx) {
+        while let Poll::Ready(Some((due, sent))) = in_flight.poll_next_unpin(&mut cx) {
             let micros = Instant::now().saturating_duration_since(due).as_micros() as u64;
             let _ = hist.record(micros.max(1));
+            let _ = send_delay.record(sent.saturating_duration_since(due).as_micros().max(1) as u64);
         }
         let now = Instant::now();
         if next < total {
@@ -329,7 +340,7 @@ fn put_record_latency(addr: std::net::SocketAddr, rate: f64, secs: u64, shard_aw
             std::thread::park_timeout(Duration::from_millis(5));
         }
     }
-    hist
+    (hist, send_delay)
 }
 
 fn main() {
@@ -412,7 +423,7 @@ fn main() {
                 let rate = max_rate / 2.0;
                 let forwarded = forwards(&server);
                 let (put_before, fsync_before) = server_put_view(&server);
-                let h = put_record_latency(addr, rate, secs, shard_aware);
+                let (h, send_delay) = put_record_latency(addr, rate, secs, shard_aware);
                 let (put_after, fsync_after) = server_put_view(&server);
                 let forwarded = forwards(&server) - forwarded;
                 let ms = |q: f64| h.value_at_quantile(q) as f64 / 1000.0;
@@ -425,6 +436,11 @@ fn main() {
                     ms(0.99),
                     ms(0.999),
                     h.max() as f64 / 1000.0
+                );
+                println!(
+                    "  pacer's own delay before sending (included above): p50 {:.2} ms, p99 {:.2} ms",
+                    send_delay.value_at_quantile(0.5) as f64 / 1000.0,
+                    send_delay.value_at_quantile(0.99) as f64 / 1000.0
                 );
                 println!(
                     "  server side: PutRecord {}; fdatasync {}",
