@@ -194,6 +194,7 @@ impl EngineConfig {
                 format!("a multiple of {DMA_ALIGNMENT} within {SEGMENT_BYTES_MIN}..={SEGMENT_BYTES_MAX}"),
             ));
         }
+        within("log.inline_commit_bytes_max", self.log.inline_commit_bytes_max, 0, INLINE_COMMIT_BYTES_CAP)?;
         if let SyncPolicy::Interval { interval_ms } = self.log.sync_policy {
             within("log.sync_policy.interval_ms", interval_ms, SYNC_INTERVAL_MS_MIN, SYNC_INTERVAL_MS_MAX)?;
         }
@@ -248,6 +249,10 @@ mod tests {
         assert_eq!(
             bad(|c| c.log.segment_bytes = 1000),
             "log.segment_bytes = 1000: must be a multiple of 4096 within 65536..=4294967296"
+        );
+        assert_eq!(
+            bad(|c| c.log.inline_commit_bytes_max = 2 << 20),
+            "log.inline_commit_bytes_max = 2097152: must be within 0..=1048576"
         );
         assert_eq!(
             bad(|c| c.log.sync_policy = SyncPolicy::Interval { interval_ms: 0 }),

@@ -159,6 +159,10 @@ pub const ZERO_AHEAD_BYTES_PER_SECOND_MAX: u64 = 32 * 1000 * 1000;
 /// are bandwidth-bound and written in parallel chunks through io_uring.
 pub const INLINE_COMMIT_BYTES_MAX: u64 = 64 * 1024;
 
+/// The highest inline limit a configuration may set: a group this large
+/// holds its core for about a millisecond of device time.
+pub const INLINE_COMMIT_BYTES_CAP: u64 = 1024 * 1024;
+
 /// Largest single write of a flush; bigger flushes are cut into chunks
 /// written in parallel (see `segment::write`).
 pub const WRITE_CHUNK_BYTES: usize = 512 * 1024;

@@ -40,6 +40,9 @@ pub struct ConfigFile {
     pub cpuset: Option<Vec<usize>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub segment_bytes: Option<u64>,
+    /// Groups up to this size, alone on their core, are written and synced with blocking calls.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub inline_commit_bytes: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tail_cache_bytes: Option<usize>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -175,6 +178,12 @@ pub struct ServeArgs {
         "Segment file size in bytes (a multiple of 4096)", defaults().engine.log.segment_bytes))]
     pub segment_bytes: Option<u64>,
     #[arg(long, value_name = "BYTES", help = with_default(
+        "A group commit of at most this many bytes, on a core where no other shard is committing, \
+         is written and synced with blocking calls on the core's thread instead of through io_uring \
+         (faster for small groups); 0 = always io_uring",
+        defaults().engine.log.inline_commit_bytes_max))]
+    pub inline_commit_bytes: Option<u64>,
+    #[arg(long, value_name = "BYTES", help = with_default(
         "Per-core bound on the in-memory tail cache, in bytes", defaults().engine.tail_cache_bytes))]
     pub tail_cache_bytes: Option<usize>,
     #[arg(long, value_enum, value_name = "PRESET", help = with_default(
@@ -257,6 +266,7 @@ impl ConfigFile {
         set(&mut self.cores, &args.cores);
         set(&mut self.cpuset, &args.cpuset);
         set(&mut self.segment_bytes, &args.segment_bytes);
+        set(&mut self.inline_commit_bytes, &args.inline_commit_bytes);
         set(&mut self.tail_cache_bytes, &args.tail_cache_bytes);
         set(&mut self.default_retention_hours, &args.default_retention_hours);
         if let Some(preset) = args.shard_limits {
@@ -297,6 +307,9 @@ impl ConfigFile {
         }
         if let Some(bytes) = self.segment_bytes {
             engine.log.segment_bytes = bytes;
+        }
+        if let Some(bytes) = self.inline_commit_bytes {
+            engine.log.inline_commit_bytes_max = bytes;
         }
         if let Some(bytes) = self.tail_cache_bytes {
             engine.tail_cache_bytes = bytes;
@@ -371,6 +384,7 @@ impl ConfigFile {
             cores: Some(engine.cores),
             cpuset: Some(engine.cpuset.clone()).filter(|set| !set.is_empty()),
             segment_bytes: Some(engine.log.segment_bytes),
+            inline_commit_bytes: Some(engine.log.inline_commit_bytes_max),
             tail_cache_bytes: Some(engine.tail_cache_bytes),
             durability: Some(Durability::of(engine.log.sync_policy)),
             sync_interval_ms,
@@ -425,6 +439,7 @@ pub fn print(config: &ServerConfig) -> Result<String, ConfigError> {
 fn invalid(e: InvalidSetting) -> ConfigError {
     let key = match e.setting {
         "log.segment_bytes" => "segment_bytes",
+        "log.inline_commit_bytes_max" => "inline_commit_bytes",
         "log.sync_policy.interval_ms" => "sync_interval_ms",
         "default_shard_limits.write_bytes_per_second" => "shard_limits.write_bytes_per_second",
         "default_shard_limits.write_records_per_second" => "shard_limits.write_records_per_second",
@@ -459,6 +474,7 @@ pub fn log_effective(config: &ServerConfig) {
         },
         durability,
         segment_bytes = engine.log.segment_bytes,
+        inline_commit_bytes = engine.log.inline_commit_bytes_max,
         tail_cache_bytes = engine.tail_cache_bytes,
         default_retention_hours = engine.default_retention_hours,
         shard_limits = LimitsPreset::name_of(limits),

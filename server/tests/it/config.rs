@@ -50,6 +50,7 @@ fn a_file_sets_every_key() {
         cores = 3
         cpuset = [2, 0, 1]
         segment_bytes = 1048576
+        inline_commit_bytes = 0
         tail_cache_bytes = 0
         durability = "written"
         sync_interval_ms = 50
@@ -72,6 +73,7 @@ fn a_file_sets_every_key() {
     assert_eq!(c.engine.cores, 3);
     assert_eq!(c.engine.cpuset, [2, 0, 1]);
     assert_eq!(c.engine.log.segment_bytes, 1 << 20);
+    assert_eq!(c.engine.log.inline_commit_bytes_max, 0);
     assert_eq!(c.engine.tail_cache_bytes, 0);
     assert_eq!(c.engine.log.sync_policy, SyncPolicy::Interval { interval_ms: 50 });
     assert_eq!(c.engine.default_retention_hours, 168);
@@ -100,6 +102,7 @@ fn flags_that_are_given_override_the_file() {
         metrics: Some("127.0.0.1:9200".parse().expect("addr")),
         default_retention_hours: Some(72),
         shard_limits: Some(LimitsPreset::Unlimited),
+        inline_commit_bytes: Some(4096),
         ..ServeArgs::default()
     };
     let c = with_flags(file, &args).expect("valid");
@@ -107,6 +110,7 @@ fn flags_that_are_given_override_the_file() {
     assert_eq!(c.engine.cpuset, [1]);
     assert_eq!(c.engine.log.segment_bytes, 1 << 20, "not given as a flag: the file's");
     assert_eq!(c.engine.default_retention_hours, 72);
+    assert_eq!(c.engine.log.inline_commit_bytes_max, 4096);
     assert_eq!(c.metrics, Some(addr("127.0.0.1:9200")));
     assert_eq!(c.engine.default_shard_limits, ShardLimits::UNLIMITED, "--shard-limits replaces the table");
 }
@@ -142,6 +146,7 @@ fn each_bad_value_is_named_with_its_value_and_bounds() {
         ("segment_bytes = 69633", "invalid config: segment_bytes = 69633: must be a multiple of 4096 within"),
         ("segment_bytes = 8589934592", "invalid config: segment_bytes = 8589934592: must be a multiple of 4096 within"),
         ("cores = 5000", "invalid config: cores = 5000: must be within 0..=1024"),
+        ("inline_commit_bytes = 1048577", "invalid config: inline_commit_bytes = 1048577: must be within 0..=1048576"),
         ("cpuset = [0, 0]", "invalid config: cpuset = 0,0: must be a list of distinct CPU numbers"),
         ("cores = 2\ncpuset = [1]", "invalid config: cores = 2: must be at most the 1 CPUs of cpuset 1"),
         ("durability = \"written\"\nsync_interval_ms = 0", "invalid config: sync_interval_ms = 0: must be within 1..=60000"),
