@@ -261,6 +261,9 @@ pub struct CoreMetrics {
     pub(crate) group_records: Histogram,
     /// Frame bytes per group commit.
     pub(crate) group_bytes: Histogram,
+    /// Group commits written (and synced) with blocking calls on the core's
+    /// thread (see `shard::commit_path`).
+    pub(crate) inline_groups: Counter,
     /// Reads that returned records without touching a segment file.
     pub(crate) cache_hits: Counter,
     /// Reads that read a segment file.
@@ -276,6 +279,7 @@ impl Default for CoreMetrics {
             fsync_ns: Histogram::new(LATENCY_BUCKETS_NS),
             group_records: Histogram::new(GROUP_RECORDS_BUCKETS),
             group_bytes: Histogram::new(GROUP_BYTES_BUCKETS),
+            inline_groups: Counter::default(),
             cache_hits: Counter::default(),
             cache_misses: Counter::default(),
             forwards: Counter::default(),
@@ -371,11 +375,15 @@ impl ShardMetrics {
         }
     }
 
-    /// One group commit of `frames` (record count, frame bytes).
-    pub fn note_group(&self, frames: impl Iterator<Item = (u32, usize)>) {
+    /// One group commit of `frames` (record count, frame bytes); `inline`
+    /// if written with blocking calls.
+    pub fn note_group(&self, frames: impl Iterator<Item = (u32, usize)>, inline: bool) {
         let (records, bytes) = frames.fold((0u64, 0u64), |(r, b), (fr, fb)| (r + fr as u64, b + fb as u64));
         self.core.group_records.observe(records);
         self.core.group_bytes.observe(bytes);
+        if inline {
+            self.core.inline_groups.inc();
+        }
     }
 
     /// Runs an fdatasync and counts how long it took.
@@ -486,6 +494,8 @@ pub struct CoreSnapshot {
     pub fsync_ns: HistogramSnapshot,
     pub group_records: HistogramSnapshot,
     pub group_bytes: HistogramSnapshot,
+    /// Group commits written with blocking calls (see `shard::commit_path`).
+    pub inline_groups: u64,
     pub cache_hits: u64,
     pub cache_misses: u64,
     /// Bytes held by the core's tail cache.
@@ -503,6 +513,7 @@ impl CoreSnapshot {
             fsync_ns: m.fsync_ns.snapshot(),
             group_records: m.group_records.snapshot(),
             group_bytes: m.group_bytes.snapshot(),
+            inline_groups: m.inline_groups.get(),
             cache_hits: m.cache_hits.get(),
             cache_misses: m.cache_misses.get(),
             cache_bytes: 0,

@@ -89,17 +89,22 @@ fn forwards(server: &Server) -> u64 {
 
 /// The server's own view so far, over all cores: PutRecord latency (from
 /// the request decoded to its answer ready) and fdatasync duration.
-fn server_put_view(server: &Server) -> (HistogramSnapshot, HistogramSnapshot) {
+/// The server's PutRecord latency and fdatasync histograms, and its group
+/// commits so far: (all, inline).
+fn server_put_view(server: &Server) -> (HistogramSnapshot, HistogramSnapshot, (u64, u64)) {
     let m = block_on(server.engine().metrics()).expect("metrics");
     let mut put = HistogramSnapshot::empty(LATENCY_BUCKETS_NS);
     let mut fsync = HistogramSnapshot::empty(LATENCY_BUCKETS_NS);
+    let mut groups = (0, 0);
     for core in &m.cores {
         fsync.merge(&core.fsync_ns);
+        groups.0 += core.group_records.count();
+        groups.1 += core.inline_groups;
         for r in core.requests.iter().filter(|r| r.op == "PutRecord") {
             put.merge(&r.latency_ns);
         }
     }
-    (put, fsync)
+    (put, fsync, groups)
 }
 
 /// Share of the observations between two snapshots at or below 0.25, 0.5,
@@ -422,9 +427,9 @@ fn main() {
                 let max_rate = put_record_max_rate(addr, secs.min(5), shard_aware);
                 let rate = max_rate / 2.0;
                 let forwarded = forwards(&server);
-                let (put_before, fsync_before) = server_put_view(&server);
+                let (put_before, fsync_before, groups_before) = server_put_view(&server);
                 let (h, send_delay) = put_record_latency(addr, rate, secs, shard_aware);
-                let (put_after, fsync_after) = server_put_view(&server);
+                let (put_after, fsync_after, groups_after) = server_put_view(&server);
                 let forwarded = forwards(&server) - forwarded;
                 let ms = |q: f64| h.value_at_quantile(q) as f64 / 1000.0;
                 println!(
@@ -442,10 +447,12 @@ fn main() {
                     send_delay.value_at_quantile(0.5) as f64 / 1000.0,
                     send_delay.value_at_quantile(0.99) as f64 / 1000.0
                 );
+                let (groups, inline) = (groups_after.0 - groups_before.0, groups_after.1 - groups_before.1);
                 println!(
-                    "  server side: PutRecord {}; fdatasync {}",
+                    "  server side: PutRecord {}; fdatasync {}; {groups} group commits, {:.1}% inline",
                     share_under(&put_before, &put_after),
-                    share_under(&fsync_before, &fsync_after)
+                    share_under(&fsync_before, &fsync_after),
+                    inline as f64 * 100.0 / groups.max(1) as f64
                 );
             }
             "rtt" => {

@@ -9,17 +9,28 @@
 //! system calls on the core's own thread, the core sleeps in the kernel and
 //! the device's completion wakes it directly: at half the maximum PutRecord
 //! rate, the server answered 97–99.7% of puts within 1 ms instead of
-//! 85–94%, and the maximum rate rose by a fifth or more (BENCHMARKS.md,
-//! session 8).
+//! 85–94%, and the maximum rate rose in all six pairs measured
+//! (BENCHMARKS.md, session 8).
 //!
 //! The price is that the core does nothing else meanwhile. That is cheap
-//! when the group is small (the device's time is short) and it is the
-//! core's only shard with appends waiting: nothing else was ready to run.
-//! When several shards of a core commit at once, their groups go through
-//! io_uring as before, so their writes and syncs overlap (the block layer
-//! merges concurrent flushes) instead of taking turns on a blocked thread.
-//! Large groups always go through io_uring, cut into chunks written in
-//! parallel.
+//! only when the device's time is short and nothing else was ready to run,
+//! so a group goes inline only when all of these hold, checked right
+//! before its write:
+//! * it is small (`LogConfig::inline_commit_bytes_max`, 64 KiB by default);
+//! * it is the core's only shard with appends waiting or a group in
+//!   progress. When several commit at once, their groups go through
+//!   io_uring so that their writes and syncs overlap (the block layer
+//!   merges concurrent flushes) instead of taking turns on a blocked
+//!   thread (with 32 busy shards on two cores, about 1% of groups went
+//!   inline);
+//! * it lands on pages already written (the zeroed runway, see
+//!   `shard::runway`): after a write into fallocated space the fdatasync
+//!   commits the file system's journal, milliseconds shared with every
+//!   other file, for which the core must not stand still.
+//!
+//! Larger groups are cut into chunks written in parallel through io_uring
+//! (an inline group up to the 1 MiB cap is written chunk after chunk).
+//! The sync follows its group's write: inline after an inline write.
 //!
 //! [`CoreCommits`] counts the shards of one core with appends waiting or a
 //! group in progress; each shard keeps its own mark so it counts once.

@@ -645,11 +645,8 @@ impl<S: Storage, C: Clock> ShardLog<S, C> {
         };
         // Before anything is acknowledged: recovery never hands these out again.
         self.lease_through(last.0).await?;
-        let group_bytes = frames.iter().map(|f| f.bytes.len() as u64).sum();
-        let inline =
-            commit_path::commits_inline(group_bytes, self.config.inline_commit_bytes_max, self.commits.busy_shards());
-        let file = self.write_frames(&frames, inline).await?;
-        self.metrics.note_group(frames.iter().map(|f| (f.record_count, f.bytes.len())));
+        let (file, inline) = self.write_frames(&frames).await?;
+        self.metrics.note_group(frames.iter().map(|f| (f.record_count, f.bytes.len())), inline);
         // Cached in counter order now; readers see them once durable.
         for f in frames {
             let payload = bytes::Bytes::from(f.bytes).slice(crate::frame::FRAME_HEADER_BYTES..);
@@ -662,6 +659,8 @@ impl<S: Storage, C: Clock> ShardLog<S, C> {
             self.budget.insert(&self.cache, cached);
         }
         if let SyncPolicy::Always = self.config.sync_policy {
+            // Inline only right after an inline write: nothing ran between
+            // the decision and here, and the file needs no journal commit.
             if inline {
                 self.metrics.timed_sync(async { file.sync_data_inline() }).await?;
             } else {
@@ -679,12 +678,13 @@ impl<S: Storage, C: Clock> ShardLog<S, C> {
     }
 
     /// Writes frames to the active segment(s), rolling as needed, and
-    /// returns the file written last (the one to sync). The caller holds
-    /// the write position. `inline`: with blocking calls on this thread
-    /// (see [`commit_path`]).
-    async fn write_frames(&self, frames: &[PendingFrame], inline: bool) -> Result<Rc<S::File>> {
+    /// returns the file written last (the one to sync) and whether that
+    /// last write was inline (see [`commit_path`]). The caller holds the
+    /// write position.
+    async fn write_frames(&self, frames: &[PendingFrame]) -> Result<(Rc<S::File>, bool)> {
         let mut i = 0;
         let mut last_file = None;
+        let mut last_inline = false;
         while i < frames.len() {
             let needs_segment = {
                 let st = self.st.borrow();
@@ -722,6 +722,14 @@ impl<S: Storage, C: Clock> ShardLog<S, C> {
             self.allocate_ahead(&file, end).await?;
             let mut chunker = Chunker::new(page_start, &tail, frames[i..j].iter().map(|f| f.bytes.as_slice()));
             let new_tail = chunker.new_tail();
+            // Decided here, after the awaits above (a roll, a zero chunk, an
+            // allocation) during which other shards may have become busy. Only
+            // over pages already written: a write into fallocated space makes
+            // its fdatasync commit the file system's journal, milliseconds
+            // during which the whole core would stand still.
+            let inline =
+                commit_path::commits_inline(len, self.config.inline_commit_bytes_max, self.commits.busy_shards())
+                    && end <= self.st.borrow().zeroed_len;
             if inline {
                 write_chunks_inline(&*file, &mut chunker)?;
             } else {
@@ -742,9 +750,10 @@ impl<S: Storage, C: Clock> ShardLog<S, C> {
             }
             drop(st);
             last_file = Some(file);
+            last_inline = inline;
             i = j;
         }
-        Ok(last_file.expect("at least one frame was written"))
+        Ok((last_file.expect("at least one frame was written"), last_inline))
     }
 
     /// Grows the active file's allocation in doubling steps so that `need`
@@ -1052,8 +1061,6 @@ impl<S: Storage, C: Clock> ShardLog<S, C> {
     }
 }
 
-/// Returns `Pending` once (waking itself), so every task already runnable
-/// runs before the caller goes on.
 impl<S: Storage, C: Clock> Drop for ShardLog<S, C> {
     fn drop(&mut self) {
         // A log dropped with appends waiting (its core stopping) must not
@@ -1064,6 +1071,8 @@ impl<S: Storage, C: Clock> Drop for ShardLog<S, C> {
     }
 }
 
+/// Returns `Pending` once (waking itself), so every task already runnable
+/// runs before the caller goes on.
 pub(crate) async fn yield_once() {
     let mut yielded = false;
     futures::future::poll_fn(|cx| {

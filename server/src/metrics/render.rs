@@ -52,6 +52,11 @@ const FSYNC_DURATION: Family =
 const GROUP_RECORDS: Family =
     family("shoal_group_commit_records", "histogram", "Records written by one group commit (one write, one sync).");
 const GROUP_BYTES: Family = family("shoal_group_commit_bytes", "histogram", "Frame bytes written by one group commit.");
+const GROUPS_INLINE: Family = family(
+    "shoal_group_commits_inline_total",
+    "counter",
+    "Group commits written and synced with blocking calls on the core's thread (small groups alone on their core).",
+);
 const CACHE_HITS: Family = family(
     "shoal_tail_cache_hits_total",
     "counter",
@@ -133,6 +138,7 @@ pub const FAMILIES: &[&Family] = &[
     &CACHE_MISSES,
     &CACHE_BYTES,
     &FORWARDS,
+    &GROUPS_INLINE,
     &SHARD_IN_RECORDS,
     &SHARD_IN_BYTES,
     &SHARD_OUT_RECORDS,
@@ -190,6 +196,7 @@ pub fn render(m: &MetricsSnapshot) -> String {
     out.core_family(&CACHE_MISSES, &m.cores, |c| c.cache_misses);
     out.core_family(&CACHE_BYTES, &m.cores, |c| c.cache_bytes);
     out.core_family(&FORWARDS, &m.cores, |c| c.forwards);
+    out.core_family(&GROUPS_INLINE, &m.cores, |c| c.inline_groups);
 
     let shards = m.shards();
     out.shard_family(&SHARD_IN_RECORDS, &shards, |s| Some(s.incoming_records));

@@ -337,6 +337,29 @@ fn placement_agrees_with_request_counts_and_forwards() {
 }
 
 #[test]
+fn small_puts_alone_on_their_core_are_counted_as_inline_group_commits() {
+    let server = metrics_server();
+    let metrics = server.metrics_addr();
+    let mut c = server.client();
+    c.ok(create_with("solo", 1, unlimited()));
+    let m = scrape(metrics);
+    assert_eq!(m.sum("shoal_group_commits_inline_total", &[]), 0.0, "nothing committed yet");
+    // The first group starts the shard's zeroed runway (the runway task fills it beside the
+    // appends); the groups after it, each one small put on an otherwise idle core, go inline.
+    for i in 0..50 {
+        let Response::PutRecord(_) = c.ok(Request::PutRecord(PutRecord::new("solo", format!("k{i}"), &b"x"[..])))
+        else {
+            panic!("put")
+        };
+    }
+    let m = scrape(metrics);
+    let inline = m.sum("shoal_group_commits_inline_total", &[]);
+    let groups = m.sum("shoal_group_commit_records_count", &[]);
+    assert_eq!(groups, 50.0, "one put at a time: one group each");
+    assert!(inline >= 1.0 && inline < groups, "the first group is not inline, later ones are: {inline} of {groups}");
+}
+
+#[test]
 fn bad_http_gets_an_error_status_and_the_endpoint_keeps_serving() {
     let server = metrics_server();
     let addr = server.metrics_addr();
