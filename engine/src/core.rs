@@ -474,6 +474,9 @@ impl<S: Storage, C: Clock> CoreShards<S, C> {
             self.shards.borrow().iter().map(|(k, v)| (*k, v.clone())).collect();
         let mut removed = 0;
         for ((incarnation, _), shard) in shards {
+            // A failure here fails only that shard (it logs and refuses
+            // appends until reopened); the pass goes on for the others.
+            let _ = shard.flush_left_behind().await;
             shard.sync_if_dirty().await?;
             if shard.checkpoint_due() {
                 shard.checkpoint().await?;

@@ -620,12 +620,15 @@ impl<S: Storage, C: Clock> ShardLog<S, C> {
             }
         }
         assert!(self.try_begin(), "checked above, with no await between");
+        let mut flush = FlushInProgress { log: self, frames_taken: false, finished: false };
         // The appenders the previous group just acknowledged are runnable and
         // most will append again at once: one pass of the task queue lets
         // them join this group instead of waiting a whole flush for the next.
         yield_once().await;
         let frames = std::mem::take(&mut self.st.borrow_mut().pending);
+        flush.frames_taken = true;
         let committed = self.commit_group(frames).await;
+        flush.finished = true;
         match &committed {
             Ok(()) => self.end_writing(),
             Err(e) => {
@@ -634,6 +637,13 @@ impl<S: Storage, C: Clock> ShardLog<S, C> {
             }
         }
         committed
+    }
+
+    /// Writes frames whose appenders stopped waiting (their futures were
+    /// dropped, which an embedding program may do) when no append came
+    /// after them to carry them in its group. Run by maintenance.
+    pub async fn flush_left_behind(&self) -> Result<()> {
+        self.flush_pending().await
     }
 
     /// Writes `frames`, caches them, syncs (unless syncing on an interval)
@@ -1058,6 +1068,31 @@ impl<S: Storage, C: Clock> ShardLog<S, C> {
 
     pub fn segment_count(&self) -> usize {
         self.st.borrow().segments.len()
+    }
+}
+
+/// A flush whose future may be dropped at any await (an embedding program
+/// dropping an append's future): dropped before it took the pending frames,
+/// it just gives the write position back (the frames wait for the next
+/// flush); dropped after, its frames may be partly written and the log's
+/// state no longer matches the file, so the shard fails until reopened
+/// rather than standing still with the write position held forever.
+struct FlushInProgress<'a, S: Storage, C: Clock> {
+    log: &'a ShardLog<S, C>,
+    frames_taken: bool,
+    finished: bool,
+}
+
+impl<S: Storage, C: Clock> Drop for FlushInProgress<'_, S, C> {
+    fn drop(&mut self) {
+        if self.finished {
+            return;
+        }
+        if self.frames_taken {
+            let e = EngineError::ShardFailed(format!("{} (a group commit was abandoned midway)", self.log.ident));
+            self.log.fail(&e);
+        }
+        self.log.end_writing();
     }
 }
 

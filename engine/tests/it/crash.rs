@@ -767,3 +767,60 @@ fn an_ordering_number_near_the_top_of_the_counter_space_is_refused() {
     let all = read_all(&engine, "o", 0, StartingPosition::TrimHorizon, 10);
     assert_eq!(all.iter().map(record_index).collect::<Vec<_>>(), [0, 2, 3]);
 }
+
+/// Polls a future `polls` times (or until it finishes) and then drops it, as an embedding
+/// program that gives up on an append (a timeout) does.
+fn poll_then_drop<F: std::future::Future>(fut: F, polls: usize) -> Option<F::Output> {
+    let mut fut = std::pin::pin!(fut);
+    let waker = futures::task::noop_waker();
+    let mut cx = std::task::Context::from_waker(&waker);
+    for _ in 0..polls {
+        if let std::task::Poll::Ready(out) = fut.as_mut().poll(&mut cx) {
+            return Some(out);
+        }
+    }
+    None
+}
+
+#[test]
+fn an_append_given_up_before_its_group_is_written_later_and_blocks_nothing() {
+    let storage = SimStorage::new(41);
+    let clock = ManualClock::new(T0);
+    let engine = open(&storage, &clock);
+    block_on(engine.create_stream("c", 1, None)).expect("create");
+    block_on(engine.put_record("c", record("k", 0, 10), None)).expect("put");
+    // Dropped while its flush waits one pass of the task queue, before taking the frames.
+    assert!(poll_then_drop(engine.put_record("c", record("k", 1, 10), None), 1).is_none());
+    // The write position was given back: the next append is not stuck behind it, and its
+    // group carries the abandoned frame too.
+    block_on(engine.put_record("c", record("k", 2, 10), None)).expect("put after an abandoned one");
+    let got = read_all(&engine, "c", 0, StartingPosition::TrimHorizon, 100);
+    assert_eq!(got.iter().map(record_index).collect::<Vec<_>>(), vec![0, 1, 2]);
+
+    // With no append after it, maintenance writes it.
+    assert!(poll_then_drop(engine.put_record("c", record("k", 3, 10), None), 1).is_none());
+    block_on(engine.maintenance()).expect("maintenance");
+    let got = read_all(&engine, "c", 0, StartingPosition::TrimHorizon, 100);
+    assert_eq!(got.iter().map(record_index).collect::<Vec<_>>(), vec![0, 1, 2, 3]);
+}
+
+#[test]
+fn a_group_commit_given_up_midway_fails_the_shard_instead_of_wedging_it() {
+    let storage = SimStorage::new(42);
+    storage.set_write_yields(50);
+    let clock = ManualClock::new(T0);
+    let engine = open(&storage, &clock);
+    block_on(engine.create_stream("c", 1, None)).expect("create");
+    block_on(engine.put_record("c", record("k", 0, 10), None)).expect("put");
+    // A few polls in: past the yield, frames taken, the (slow) write or sync under way.
+    assert!(poll_then_drop(engine.put_record("c", record("k", 1, 60_000), None), 4).is_none());
+    let err = block_on(engine.put_record("c", record("k", 2, 10), None)).expect_err("the shard failed");
+    assert_eq!(err.kind(), ErrorKind::InternalFailure, "{err}");
+    assert!(err.to_string().contains("is failed"), "{err}");
+    // Reopened, the shard serves what it acknowledged and appends again.
+    drop(engine);
+    let engine = open(&storage.crash(), &clock);
+    let got = read_all(&engine, "c", 0, StartingPosition::TrimHorizon, 100);
+    assert_eq!(got.first().map(record_index), Some(0));
+    block_on(engine.put_record("c", record("k", 3, 10), None)).expect("reopened shard appends");
+}
