@@ -147,7 +147,7 @@ fn a_failed_shard_with_appends_waiting_does_not_keep_its_core_off_the_inline_pat
     let big = engine.put_record("s", to_shard(0, 0, INLINE_COMMIT_BYTES_MAX as usize * 2), None);
     let late = async {
         for _ in 0..3 {
-            yield_once().await;
+            yield_now().await;
         }
         engine.put_record("s", to_shard(0, 1, 100), None).await
     };
@@ -157,18 +157,4 @@ fn a_failed_shard_with_appends_waiting_does_not_keep_its_core_off_the_inline_pat
         block_on(engine.put_record("s", to_shard(1, 2, 100), None)).expect("the other shard appends");
     });
     assert_eq!(inline, 1, "the failed shard no longer counts as committing");
-}
-
-/// Lets every other ready future run once.
-async fn yield_once() {
-    let mut yielded = false;
-    std::future::poll_fn(|cx| {
-        if std::mem::replace(&mut yielded, true) {
-            std::task::Poll::Ready(())
-        } else {
-            cx.waker().wake_by_ref();
-            std::task::Poll::Pending
-        }
-    })
-    .await
 }

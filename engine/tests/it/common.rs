@@ -75,3 +75,17 @@ pub fn lease_file(storage: &SimStorage) -> std::path::PathBuf {
         .find(|p| p.file_name().is_some_and(|n| n == shoal_engine::shard::LEASE_FILE_NAME))
         .expect("lease file")
 }
+
+/// Returns `Pending` once, so the other futures of a `join!` run.
+pub async fn yield_now() {
+    let mut yielded = false;
+    futures::future::poll_fn(|cx| {
+        if std::mem::replace(&mut yielded, true) {
+            std::task::Poll::Ready(())
+        } else {
+            cx.waker().wake_by_ref();
+            std::task::Poll::Pending
+        }
+    })
+    .await
+}

@@ -506,20 +506,6 @@ fn maintenance_prepares_the_runway_of_active_shards_only() {
     assert_eq!(got.iter().map(record_index).collect::<Vec<_>>(), (0..=26).collect::<Vec<_>>());
 }
 
-/// Returns `Pending` once, so the other futures of a `join!` run.
-async fn yield_now() {
-    let mut yielded = false;
-    futures::future::poll_fn(|cx| {
-        if std::mem::replace(&mut yielded, true) {
-            std::task::Poll::Ready(())
-        } else {
-            cx.waker().wake_by_ref();
-            std::task::Poll::Pending
-        }
-    })
-    .await
-}
-
 /// One shard's segment of 30 one-record frames (300-byte records), written with no checkpoint
 /// and left by a process that stopped: what the damage tests below break on purpose.
 struct ThirtyFrames {
