@@ -1085,7 +1085,9 @@ struct FlushInProgress<'a, S: Storage, C: Clock> {
 
 impl<S: Storage, C: Clock> Drop for FlushInProgress<'_, S, C> {
     fn drop(&mut self) {
-        if self.finished {
+        // Unwinding from a panic (a broken invariant, perhaps with the state
+        // borrowed): touching the state again could only make it worse.
+        if self.finished || std::thread::panicking() {
             return;
         }
         if self.frames_taken {
